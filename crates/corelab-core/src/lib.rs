@@ -1,0 +1,21 @@
+//! Domain types of corelab: identifiers, content digests and the minimal trial description.
+//!
+//! This crate owns the vocabulary that every other crate speaks. It never does I/O: no files, no
+//! database, no network. Parsing functions take text and return typed values or an error that names
+//! the field and what was expected.
+//!
+//! ```
+//! use corelab_core::{Sha256Digest, TrialFile};
+//! let d = Sha256Digest::of(b"abc");
+//! assert!(d.to_hex().starts_with("ba7816bf"));
+//! let t = TrialFile::parse("[trial]\nid = \"T1\"\nsponsor = \"S\"\nprotocol = \"P\"\nphase = \"III\"\n").unwrap();
+//! assert_eq!(t.trial.id.as_str(), "T1");
+//! ```
+
+pub mod digest;
+pub mod ids;
+pub mod trial;
+
+pub use digest::{DigestError, Sha256Digest};
+pub use ids::{AeTitle, IdError, SiteId, TrialId};
+pub use trial::{Phase, SiteSpec, TrialError, TrialFile, TrialSection};
