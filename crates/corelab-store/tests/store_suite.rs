@@ -215,3 +215,49 @@ async fn opening_with_a_database_of_another_installation_is_refused() {
     let err = Store::open(&sqlite_lab, &over).await.unwrap_err();
     assert!(matches!(err, StoreError::WrongInstallation { .. }), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_scale_out_pair_postgres_and_s3_holds_blobs_and_audit_anchors_in_s3() {
+    let pg = corelab_testkit::PgDb::create().await;
+    let s3 = corelab_testkit::S3Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let lab = dir.path().join("lab");
+    let over = Overrides {
+        database: Some(pg.url.clone()),
+        store: Some(s3.url("corelab")),
+        s3_settings: s3.env(),
+    };
+    let store = Store::init(&lab, &over, "t").await.unwrap();
+    assert!(
+        !lab.join("blobs").exists(),
+        "no local blob folder when the store is S3"
+    );
+    let file = TrialFile::parse(TRIAL).unwrap();
+    let t = store.create_trial("t", &file, TRIAL).await.unwrap();
+    store.checkpoint().await.unwrap().unwrap();
+    let on_s3 = s3.root.path().join(&s3.bucket).join("corelab");
+    let hex = &t.config_sha256;
+    assert!(
+        on_s3
+            .join(format!("sha256/{}/{}/{hex}", &hex[..2], &hex[2..4]))
+            .is_file()
+    );
+    assert!(
+        on_s3
+            .join("audit-anchors")
+            .join(store.installation.id())
+            .is_dir()
+    );
+    // Reopened from corelab.toml alone (S3 settings from the caller), it verifies with the anchor.
+    let reopened = Store::open(
+        &lab,
+        &Overrides {
+            s3_settings: s3.env(),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let r = reopened.verify_audit().await.unwrap();
+    assert!(r.ok && r.anchors == 1, "{r:?}");
+}
