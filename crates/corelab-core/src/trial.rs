@@ -114,8 +114,8 @@ pub struct TrialFile {
 impl TrialFile {
     /// Parses and checks a trial file's text.
     pub fn parse(text: &str) -> Result<Self, TrialError> {
-        let file: TrialFile = toml::from_str(text)
-            .map_err(|e| TrialError::Syntax(e.to_string().trim().to_owned()))?;
+        let file: TrialFile =
+            toml::from_str(text).map_err(|e| TrialError::Syntax(one_line(text, &e)))?;
         file.check()?;
         Ok(file)
     }
@@ -161,6 +161,18 @@ impl TrialFile {
     }
 }
 
+/// A TOML error on one line: where (line, column and the line's text, which names the key) and why.
+fn one_line(text: &str, e: &toml::de::Error) -> String {
+    let message = e.message().trim().replace('\n', " ");
+    let Some(span) = e.span() else { return message };
+    let start = span.start.min(text.len());
+    let line_no = text[..start].matches('\n').count() + 1;
+    let line_start = text[..start].rfind('\n').map(|i| i + 1).unwrap_or(0);
+    let line = text[line_start..].lines().next().unwrap_or("").trim();
+    let column = text[line_start..start].chars().count() + 1;
+    format!("line {line_no}, column {column} (`{line}`): {message}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -200,7 +212,10 @@ options = ["retain-long-modified-dates"]
     fn rejects_an_unknown_phase_naming_the_field() {
         let e = TrialFile::parse(&MINIMAL.replace("\"IIb\"", "\"IIc\"")).unwrap_err();
         let msg = e.to_string();
-        assert!(msg.contains("phase"), "{msg}");
+        assert!(
+            msg.contains("line 6") && msg.contains("phase = \"IIc\"") && !msg.contains('\n'),
+            "{msg}"
+        );
     }
 
     #[test]

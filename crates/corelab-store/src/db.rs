@@ -141,14 +141,14 @@ impl Db {
     async fn migrate(&self) -> Result<()> {
         let migrator = self.backend.migrator();
         let known = migrator.iter().map(|m| m.version).max().unwrap_or(0);
-        if let Some(found) = self.applied_version().await? {
-            if found > known {
-                return Err(StoreError::SchemaTooNew {
-                    url: self.url.clone(),
-                    found,
-                    known,
-                });
-            }
+        if let Some(found) = self.applied_version().await?
+            && found > known
+        {
+            return Err(StoreError::SchemaTooNew {
+                url: self.url.clone(),
+                found,
+                known,
+            });
         }
         migrator
             .run(&self.pool)

@@ -1,0 +1,103 @@
+//! The command line, as DESIGN.md's contract states it.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+/// corelab: an open imaging core lab for clinical trials.
+#[derive(Debug, Parser)]
+#[command(name = "corelab", version, about, propagate_version = true)]
+pub struct Cli {
+    /// Global options.
+    #[command(flatten)]
+    pub global: Global,
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command takes.
+#[derive(Debug, Args)]
+pub struct Global {
+    /// The installation's data directory (SQLite file, blob folder, audit key).
+    #[arg(
+        long,
+        global = true,
+        env = "CORELAB_DATA",
+        default_value = "./corelab-data"
+    )]
+    pub data: PathBuf,
+    /// Metadata database URL (sqlite://… or postgres://…), instead of the installation's own.
+    #[arg(long, global = true, env = "CORELAB_DATABASE")]
+    pub database: Option<String>,
+    /// Blob store URL (file:///… or s3://bucket/prefix), instead of the installation's own.
+    #[arg(long, global = true, env = "CORELAB_STORE")]
+    pub store: Option<String>,
+    /// Print exactly one JSON document on stdout, nothing else.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Who is acting, as recorded in the audit trail (default: cli:$USER).
+    #[arg(long, global = true, env = "CORELAB_ACTOR")]
+    pub actor: Option<String>,
+}
+
+/// corelab's commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a new installation in --data (with --database/--store for PostgreSQL and S3).
+    Init,
+    /// What the installation holds.
+    Status,
+    /// Trials: create from trial.toml, list, show.
+    #[command(subcommand)]
+    Trial(TrialCommand),
+    /// The audit trail: verify, log, key, checkpoint.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// The main job, end to end, on a fresh installation.
+    Demo {
+        /// Where to create the demo installation (must be absent or empty; default: a new temporary folder).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}
+
+/// `corelab trial …`.
+#[derive(Debug, Subcommand)]
+pub enum TrialCommand {
+    /// Create a trial, its sites and their AE titles from a trial.toml file.
+    Create {
+        /// The trial file.
+        file: PathBuf,
+    },
+    /// List trials.
+    List,
+    /// Show one trial with its sites.
+    Show {
+        /// The trial id.
+        trial: String,
+        /// Print the trial file exactly as it was created (read back from the blob store and
+        /// checked against its digest) instead of the summary.
+        #[arg(long)]
+        file: bool,
+    },
+}
+
+/// `corelab audit …`.
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Recompute the hash chain, checkpoint signatures and anchors; exit 3 naming the first bad event.
+    Verify,
+    /// List events.
+    Log {
+        /// Only events at or after this UTC time (RFC 3339, or a prefix such as 2026-11-22).
+        #[arg(long)]
+        since: Option<String>,
+        /// At most this many events.
+        #[arg(long)]
+        limit: Option<i64>,
+    },
+    /// Print the installation's audit public key (ed25519, hex).
+    Key,
+    /// Sign the current head of the chain now.
+    Checkpoint,
+}

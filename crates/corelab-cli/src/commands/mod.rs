@@ -1,0 +1,102 @@
+//! One function per command; each opens what it needs, calls the library, and prints.
+
+mod audit;
+mod demo;
+mod trial;
+
+use crate::cli::{Cli, Command, Global};
+use crate::output::emit;
+use anyhow::Result;
+use corelab_store::{Overrides, Store};
+use serde_json::json;
+
+/// Runs a parsed command line; returns the exit status.
+pub async fn run(cli: Cli) -> Result<u8> {
+    let g = &cli.global;
+    match &cli.command {
+        Command::Init => init(g).await,
+        Command::Status => status(g).await,
+        Command::Trial(c) => trial::run(g, c).await,
+        Command::Audit(c) => audit::run(g, c).await,
+        Command::Demo { out } => demo::run(g, out.as_deref()).await,
+    }
+}
+
+/// Who is acting: `--actor`, else `cli:$USER`.
+pub fn actor(g: &Global) -> String {
+    g.actor.clone().unwrap_or_else(|| {
+        format!(
+            "cli:{}",
+            std::env::var("USER")
+                .or_else(|_| std::env::var("LOGNAME"))
+                .unwrap_or_else(|_| "unknown".into())
+        )
+    })
+}
+
+fn overrides(g: &Global) -> Overrides {
+    Overrides {
+        database: g.database.clone(),
+        store: g.store.clone(),
+        ..Default::default()
+    }
+}
+
+/// Opens the installation named by the global options.
+pub async fn open(g: &Global) -> Result<Store> {
+    Ok(Store::open(&g.data, &overrides(g)).await?)
+}
+
+async fn init(g: &Global) -> Result<u8> {
+    let store = Store::init(&g.data, &overrides(g), &actor(g)).await?;
+    let summary = json!({
+        "installation": store.installation.id(),
+        "data": store.installation.dir,
+        "database": store.db.url(),
+        "store": store.blobs.url(),
+        "audit_public_key": store.audit_public_key(),
+    });
+    emit(g.json, &summary, |s| {
+        format!(
+            "initialised corelab installation {}\n  data      {}\n  database  {}\n  store     {}\n  audit key {} (ed25519)",
+            s["installation"].as_str().unwrap_or_default(),
+            store.installation.dir.display(),
+            s["database"].as_str().unwrap_or_default(),
+            s["store"].as_str().unwrap_or_default(),
+            s["audit_public_key"].as_str().unwrap_or_default(),
+        )
+    })?;
+    Ok(0)
+}
+
+async fn status(g: &Global) -> Result<u8> {
+    let store = open(g).await?;
+    let status = store.status().await?;
+    emit(g.json, &status, status_text)?;
+    Ok(0)
+}
+
+/// The text form of `corelab status`.
+pub fn status_text(s: &corelab_store::Status) -> String {
+    let mut out = format!(
+        "installation {}\n  database      {} (schema {})\n  store         {}\n  trials        {}\n  studies       {}\n  series        {}\n  instances     {}\n  quarantined   {}\n  blobs         {}\n  audit events  {}\n",
+        s.installation,
+        s.database,
+        s.schema_version,
+        s.store,
+        s.trials.len(),
+        s.studies,
+        s.series,
+        s.instances,
+        s.quarantined,
+        s.blobs,
+        s.audit_events
+    );
+    for t in &s.trials {
+        out.push_str(&format!(
+            "  trial {}  {} / {}  phase {}  {} sites  {} subjects\n",
+            t.id, t.sponsor, t.protocol, t.phase, t.sites, t.subjects
+        ));
+    }
+    out
+}

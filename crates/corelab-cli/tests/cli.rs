@@ -1,0 +1,347 @@
+//! The `corelab` binary as a user or a script meets it: exit codes, one JSON document with
+//! --json, one clear error line on bad input, and nothing changed when a command fails.
+
+use corelab_testkit::{PgDb, S3Server};
+use serde_json::Value;
+use std::path::Path;
+use std::process::{Command, Output};
+
+const TRIAL: &str = "[trial]\nid = \"T-001\"\nsponsor = \"Sp\"\nprotocol = \"P-1\"\nphase = \"III\"\n\n[[sites]]\nid = \"S01\"\nname = \"Site one\"\nae_titles = [\"S01PACS\"]\n";
+
+fn corelab(data: &Path, args: &[&str]) -> Output {
+    corelab_env(data, args, &[])
+}
+
+fn corelab_env(data: &Path, args: &[&str], env: &[(String, String)]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_corelab"))
+        .arg("--data")
+        .arg(data)
+        .args(args)
+        .env_remove("CORELAB_DATABASE")
+        .env_remove("CORELAB_STORE")
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .output()
+        .unwrap()
+}
+
+fn json(out: &Output) -> Value {
+    let text = String::from_utf8(out.stdout.clone()).unwrap();
+    serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}): {text:?}"))
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn code(out: &Output) -> i32 {
+    out.status.code().unwrap()
+}
+
+fn init(dir: &Path) -> std::path::PathBuf {
+    let lab = dir.join("lab");
+    let out = corelab(&lab, &["init"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    lab
+}
+
+fn audit_events(lab: &Path) -> i64 {
+    json(&corelab(lab, &["status", "--json"]))["audit_events"]
+        .as_i64()
+        .unwrap()
+}
+
+#[test]
+fn status_json_has_the_contract_fields() {
+    let dir = tempfile::tempdir().unwrap();
+    let lab = init(dir.path());
+    let out = corelab(&lab, &["status", "--json"]);
+    assert_eq!(code(&out), 0);
+    let s = json(&out);
+    for k in [
+        "studies",
+        "series",
+        "instances",
+        "quarantined",
+        "audit_events",
+    ] {
+        assert!(s[k].is_i64(), "{k} missing: {s}");
+    }
+    assert_eq!(s["audit_events"], 1);
+    assert_eq!(s["trials"], serde_json::json!([]));
+}
+
+#[test]
+fn a_trial_is_created_listed_shown_and_its_file_read_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let lab = init(dir.path());
+    let file = dir.path().join("trial.toml");
+    std::fs::write(&file, TRIAL).unwrap();
+    let out = corelab(
+        &lab,
+        &[
+            "trial",
+            "create",
+            file.to_str().unwrap(),
+            "--json",
+            "--actor",
+            "analyst:ann",
+        ],
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(json(&out)["id"], "T-001");
+    let list = json(&corelab(&lab, &["trial", "list", "--json"]));
+    assert_eq!(list[0]["sites"], 1);
+    let show = json(&corelab(&lab, &["trial", "show", "T-001", "--json"]));
+    assert_eq!(
+        show["sites"][0]["ae_titles"],
+        serde_json::json!(["S01PACS"])
+    );
+    let text = corelab(&lab, &["trial", "show", "T-001", "--file"]);
+    assert_eq!(
+        String::from_utf8(text.stdout).unwrap().trim_end(),
+        TRIAL.trim_end()
+    );
+    let log = json(&corelab(&lab, &["audit", "log", "--json"]));
+    let last = log.as_array().unwrap().last().unwrap().clone();
+    assert_eq!(
+        (last["action"].as_str(), last["actor"].as_str()),
+        (Some("trial.create"), Some("analyst:ann"))
+    );
+    assert!(last["payload"]["after_sha256"].is_string());
+    let status = json(&corelab(&lab, &["status", "--json"]));
+    assert_eq!(status["trials"][0]["id"], "T-001");
+}
+
+#[test]
+fn a_bad_trial_file_is_one_error_line_naming_file_and_field_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let lab = init(dir.path());
+    let file = dir.path().join("bad.toml");
+    std::fs::write(&file, TRIAL.replace("\"III\"", "\"3\"")).unwrap();
+    let out = corelab(&lab, &["trial", "create", file.to_str().unwrap()]);
+    assert_eq!(code(&out), 1);
+    let err = stderr(&out);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with("error: ") && err.contains("bad.toml") && err.contains("phase"),
+        "{err}"
+    );
+    assert_eq!(audit_events(&lab), 1);
+    let missing = corelab(&lab, &["trial", "create", "/no/such/trial.toml"]);
+    assert_eq!(code(&missing), 1);
+    assert!(stderr(&missing).contains("/no/such/trial.toml"));
+}
+
+#[test]
+fn a_directory_that_is_not_an_installation_gets_exit_1_and_is_left_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("x"), "x").unwrap();
+    for args in [&["status"][..], &["audit", "verify"], &["trial", "list"]] {
+        let out = corelab(dir.path(), args);
+        assert_eq!(code(&out), 1, "{args:?}");
+        let err = stderr(&out);
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(
+            err.contains("is not a corelab installation")
+                && err.contains(&dir.path().display().to_string()),
+            "{err}"
+        );
+        assert!(out.stdout.is_empty());
+    }
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    assert_eq!(code(&corelab(dir.path(), &["frobnicate"])), 2);
+    assert_eq!(code(&corelab(dir.path(), &["audit"])), 2);
+}
+
+#[tokio::test]
+async fn audit_verify_exits_3_naming_the_first_bad_event() {
+    let dir = tempfile::tempdir().unwrap();
+    let lab = init(dir.path());
+    let file = dir.path().join("trial.toml");
+    std::fs::write(&file, TRIAL).unwrap();
+    corelab(&lab, &["trial", "create", file.to_str().unwrap()]);
+    let ok = corelab(&lab, &["audit", "verify", "--json"]);
+    assert_eq!(code(&ok), 0);
+    let r = json(&ok);
+    assert_eq!(
+        (
+            r["ok"].as_bool(),
+            r["events"].as_i64(),
+            r["first_bad"].is_null()
+        ),
+        (Some(true), Some(3), true)
+    );
+
+    let url = format!("sqlite://{}/corelab.db", lab.display());
+    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+    sqlx::query("UPDATE audit_events SET actor = 'mallory' WHERE seq = 2")
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    let bad = corelab(&lab, &["audit", "verify", "--json"]);
+    assert_eq!(code(&bad), 3);
+    let r = json(&bad);
+    assert_eq!(r["ok"], false);
+    assert_eq!(r["first_bad"]["seq"], 2);
+    assert!(
+        r["first_bad"]["why"]
+            .as_str()
+            .unwrap()
+            .contains("a field was changed")
+    );
+    let text = corelab(&lab, &["audit", "verify"]);
+    assert_eq!(code(&text), 3);
+    assert!(String::from_utf8_lossy(&text.stdout).contains("BROKEN at event 2"));
+}
+
+#[test]
+fn a_corrupted_blob_is_an_error_naming_the_blob() {
+    let dir = tempfile::tempdir().unwrap();
+    let lab = init(dir.path());
+    let file = dir.path().join("trial.toml");
+    std::fs::write(&file, TRIAL).unwrap();
+    let t = json(&corelab(
+        &lab,
+        &["trial", "create", file.to_str().unwrap(), "--json"],
+    ));
+    let sha = t["config_sha256"].as_str().unwrap();
+    let path = lab
+        .join("blobs/sha256")
+        .join(&sha[..2])
+        .join(&sha[2..4])
+        .join(sha);
+    std::fs::write(&path, TRIAL.replace("Site one", "Site 0ne")).unwrap();
+    let out = corelab(&lab, &["trial", "show", "T-001", "--file"]);
+    assert_eq!(code(&out), 1);
+    let err = stderr(&out);
+    assert!(err.contains("is corrupt") && err.contains(sha), "{err}");
+    assert!(out.stdout.is_empty());
+}
+
+#[tokio::test]
+async fn a_newer_schema_is_refused_by_every_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let lab = init(dir.path());
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}/corelab.db", lab.display()))
+        .await
+        .unwrap();
+    sqlx::query("INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) VALUES (42, 'future', 1, X'00', 1)")
+        .execute(&pool).await.unwrap();
+    pool.close().await;
+    let out = corelab(&lab, &["status"]);
+    assert_eq!(code(&out), 1);
+    assert!(
+        stderr(&out).contains("schema version 42, newer than this corelab knows (up to 1)"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn an_unreachable_database_is_one_clear_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let lab = init(dir.path());
+    let out = corelab(
+        &lab,
+        &["status", "--database", "postgres://u:pw@127.0.0.1:9/db"],
+    );
+    assert_eq!(code(&out), 1);
+    let err = stderr(&out);
+    assert!(
+        err.contains("cannot connect to database postgres://u:***@127.0.0.1:9/db")
+            && !err.contains("pw@"),
+        "{err}"
+    );
+}
+
+#[test]
+fn init_twice_is_refused_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let lab = init(dir.path());
+    let before = std::fs::read(lab.join("corelab.toml")).unwrap();
+    let out = corelab(&lab, &["init"]);
+    assert_eq!(code(&out), 1);
+    assert!(stderr(&out).contains("already a corelab installation"));
+    assert_eq!(std::fs::read(lab.join("corelab.toml")).unwrap(), before);
+}
+
+#[test]
+fn the_key_file_is_private_and_audit_key_prints_its_public_half() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let lab = init(dir.path());
+    let mode = std::fs::metadata(lab.join("audit-signing-key.pem"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let out = corelab(&lab, &["audit", "key"]);
+    let key = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(key.trim().len(), 64);
+    assert!(key.trim().bytes().all(|b| b.is_ascii_hexdigit()));
+}
+
+#[test]
+fn postgres_and_s3_through_the_command_line() {
+    let pg = PgDb::create_blocking();
+    let s3 = S3Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let lab = dir.path().join("lab");
+    let env = s3.env();
+    let out = corelab_env(
+        &lab,
+        &[
+            "init",
+            "--database",
+            &pg.url,
+            "--store",
+            &s3.url("cli"),
+            "--json",
+        ],
+        &env,
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(json(&out)["store"], s3.url("cli"));
+    let file = dir.path().join("trial.toml");
+    std::fs::write(&file, TRIAL).unwrap();
+    let out = corelab_env(&lab, &["trial", "create", file.to_str().unwrap()], &env);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(code(&corelab_env(&lab, &["audit", "checkpoint"], &env)), 0);
+    let v = json(&corelab_env(&lab, &["audit", "verify", "--json"], &env));
+    assert_eq!(
+        (
+            v["ok"].as_bool(),
+            v["events"].as_i64(),
+            v["anchors"].as_i64()
+        ),
+        (Some(true), Some(3), Some(1))
+    );
+    // Without the S3 settings the store cannot be reached: one clear line, exit 1.
+    let out = corelab(&lab, &["status"]);
+    assert_eq!(code(&out), 1);
+    assert!(stderr(&out).contains(&s3.url("cli")), "{}", stderr(&out));
+}
+
+#[test]
+fn demo_runs_end_to_end_and_prints_one_json_document() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_corelab"))
+        .args(["demo", "--json", "--out"])
+        .arg(dir.path().join("demo"))
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let d = json(&out);
+    assert_eq!(d["trial"], "DEMO-MS-001");
+    assert_eq!(d["audit_ok"], true);
+    assert!(d["endpoints"].is_array());
+    assert_eq!(d["outputs_sha256"].as_str().unwrap().len(), 64);
+    assert_eq!(d["status"]["trials"][0]["sites"], 2);
+}
