@@ -158,10 +158,10 @@ async fn kill_writers_repeatedly(kind: Kind) {
                 "round {round}: acknowledged change {sha} was lost"
             );
         }
-        if let Some(sha) = in_flight {
-            if rows.binary_search(&sha).is_err() {
-                rolled_back += 1; // killed inside the transaction, and nothing of it remains
-            }
+        if let Some(sha) = in_flight
+            && rows.binary_search(&sha).is_err()
+        {
+            rolled_back += 1; // killed inside the transaction, and nothing of it remains
         }
         store.db.close().await;
     }

@@ -170,7 +170,7 @@ CREATE TABLE audit_events (
     reason      TEXT,
     payload     TEXT NOT NULL,
     prev_hash   TEXT NOT NULL CHECK (length(prev_hash) = 64),
-    hash        TEXT NOT NULL UNIQUE CHECK (length(hash) = 64)
+    hash        TEXT NOT NULL CHECK (length(hash) = 64)
 );
 
 -- The head of the chain: one row, locked by every appender, so that writers on many nodes
