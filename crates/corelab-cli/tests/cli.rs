@@ -201,6 +201,37 @@ async fn audit_verify_exits_3_naming_the_first_bad_event() {
     assert!(String::from_utf8_lossy(&text.stdout).contains("BROKEN at event 2"));
 }
 
+#[tokio::test]
+async fn removing_the_last_command_s_events_is_found_because_every_command_signs_its_head() {
+    let dir = tempfile::tempdir().unwrap();
+    let lab = init(dir.path());
+    let file = dir.path().join("trial.toml");
+    std::fs::write(&file, TRIAL).unwrap();
+    corelab(&lab, &["trial", "create", file.to_str().unwrap()]);
+    // A tamperer with database access removes the trial's events, its checkpoint, and fixes the head.
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}/corelab.db", lab.display()))
+        .await
+        .unwrap();
+    for sql in [
+        "DELETE FROM audit_checkpoints WHERE seq > 1",
+        "DELETE FROM audit_events WHERE seq > 1",
+        "UPDATE audit_head SET seq = 1, hash = (SELECT hash FROM audit_events WHERE seq = 1)",
+    ] {
+        sqlx::query(sql).execute(&pool).await.unwrap();
+    }
+    pool.close().await;
+    let out = corelab(&lab, &["audit", "verify", "--json"]);
+    assert_eq!(code(&out), 3);
+    let r = json(&out);
+    assert_eq!(r["first_bad"]["seq"], 2);
+    assert!(
+        r["first_bad"]["why"]
+            .as_str()
+            .unwrap()
+            .contains("anchored in the blob store")
+    );
+}
+
 #[test]
 fn a_corrupted_blob_is_an_error_naming_the_blob() {
     let dir = tempfile::tempdir().unwrap();
@@ -321,7 +352,8 @@ fn postgres_and_s3_through_the_command_line() {
             v["events"].as_i64(),
             v["anchors"].as_i64()
         ),
-        (Some(true), Some(3), Some(1))
+        // init and trial create each sign their head; the explicit checkpoint finds it signed
+        (Some(true), Some(3), Some(2))
     );
     // Without the S3 settings the store cannot be reached: one clear line, exit 1.
     let out = corelab(&lab, &["status"]);

@@ -49,6 +49,7 @@ pub async fn open(g: &Global) -> Result<Store> {
 
 async fn init(g: &Global) -> Result<u8> {
     let store = Store::init(&g.data, &overrides(g), &actor(g)).await?;
+    store.checkpoint().await?;
     let summary = json!({
         "installation": store.installation.id(),
         "data": store.installation.dir,

@@ -15,6 +15,8 @@ pub async fn run(g: &Global, c: &TrialCommand) -> Result<u8> {
             let parsed = TrialFile::parse(&text).with_context(|| file.display().to_string())?;
             let store = open(g).await?;
             let t = store.create_trial(&actor(g), &parsed, &text).await?;
+            // Sign the new head at once, so that a command's events never sit unsigned.
+            store.checkpoint().await?;
             emit(g.json, &t, |t| {
                 format!(
                     "created trial {} with {} sites (trial file {})",
