@@ -153,6 +153,36 @@ fn a_directory_that_is_not_an_installation_gets_exit_1_and_is_left_alone() {
 }
 
 #[test]
+fn a_damaged_installation_file_or_missing_key_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let lab = init(dir.path());
+    let cfg = lab.join("corelab.toml");
+    let good = std::fs::read(&cfg).unwrap();
+    std::fs::write(&cfg, "[installation]\nid = 3\n").unwrap();
+    let out = corelab(&lab, &["status"]);
+    assert_eq!(code(&out), 1);
+    let err = stderr(&out);
+    assert!(
+        err.contains("corelab.toml: not a corelab installation file"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+    std::fs::write(&cfg, good).unwrap();
+    std::fs::rename(
+        lab.join("audit-signing-key.pem"),
+        dir.path().join("key.pem"),
+    )
+    .unwrap();
+    let out = corelab(&lab, &["audit", "verify"]);
+    assert_eq!(code(&out), 1);
+    assert!(
+        stderr(&out).contains("audit-signing-key.pem"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
 fn usage_errors_exit_2() {
     let dir = tempfile::tempdir().unwrap();
     assert_eq!(code(&corelab(dir.path(), &["frobnicate"])), 2);

@@ -14,8 +14,10 @@
 
 pub mod digest;
 pub mod ids;
+pub mod toml_error;
 pub mod trial;
 
 pub use digest::{DigestError, Sha256Digest};
 pub use ids::{AeTitle, IdError, SiteId, TrialId};
+pub use toml_error::toml_error_line;
 pub use trial::{Phase, SiteSpec, TrialError, TrialFile, TrialSection};

@@ -4,6 +4,7 @@
 //! are left for them, so a fuller file still parses here.
 
 use crate::ids::{AeTitle, SiteId, TrialId};
+use crate::toml_error_line;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -115,7 +116,7 @@ impl TrialFile {
     /// Parses and checks a trial file's text.
     pub fn parse(text: &str) -> Result<Self, TrialError> {
         let file: TrialFile =
-            toml::from_str(text).map_err(|e| TrialError::Syntax(one_line(text, &e)))?;
+            toml::from_str(text).map_err(|e| TrialError::Syntax(toml_error_line(text, &e)))?;
         file.check()?;
         Ok(file)
     }
@@ -159,18 +160,6 @@ impl TrialFile {
         }
         Ok(())
     }
-}
-
-/// A TOML error on one line: where (line, column and the line's text, which names the key) and why.
-fn one_line(text: &str, e: &toml::de::Error) -> String {
-    let message = e.message().trim().replace('\n', " ");
-    let Some(span) = e.span() else { return message };
-    let start = span.start.min(text.len());
-    let line_no = text[..start].matches('\n').count() + 1;
-    let line_start = text[..start].rfind('\n').map(|i| i + 1).unwrap_or(0);
-    let line = text[line_start..].lines().next().unwrap_or("").trim();
-    let column = text[line_start..start].chars().count() + 1;
-    format!("line {line_no}, column {column} (`{line}`): {message}")
 }
 
 #[cfg(test)]

@@ -140,7 +140,7 @@ impl Db {
 
     async fn migrate(&self) -> Result<()> {
         let migrator = self.backend.migrator();
-        let known = migrator.iter().map(|m| m.version).max().unwrap_or(0);
+        let known = self.known_version();
         if let Some(found) = self.applied_version().await?
             && found > known
         {

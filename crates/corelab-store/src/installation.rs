@@ -103,7 +103,10 @@ impl Installation {
         };
         let config: InstallConfig = toml::from_str(&text).map_err(|e| StoreError::File {
             path: path.display().to_string(),
-            why: format!("not a corelab installation file: {}", e.to_string().trim()),
+            why: format!(
+                "not a corelab installation file: {}",
+                corelab_core::toml_error_line(&text, &e)
+            ),
         })?;
         if config.installation.format > FORMAT {
             return Err(StoreError::File {

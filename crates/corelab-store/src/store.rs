@@ -135,14 +135,15 @@ impl Store {
                 .await
                 .map_err(StoreError::db("recording the installation"))?;
         }
+        let state = json!({
+            "database": store.db.url(),
+            "store": store.blobs.url(),
+            "audit_public_key": store.key.public_hex(),
+        });
         tx.record(
-            NewEvent::new("installation.init", "installation", store.installation.id()).details(
-                json!({
-                    "database": store.db.url(),
-                    "store": store.blobs.url(),
-                    "audit_public_key": store.key.public_hex(),
-                }),
-            ),
+            NewEvent::new("installation.init", "installation", store.installation.id())
+                .after(&state)
+                .details(state),
         )
         .await?;
         tx.commit().await?;

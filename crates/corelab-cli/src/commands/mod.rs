@@ -22,16 +22,36 @@ pub async fn run(cli: Cli) -> Result<u8> {
     }
 }
 
-/// Who is acting: `--actor`, else `cli:$USER`.
+/// Who is acting: `--actor`, else `cli:` and the operating-system user's name.
 pub fn actor(g: &Global) -> String {
-    g.actor.clone().unwrap_or_else(|| {
-        format!(
-            "cli:{}",
-            std::env::var("USER")
-                .or_else(|_| std::env::var("LOGNAME"))
-                .unwrap_or_else(|_| "unknown".into())
-        )
-    })
+    g.actor
+        .clone()
+        .unwrap_or_else(|| format!("cli:{}", os_user()))
+}
+
+/// The login name: `$USER`, `$LOGNAME`, else the name of this process's uid in /etc/passwd,
+/// else `uid-N`.
+fn os_user() -> String {
+    if let Some(name) = ["USER", "LOGNAME"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()))
+    {
+        return name;
+    }
+    use std::os::unix::fs::MetadataExt;
+    let Ok(uid) = std::fs::metadata("/proc/self").map(|m| m.uid()) else {
+        return "unknown".into();
+    };
+    std::fs::read_to_string("/etc/passwd")
+        .ok()
+        .and_then(|text| {
+            text.lines().find_map(|line| {
+                let mut f = line.split(':');
+                let name = f.next()?;
+                (f.nth(1)? == uid.to_string()).then(|| name.to_owned())
+            })
+        })
+        .unwrap_or_else(|| format!("uid-{uid}"))
 }
 
 fn overrides(g: &Global) -> Overrides {
