@@ -45,6 +45,13 @@ fn init(dir: &Path) -> std::path::PathBuf {
     lab
 }
 
+/// Writes the test trial file into `dir`.
+fn trial_file(dir: &Path) -> std::path::PathBuf {
+    let file = dir.join("trial.toml");
+    std::fs::write(&file, TRIAL).unwrap();
+    file
+}
+
 fn audit_events(lab: &Path) -> i64 {
     json(&corelab(lab, &["status", "--json"]))["audit_events"]
         .as_i64()
@@ -75,8 +82,7 @@ fn status_json_has_the_contract_fields() {
 fn a_trial_is_created_listed_shown_and_its_file_read_back() {
     let dir = tempfile::tempdir().unwrap();
     let lab = init(dir.path());
-    let file = dir.path().join("trial.toml");
-    std::fs::write(&file, TRIAL).unwrap();
+    let file = trial_file(dir.path());
     let out = corelab(
         &lab,
         &[
@@ -193,8 +199,7 @@ fn usage_errors_exit_2() {
 async fn audit_verify_exits_3_naming_the_first_bad_event() {
     let dir = tempfile::tempdir().unwrap();
     let lab = init(dir.path());
-    let file = dir.path().join("trial.toml");
-    std::fs::write(&file, TRIAL).unwrap();
+    let file = trial_file(dir.path());
     corelab(&lab, &["trial", "create", file.to_str().unwrap()]);
     let ok = corelab(&lab, &["audit", "verify", "--json"]);
     assert_eq!(code(&ok), 0);
@@ -235,8 +240,7 @@ async fn audit_verify_exits_3_naming_the_first_bad_event() {
 async fn removing_the_last_command_s_events_is_found_because_every_command_signs_its_head() {
     let dir = tempfile::tempdir().unwrap();
     let lab = init(dir.path());
-    let file = dir.path().join("trial.toml");
-    std::fs::write(&file, TRIAL).unwrap();
+    let file = trial_file(dir.path());
     corelab(&lab, &["trial", "create", file.to_str().unwrap()]);
     // A tamperer with database access removes the trial's events, its checkpoint, and fixes the head.
     let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}/corelab.db", lab.display()))
@@ -266,8 +270,7 @@ async fn removing_the_last_command_s_events_is_found_because_every_command_signs
 fn a_corrupted_blob_is_an_error_naming_the_blob() {
     let dir = tempfile::tempdir().unwrap();
     let lab = init(dir.path());
-    let file = dir.path().join("trial.toml");
-    std::fs::write(&file, TRIAL).unwrap();
+    let file = trial_file(dir.path());
     let t = json(&corelab(
         &lab,
         &["trial", "create", file.to_str().unwrap(), "--json"],
@@ -370,8 +373,7 @@ fn postgres_and_s3_through_the_command_line() {
     );
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert_eq!(json(&out)["store"], s3.url("cli"));
-    let file = dir.path().join("trial.toml");
-    std::fs::write(&file, TRIAL).unwrap();
+    let file = trial_file(dir.path());
     let out = corelab_env(&lab, &["trial", "create", file.to_str().unwrap()], &env);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert_eq!(code(&corelab_env(&lab, &["audit", "checkpoint"], &env)), 0);
