@@ -326,6 +326,27 @@ fn an_unreachable_database_is_one_clear_line() {
 }
 
 #[test]
+fn urls_of_unknown_kinds_are_refused_naming_the_url() {
+    let dir = tempfile::tempdir().unwrap();
+    let lab = dir.path().join("lab");
+    let out = corelab(&lab, &["init", "--database", "mysql://h/db"]);
+    assert_eq!(code(&out), 1);
+    assert!(
+        stderr(&out).contains("mysql://h/db: expected a sqlite://… or postgres://… URL"),
+        "{}",
+        stderr(&out)
+    );
+    let out = corelab(&lab, &["init", "--store", "ftp://h/x"]);
+    assert_eq!(code(&out), 1);
+    assert!(
+        stderr(&out).contains("blob store URL \"ftp://h/x\": unknown scheme"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!lab.exists(), "a refused init left files behind");
+}
+
+#[test]
 fn init_twice_is_refused_and_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let lab = init(dir.path());
