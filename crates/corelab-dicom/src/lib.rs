@@ -1,0 +1,12 @@
+//! DICOM for corelab. Today it owns the PS3.15 Annex E confidentiality profile as data
+//! ([`deid::profile`]); the de-identification engine, series-to-volume and SEG/SR writing will
+//! live here too. It never touches the catalogue or the audit trail: it transforms objects.
+//!
+//! ```
+//! use corelab_dicom::deid::profile::{ProfileTable, Action};
+//! let table = ProfileTable::standard();
+//! let row = table.lookup(0x0010, 0x0010).unwrap(); // Patient's Name
+//! assert_eq!(row.basic.alternatives(), &[Action::Zero]);
+//! ```
+
+pub mod deid;
