@@ -31,5 +31,3 @@ pub use db::{Backend, Db};
 pub use error::{Result, StoreError};
 pub use installation::Installation;
 pub use store::{Overrides, Store, WriteTx};
-
-pub(crate) use store::db_head;

@@ -13,7 +13,7 @@ use crate::time::now_text;
 use bytes::Bytes;
 use corelab_core::Sha256Digest;
 use serde_json::json;
-use sqlx::{Any, AnyConnection, Row, Transaction};
+use sqlx::{Any, AnyConnection, Transaction};
 use std::path::Path;
 
 /// Where to find the database and the blob store, when not the installation's own.
@@ -209,11 +209,15 @@ impl Store {
         if seq == 0 {
             return Ok(None);
         }
-        let existing = sqlx::query("SELECT seq, at, head_hash, public_key, signature FROM audit_checkpoints WHERE seq = $1")
-            .bind(seq)
-            .fetch_optional(tx.conn())
-            .await
-            .map_err(StoreError::db("reading audit_checkpoints"))?;
+        let existing = sqlx::query(concat!(
+            "SELECT ",
+            audit::checkpoint_columns!(),
+            " FROM audit_checkpoints WHERE seq = $1"
+        ))
+        .bind(seq)
+        .fetch_optional(tx.conn())
+        .await
+        .map_err(StoreError::db("reading audit_checkpoints"))?;
         if let Some(row) = existing {
             return Checkpoint::from_row(&row).map(Some);
         }
@@ -241,10 +245,11 @@ impl Store {
         since: Option<&str>,
         limit: Option<i64>,
     ) -> Result<Vec<AuditEvent>> {
-        let rows = sqlx::query(
-            "SELECT seq, at, actor, action, object_type, object_id, reason, payload, prev_hash, hash \
-             FROM audit_events WHERE at >= $1 ORDER BY seq LIMIT $2",
-        )
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            audit::event_columns!(),
+            " FROM audit_events WHERE at >= $1 ORDER BY seq LIMIT $2"
+        ))
         .bind(since.unwrap_or(""))
         .bind(limit.unwrap_or(i64::MAX))
         .fetch_all(self.db.pool())
@@ -271,20 +276,6 @@ impl Store {
         tx.commit().await?;
         Ok(blob.sha256)
     }
-}
-
-/// Reads the head row outside a transaction.
-pub(crate) async fn db_head(pool: &sqlx::AnyPool) -> Result<(i64, String)> {
-    let row = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")
-        .fetch_one(pool)
-        .await
-        .map_err(StoreError::db("reading the audit head"))?;
-    Ok((
-        row.try_get("seq")
-            .map_err(StoreError::db("reading the audit head"))?,
-        row.try_get("hash")
-            .map_err(StoreError::db("reading the audit head"))?,
-    ))
 }
 
 async fn installation_id_in(db: &Db) -> Result<Option<String>> {

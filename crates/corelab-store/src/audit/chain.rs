@@ -9,6 +9,20 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use sqlx::{AnyConnection, Row};
 
+/// The columns of `audit_events`, in the order [`AuditEvent::from_row`] reads them.
+macro_rules! event_columns {
+    () => {
+        "seq, at, actor, action, object_type, object_id, reason, payload, prev_hash, hash"
+    };
+}
+/// The columns of `audit_checkpoints`, in the order [`Checkpoint::from_row`] reads them.
+macro_rules! checkpoint_columns {
+    () => {
+        "seq, at, head_hash, public_key, signature"
+    };
+}
+pub(crate) use {checkpoint_columns, event_columns};
+
 /// An event to be appended: what changed, on which object, and why. The store adds the sequence
 /// number, time, actor and hashes.
 #[derive(Clone, Debug)]
@@ -220,6 +234,21 @@ pub(crate) async fn read_head(conn: &mut AnyConnection, lock: bool) -> Result<(i
     Ok((seq, hash))
 }
 
+/// Reads the head row as stored, without parsing or locking (for verification, where a malformed
+/// hash is a finding, not an error).
+pub(crate) async fn read_head_text(pool: &sqlx::AnyPool) -> Result<(i64, String)> {
+    let row = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")
+        .fetch_one(pool)
+        .await
+        .map_err(StoreError::db("reading the audit head"))?;
+    Ok((
+        row.try_get("seq")
+            .map_err(StoreError::db("reading the audit head"))?,
+        row.try_get("hash")
+            .map_err(StoreError::db("reading the audit head"))?,
+    ))
+}
+
 /// Appends `ev` after `head` and returns the stored event; the caller moves the head row.
 pub(crate) async fn append(
     conn: &mut AnyConnection,
@@ -253,10 +282,11 @@ pub(crate) async fn append(
         prev_hash: head.1,
         hash,
     };
-    sqlx::query(
-        "INSERT INTO audit_events (seq, at, actor, action, object_type, object_id, reason, payload, prev_hash, hash) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-    )
+    sqlx::query(concat!(
+        "INSERT INTO audit_events (",
+        event_columns!(),
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+    ))
     .bind(event.seq)
     .bind(&event.at)
     .bind(&event.actor)
@@ -306,9 +336,11 @@ pub(crate) async fn insert_checkpoint(
         public_key: key.public_hex(),
         signature: hex::encode(signature.to_bytes()),
     };
-    sqlx::query(
-        "INSERT INTO audit_checkpoints (seq, at, head_hash, public_key, signature) VALUES ($1, $2, $3, $4, $5)",
-    )
+    sqlx::query(concat!(
+        "INSERT INTO audit_checkpoints (",
+        checkpoint_columns!(),
+        ") VALUES ($1, $2, $3, $4, $5)"
+    ))
     .bind(cp.seq)
     .bind(&cp.at)
     .bind(&cp.head_hash)

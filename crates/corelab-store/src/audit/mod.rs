@@ -14,7 +14,10 @@ pub use chain::{AuditEvent, Checkpoint, NewEvent, checkpoint_message, event_hash
 pub use key::AuditKey;
 pub use verify::{BadEvent, VerifyReport};
 
-pub(crate) use chain::{append, insert_checkpoint, read_head, write_head};
+pub(crate) use chain::{
+    append, checkpoint_columns, event_columns, insert_checkpoint, read_head, read_head_text,
+    write_head,
+};
 pub(crate) use verify::verify;
 
 /// Folder of the blob store that holds checkpoint anchors, per installation.

@@ -1,7 +1,7 @@
 //! Recomputing the chain: every event's hash, every link, every checkpoint signature, the head
 //! row, and the anchors kept outside the database.
 
-use super::chain::{AuditEvent, Checkpoint};
+use super::chain::{AuditEvent, Checkpoint, checkpoint_columns, event_columns};
 use crate::blob::BlobStore;
 use crate::error::{Result, StoreError};
 use corelab_core::Sha256Digest;
@@ -49,9 +49,11 @@ pub(crate) async fn verify(
 ) -> Result<VerifyReport> {
     let key_hex = hex::encode(key.as_bytes());
     let checkpoints: BTreeMap<i64, Checkpoint> = {
-        let rows = sqlx::query(
-            "SELECT seq, at, head_hash, public_key, signature FROM audit_checkpoints ORDER BY seq",
-        )
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            checkpoint_columns!(),
+            " FROM audit_checkpoints ORDER BY seq"
+        ))
         .fetch_all(pool)
         .await
         .map_err(StoreError::db("reading audit_checkpoints"))?;
@@ -84,9 +86,11 @@ pub(crate) async fn verify(
     let mut expected_seq = 1i64;
     let mut chain_bad: Option<BadEvent> = None;
     {
-        let mut rows = sqlx::query(
-            "SELECT seq, at, actor, action, object_type, object_id, reason, payload, prev_hash, hash FROM audit_events ORDER BY seq",
-        )
+        let mut rows = sqlx::query(concat!(
+            "SELECT ",
+            event_columns!(),
+            " FROM audit_events ORDER BY seq"
+        ))
         .fetch(pool);
         while let Some(row) = rows
             .try_next()
@@ -119,7 +123,7 @@ pub(crate) async fn verify(
             ),
         );
     }
-    let (head_seq, head_hash) = crate::db_head(pool).await?;
+    let (head_seq, head_hash) = super::read_head_text(pool).await?;
     if head_seq != last_seq || (last_seq > 0 && head_hash != prev.to_hex()) {
         first_bad = earliest(
             first_bad,
