@@ -1,3 +1,12 @@
-//! De-identification to DICOM PS3.15 Annex E. Today: the profile table ([`profile`]).
+//! De-identification to DICOM PS3.15 Annex E. Today: the profile table ([`profile`]), the trial
+//! secret ([`secret`]), deterministic UID replacement ([`uid`]) and per-subject date shifting
+//! ([`dates`]). The engine that walks a DICOM object and applies them is not built yet.
 
+pub mod dates;
 pub mod profile;
+pub mod secret;
+pub mod uid;
+
+pub use dates::{DateError, DateShift};
+pub use secret::TrialSecret;
+pub use uid::{UidMapper, is_valid_uid};
