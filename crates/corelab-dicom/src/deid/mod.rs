@@ -3,10 +3,14 @@
 //! ([`dates`]). The engine that walks a DICOM object and applies them is not built yet.
 
 pub mod dates;
+pub mod engine;
+pub mod file;
 pub mod profile;
 pub mod secret;
 pub mod uid;
 
 pub use dates::{DateError, DateShift};
+pub use engine::{DeidError, DeidOutcome, Deidentifier};
+pub use file::{FileError, deidentify_file};
 pub use secret::TrialSecret;
 pub use uid::{UidMapper, is_valid_uid};

@@ -293,6 +293,10 @@ pub struct ProfileTable {
     pub source: String,
     rows: Vec<ProfileRow>,
     exact: HashMap<(u16, u16), usize>,
+    /// Rows with repeating groups (a handful), searched after the exact map.
+    masked: Vec<usize>,
+    /// The private-attributes row.
+    private: Option<usize>,
 }
 
 static STANDARD: LazyLock<ProfileTable> = LazyLock::new(|| {
@@ -368,11 +372,19 @@ impl ProfileTable {
                 _ => None,
             })
             .collect();
+        let masked = (0..rows.len())
+            .filter(|&i| matches!(rows[i].pattern, TagPattern::Masked { .. }))
+            .collect();
+        let private = rows
+            .iter()
+            .position(|r| r.pattern == TagPattern::PrivateOdd);
         Ok(ProfileTable {
             edition,
             source,
             rows,
             exact,
+            masked,
+            private,
         })
     }
 
@@ -387,15 +399,12 @@ impl ProfileTable {
         if let Some(&i) = self.exact.get(&(group, element)) {
             return Some(&self.rows[i]);
         }
-        let masked = |r: &&ProfileRow| {
-            matches!(r.pattern, TagPattern::Masked { .. }) && r.pattern.matches(group, element)
-        };
-        let private = |r: &&ProfileRow| {
-            r.pattern == TagPattern::PrivateOdd && r.pattern.matches(group, element)
-        };
-        self.rows
+        // Called for every element of every object: the exact map first, then the few masked
+        // rows and the private row, never a scan of the whole table.
+        self.masked
             .iter()
-            .find(masked)
-            .or_else(|| self.rows.iter().find(private))
+            .chain(self.private.iter())
+            .map(|&i| &self.rows[i])
+            .find(|r| r.pattern.matches(group, element))
     }
 }

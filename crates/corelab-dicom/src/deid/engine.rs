@@ -1,0 +1,522 @@
+//! The de-identification engine: applies the PS3.15 Annex E profile ([`ProfileTable`]) to a data
+//! set, recursively in every sequence item, with trial-consistent UIDs ([`UidMapper`]),
+//! per-subject date shifts ([`DateShift`]) and the subject's pseudonym.
+//!
+//! How each table entry becomes one action (the table leaves some choices to the implementation):
+//! - a selected option that lists the attribute overrides the Basic Profile; the two
+//!   longitudinal-date options contradict each other and are refused together;
+//! - combined codes (`X/Z`, `X/D`, `X/Z/D`, `Z/D`) take Z when it is offered (the attribute stays,
+//!   empty: valid for Type 2 and 3), else D; `X/Z/U*` keeps a reference sequence with every UID in
+//!   its items replaced, so references stay resolvable;
+//! - C on a date (DA, DT) shifts it; on a time (TM) keeps it (whole-day shifts leave times right);
+//!   on anything else, where meaning-preserving cleaning of free text cannot be guaranteed, it
+//!   empties the value;
+//! - K on a sequence keeps it and cleans its items;
+//! - private attributes are removed (no safe-private list yet), as are group-length and
+//!   command-group elements; attributes the table does not list are kept, sequences among them
+//!   are cleaned item by item, and dates among them are treated like the listed dates.
+
+use super::dates::DateShift;
+use super::profile::{Action, ActionCode, ProfileOption, ProfileTable};
+use super::secret::TrialSecret;
+use super::uid::UidMapper;
+use dicom_core::header::Header;
+use dicom_core::value::{DataSetSequence, PrimitiveValue, Value};
+use dicom_core::{DataElement, Length, Tag, VR};
+use dicom_dictionary_std::tags;
+use dicom_object::InMemDicomObject;
+use std::collections::BTreeSet;
+use std::ops::RangeInclusive;
+
+/// A configuration that cannot be applied.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum DeidError {
+    /// Two options that contradict each other.
+    #[error("options {0} and {1} contradict each other; choose one")]
+    ConflictingOptions(&'static str, &'static str),
+}
+
+/// What happened to one data set.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DeidOutcome {
+    /// The subject's pseudonym written to PatientID and PatientName.
+    pub subject: String,
+    /// The whole-day shift applied to dates (0 when dates were kept or removed).
+    pub date_offset_days: i64,
+    /// Why the pixel data may carry burned-in identifying text, if it may.
+    pub burned_in_risk: Option<String>,
+    /// Dates that could not be shifted exactly and were removed instead (tag path and value).
+    pub dates_removed: Vec<String>,
+}
+
+/// De-identifies data sets for one trial.
+#[derive(Clone, Debug)]
+pub struct Deidentifier {
+    table: &'static ProfileTable,
+    options: BTreeSet<ProfileOption>,
+    secret: TrialSecret,
+    uids: UidMapper,
+    date_range: RangeInclusive<i64>,
+}
+
+/// Per-data-set state threaded through the walk.
+struct Walk {
+    shift: Option<DateShift>,
+    outcome: DeidOutcome,
+}
+
+const DUMMY_TEXT: &str = "ANONYMIZED";
+
+impl Deidentifier {
+    /// A de-identifier with the given options, secret, and range of per-subject date shifts (days).
+    pub fn new(
+        options: impl IntoIterator<Item = ProfileOption>,
+        secret: TrialSecret,
+        date_range: RangeInclusive<i64>,
+    ) -> Result<Self, DeidError> {
+        let options: BTreeSet<_> = options.into_iter().collect();
+        if options.contains(&ProfileOption::RetainLongFullDates)
+            && options.contains(&ProfileOption::RetainLongModifiedDates)
+        {
+            return Err(DeidError::ConflictingOptions(
+                ProfileOption::RetainLongFullDates.name(),
+                ProfileOption::RetainLongModifiedDates.name(),
+            ));
+        }
+        Ok(Self {
+            table: ProfileTable::standard(),
+            uids: UidMapper::new(secret.clone()),
+            options,
+            secret,
+            date_range,
+        })
+    }
+
+    /// The options in effect.
+    pub fn options(&self) -> &BTreeSet<ProfileOption> {
+        &self.options
+    }
+
+    /// The pseudonym of a subject known at the site as `patient_id`: `SUBJ-` and 12 hexadecimal
+    /// digits keyed by the trial secret (a trial's own assignment replaces this rule once trials
+    /// supply one).
+    pub fn pseudonym(&self, patient_id: &str) -> String {
+        let d = self
+            .secret
+            .derive("corelab-subject-v1", patient_id.trim().as_bytes());
+        format!(
+            "SUBJ-{}",
+            d[..6]
+                .iter()
+                .map(|b| format!("{b:02X}"))
+                .collect::<String>()
+        )
+    }
+
+    /// De-identifies one data set (without its file meta group) and returns the new data set.
+    pub fn deidentify(&self, obj: &InMemDicomObject) -> (InMemDicomObject, DeidOutcome) {
+        let patient_id = text(obj, tags::PATIENT_ID).unwrap_or_default();
+        let subject = self.pseudonym(&patient_id);
+        let shift = self
+            .options
+            .contains(&ProfileOption::RetainLongModifiedDates)
+            .then(|| DateShift::for_subject(&self.secret, &subject, self.date_range.clone()));
+        let mut walk = Walk {
+            shift,
+            outcome: DeidOutcome {
+                subject: subject.clone(),
+                date_offset_days: shift.map(|s| s.offset_days()).unwrap_or(0),
+                ..Default::default()
+            },
+        };
+        walk.outcome.burned_in_risk = burned_in_risk(obj);
+        let mut out = self.clean(obj, &mut walk, "", false);
+        self.mark(&mut out, &subject);
+        (out, walk.outcome)
+    }
+
+    fn clean(
+        &self,
+        obj: &InMemDicomObject,
+        walk: &mut Walk,
+        path: &str,
+        uids_only: bool,
+    ) -> InMemDicomObject {
+        let mut out = InMemDicomObject::new_empty();
+        for elem in obj.iter() {
+            let tag = elem.tag();
+            let here = format!("{path}{tag}");
+            if tag.group() % 2 == 1 || tag.group() <= 0x0002 || tag.element() == 0x0000 {
+                continue; // private, command or meta group, group length
+            }
+            let normalized;
+            let elem = if elem.vr() == VR::UN {
+                match interpret_un(elem) {
+                    Some(e) => {
+                        normalized = e;
+                        &normalized
+                    }
+                    None => continue, // an opaque sequence: it cannot be cleaned, so it goes
+                }
+            } else {
+                elem
+            };
+            if uids_only {
+                // Inside an X/Z/U* reference sequence: keep the structure, replace every UID, and
+                // still apply the profile to anything else the items carry.
+                if elem.vr() == VR::UI {
+                    out.put(self.map_uids(elem));
+                    continue;
+                }
+            }
+            let code = self.code_for(tag, elem.vr());
+            let Some(code) = code else {
+                out.put(self.keep(elem, walk, &here, false));
+                continue;
+            };
+            if let Some(new) = self.apply(elem, &code, walk, &here) {
+                out.put(new);
+            }
+        }
+        out
+    }
+
+    /// The action code in effect for a tag: an option's, else the Basic Profile's; dates the table
+    /// does not list are treated like the listed ones.
+    fn code_for(&self, tag: Tag, vr: VR) -> Option<ActionCode> {
+        match self.table.lookup(tag.group(), tag.element()) {
+            Some(row) => Some(
+                self.options
+                    .iter()
+                    .find_map(|o| row.option_action(*o))
+                    .unwrap_or(&row.basic)
+                    .clone(),
+            ),
+            None if matches!(vr, VR::DA | VR::DT) => {
+                let code = if self.options.contains(&ProfileOption::RetainLongFullDates) {
+                    "K"
+                } else if self
+                    .options
+                    .contains(&ProfileOption::RetainLongModifiedDates)
+                {
+                    "C"
+                } else {
+                    "Z"
+                };
+                code.parse().ok()
+            }
+            None => None,
+        }
+    }
+
+    fn apply(
+        &self,
+        elem: &InMemElement,
+        code: &ActionCode,
+        walk: &mut Walk,
+        path: &str,
+    ) -> Option<InMemElement> {
+        let tag = elem.tag();
+        if tag == tags::PATIENT_ID || tag == tags::PATIENT_NAME {
+            return None; // written with the pseudonym afterwards
+        }
+        if code.uids_in_items() && elem.vr() == VR::SQ {
+            return Some(self.keep(elem, walk, path, true));
+        }
+        let alts = code.alternatives();
+        let action = if alts.contains(&Action::Zero) {
+            Action::Zero
+        } else if alts.contains(&Action::Dummy) {
+            Action::Dummy
+        } else {
+            alts[0]
+        };
+        match action {
+            Action::Remove => None,
+            Action::Zero => Some(empty(elem)),
+            Action::Dummy => Some(self.dummy(elem)),
+            Action::Keep => Some(self.keep(elem, walk, path, false)),
+            Action::Uid => Some(self.map_uids(elem)),
+            Action::Clean => Some(self.clean_value(elem, walk, path)),
+        }
+    }
+
+    fn keep(
+        &self,
+        elem: &InMemElement,
+        walk: &mut Walk,
+        path: &str,
+        uids_only: bool,
+    ) -> InMemElement {
+        match elem.value() {
+            Value::Sequence(seq) => {
+                let items: Vec<InMemDicomObject> = seq
+                    .items()
+                    .iter()
+                    .enumerate()
+                    .map(|(i, item)| self.clean(item, walk, &format!("{path}[{i}]."), uids_only))
+                    .collect();
+                DataElement::new(
+                    elem.tag(),
+                    VR::SQ,
+                    Value::Sequence(DataSetSequence::new(items, Length::UNDEFINED)),
+                )
+            }
+            _ => elem.clone(),
+        }
+    }
+
+    fn clean_value(&self, elem: &InMemElement, walk: &mut Walk, path: &str) -> InMemElement {
+        match elem.vr() {
+            VR::SQ => self.keep(elem, walk, path, false),
+            VR::TM => elem.clone(),
+            VR::DA | VR::DT => {
+                let Some(shift) = walk.shift else {
+                    return empty(elem);
+                };
+                let value = elem
+                    .value()
+                    .to_str()
+                    .map(|s| s.into_owned())
+                    .unwrap_or_default();
+                let shifted = if elem.vr() == VR::DA {
+                    shift.shift_da(&value)
+                } else {
+                    shift.shift_dt(&value)
+                };
+                match shifted {
+                    Ok(v) => DataElement::new(elem.tag(), elem.vr(), PrimitiveValue::from(v)),
+                    Err(e) => {
+                        walk.outcome.dates_removed.push(format!("{path}: {e}"));
+                        empty(elem)
+                    }
+                }
+            }
+            _ => empty(elem),
+        }
+    }
+
+    fn map_uids(&self, elem: &InMemElement) -> InMemElement {
+        let Ok(values) = elem.value().to_multi_str() else {
+            return empty(elem);
+        };
+        let mapped: Vec<String> = values
+            .iter()
+            .filter(|v| !v.trim_matches('\0').trim().is_empty())
+            .map(|v| self.uids.map(v))
+            .collect();
+        DataElement::new(elem.tag(), VR::UI, PrimitiveValue::Strs(mapped.into()))
+    }
+
+    fn dummy(&self, elem: &InMemElement) -> InMemElement {
+        let tag = elem.tag();
+        let vr = elem.vr();
+        let value = match vr {
+            VR::UI => return self.map_uids(elem),
+            VR::SQ => {
+                return DataElement::new(
+                    tag,
+                    VR::SQ,
+                    Value::Sequence(DataSetSequence::new(
+                        vec![InMemDicomObject::new_empty()],
+                        Length::UNDEFINED,
+                    )),
+                );
+            }
+            VR::DA => PrimitiveValue::from("19000101"),
+            VR::TM => PrimitiveValue::from("000000"),
+            VR::DT => PrimitiveValue::from("19000101000000"),
+            VR::AS => PrimitiveValue::from("000Y"),
+            VR::IS | VR::DS => PrimitiveValue::from("0"),
+            VR::PN | VR::LO | VR::SH | VR::LT | VR::ST | VR::UT | VR::UC | VR::CS | VR::AE => {
+                PrimitiveValue::from(DUMMY_TEXT)
+            }
+            VR::US => PrimitiveValue::from(0u16),
+            VR::SS => PrimitiveValue::from(0i16),
+            VR::UL => PrimitiveValue::from(0u32),
+            VR::SL => PrimitiveValue::from(0i32),
+            VR::FL => PrimitiveValue::from(0f32),
+            VR::FD => PrimitiveValue::from(0f64),
+            _ => PrimitiveValue::Empty,
+        };
+        DataElement::new(tag, vr, value)
+    }
+
+    /// Writes the pseudonym and the de-identification attributes of the Patient Identification and
+    /// SOP Common modules (PS3.3 C.7.1.1, C.12.1; CID 7050 codes).
+    fn mark(&self, out: &mut InMemDicomObject, subject: &str) {
+        out.put(DataElement::new(
+            tags::PATIENT_ID,
+            VR::LO,
+            PrimitiveValue::from(subject),
+        ));
+        out.put(DataElement::new(
+            tags::PATIENT_NAME,
+            VR::PN,
+            PrimitiveValue::from(subject),
+        ));
+        out.put(DataElement::new(
+            tags::PATIENT_IDENTITY_REMOVED,
+            VR::CS,
+            PrimitiveValue::from("YES"),
+        ));
+        let mut methods = vec![("113100", "Basic Application Confidentiality Profile")];
+        methods.extend(self.options.iter().filter_map(|o| method_code(*o)));
+        out.put(DataElement::new(
+            tags::DEIDENTIFICATION_METHOD,
+            VR::LO,
+            PrimitiveValue::from(format!(
+                "corelab {} PS3.15 E.1-1 ({})",
+                env!("CARGO_PKG_VERSION"),
+                self.table.edition
+            )),
+        ));
+        let items: Vec<InMemDicomObject> = methods
+            .iter()
+            .map(|(code, meaning)| {
+                InMemDicomObject::from_element_iter([
+                    DataElement::new(tags::CODE_VALUE, VR::SH, PrimitiveValue::from(*code)),
+                    DataElement::new(
+                        tags::CODING_SCHEME_DESIGNATOR,
+                        VR::SH,
+                        PrimitiveValue::from("DCM"),
+                    ),
+                    DataElement::new(tags::CODE_MEANING, VR::LO, PrimitiveValue::from(*meaning)),
+                ])
+            })
+            .collect();
+        out.put(DataElement::new(
+            tags::DEIDENTIFICATION_METHOD_CODE_SEQUENCE,
+            VR::SQ,
+            Value::Sequence(DataSetSequence::new(items, Length::UNDEFINED)),
+        ));
+        let temporal = if self.options.contains(&ProfileOption::RetainLongFullDates) {
+            "UNMODIFIED"
+        } else if self
+            .options
+            .contains(&ProfileOption::RetainLongModifiedDates)
+        {
+            "MODIFIED"
+        } else {
+            "REMOVED"
+        };
+        out.put(DataElement::new(
+            tags::LONGITUDINAL_TEMPORAL_INFORMATION_MODIFIED,
+            VR::CS,
+            PrimitiveValue::from(temporal),
+        ));
+    }
+}
+
+type InMemElement = dicom_object::mem::InMemElement;
+
+/// An element whose VR is UN (unknown: explicit VR files that did not know the attribute, or
+/// private-to-standard conversions) read with the VR the standard dictionary gives it, so the
+/// profile can act on its value. Text values are decoded; binary values stay as they are; a
+/// sequence hidden in UN cannot be parsed here and is refused (`None`), never kept unread.
+fn interpret_un(elem: &InMemElement) -> Option<InMemElement> {
+    use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry, VirtualVr};
+    let dict = dicom_dictionary_std::StandardDataDictionary;
+    let vr = match dict.by_tag(elem.tag()).map(|e| e.vr()) {
+        Some(VirtualVr::Exact(vr)) => vr,
+        Some(_) => return Some(elem.clone()), // pixel-sample dependent binary VRs
+        None => return Some(elem.clone()),
+    };
+    match vr {
+        VR::SQ => None,
+        VR::AE
+        | VR::AS
+        | VR::CS
+        | VR::DA
+        | VR::DS
+        | VR::DT
+        | VR::IS
+        | VR::LO
+        | VR::LT
+        | VR::PN
+        | VR::SH
+        | VR::ST
+        | VR::TM
+        | VR::UC
+        | VR::UI
+        | VR::UR
+        | VR::UT => {
+            let bytes = elem.value().to_bytes().ok()?;
+            let text = String::from_utf8_lossy(&bytes);
+            let text = text.trim_end_matches(['\0', ' ']);
+            let value = if matches!(vr, VR::LT | VR::ST | VR::UT | VR::UR) {
+                PrimitiveValue::from(text.to_owned())
+            } else {
+                PrimitiveValue::Strs(text.split('\\').map(str::to_owned).collect())
+            };
+            Some(DataElement::new(elem.tag(), vr, value))
+        }
+        _ => Some(elem.clone()),
+    }
+}
+
+fn empty(elem: &InMemElement) -> InMemElement {
+    if elem.vr() == VR::SQ {
+        DataElement::new(
+            elem.tag(),
+            VR::SQ,
+            Value::Sequence(DataSetSequence::new(
+                Vec::<InMemDicomObject>::new(),
+                Length::UNDEFINED,
+            )),
+        )
+    } else {
+        DataElement::new(elem.tag(), elem.vr(), PrimitiveValue::Empty)
+    }
+}
+
+fn text(obj: &InMemDicomObject, tag: Tag) -> Option<String> {
+    obj.element_opt(tag)
+        .ok()
+        .flatten()
+        .and_then(|e| e.value().to_str().ok())
+        .map(|s| s.trim_matches(|c: char| c == '\0' || c == ' ').to_owned())
+}
+
+/// CID 7050 code for an option (PS3.16), where the option has one.
+fn method_code(o: ProfileOption) -> Option<(&'static str, &'static str)> {
+    Some(match o {
+        ProfileOption::CleanGraphics => ("113103", "Clean Graphics Option"),
+        ProfileOption::CleanStructuredContent => ("113104", "Clean Structured Content Option"),
+        ProfileOption::CleanDescriptors => ("113105", "Clean Descriptors Option"),
+        ProfileOption::RetainLongFullDates => (
+            "113106",
+            "Retain Longitudinal Temporal Information Full Dates Option",
+        ),
+        ProfileOption::RetainLongModifiedDates => (
+            "113107",
+            "Retain Longitudinal Temporal Information Modified Dates Option",
+        ),
+        ProfileOption::RetainPatientCharacteristics => {
+            ("113108", "Retain Patient Characteristics Option")
+        }
+        ProfileOption::RetainDeviceIdentity => ("113109", "Retain Device Identity Option"),
+        ProfileOption::RetainUids => ("113110", "Retain UIDs Option"),
+        ProfileOption::RetainSafePrivate => ("113111", "Retain Safe Private Option"),
+        ProfileOption::RetainInstitutionIdentity => {
+            ("113112", "Retain Institution Identity Option")
+        }
+    })
+}
+
+/// Why pixel data may carry burned-in text: BurnedInAnnotation = YES, or a modality or SOP class
+/// that commonly does (ultrasound, secondary capture, angiography and fluoroscopy).
+fn burned_in_risk(obj: &InMemDicomObject) -> Option<String> {
+    if text(obj, tags::BURNED_IN_ANNOTATION).as_deref() == Some("YES") {
+        return Some("BurnedInAnnotation is YES".into());
+    }
+    let modality = text(obj, tags::MODALITY).unwrap_or_default();
+    if ["US", "SC", "XA", "RF", "ES", "XC", "OT"].contains(&modality.as_str()) {
+        return Some(format!("modality {modality} often carries burned-in text"));
+    }
+    let class = text(obj, tags::SOP_CLASS_UID).unwrap_or_default();
+    if class.starts_with("1.2.840.10008.5.1.4.1.1.7") {
+        return Some(format!("SOP class {class} is a secondary capture"));
+    }
+    None
+}
