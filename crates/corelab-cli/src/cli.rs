@@ -53,6 +53,8 @@ pub enum Command {
     /// The audit trail: verify, log, key, checkpoint.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// De-identify DICOM files or folders to DICOM PS3.15 Annex E; OUT mirrors IN's tree.
+    Deid(DeidArgs),
     /// The main job, end to end, on a fresh installation.
     Demo {
         /// Where to create the demo installation (must be absent or empty; default: a new temporary folder).
@@ -100,4 +102,22 @@ pub enum AuditCommand {
     Key,
     /// Sign the current head of the chain now.
     Checkpoint,
+}
+
+/// `corelab deid IN OUT …`.
+#[derive(Debug, Args)]
+pub struct DeidArgs {
+    /// A DICOM file or a folder of them.
+    pub input: PathBuf,
+    /// Where the de-identified files go (a file for a file, a folder for a folder).
+    pub output: PathBuf,
+    /// The confidentiality profile (only `basic`, PS3.15 Table E.1-1).
+    #[arg(long, default_value = "basic")]
+    pub profile: String,
+    /// Profile options in kebab case, comma-separated (e.g. retain-long-modified-dates,clean-descriptors).
+    #[arg(long = "option", value_delimiter = ',')]
+    pub options: Vec<String>,
+    /// File holding the trial's de-identification secret: 64 hexadecimal characters.
+    #[arg(long)]
+    pub secret_file: Option<PathBuf>,
 }

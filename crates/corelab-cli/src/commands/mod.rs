@@ -1,6 +1,7 @@
 //! One function per command; each opens what it needs, calls the library, and prints.
 
 mod audit;
+mod deid;
 mod demo;
 mod trial;
 
@@ -18,6 +19,7 @@ pub async fn run(cli: Cli) -> Result<u8> {
         Command::Status => status(g).await,
         Command::Trial(c) => trial::run(g, c).await,
         Command::Audit(c) => audit::run(g, c).await,
+        Command::Deid(a) => deid::run(g, a),
         Command::Demo { out } => demo::run(g, out.as_deref()).await,
     }
 }

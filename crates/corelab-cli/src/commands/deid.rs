@@ -1,0 +1,186 @@
+//! `corelab deid IN OUT`: de-identify files and folders, several at a time, each written whole or
+//! not at all; a file that fails is reported and the others go on.
+
+use crate::cli::{DeidArgs, Global};
+use crate::exit::ERROR;
+use crate::output::emit;
+use anyhow::{Context, Result, bail};
+use corelab_dicom::deid::profile::ProfileOption;
+use corelab_dicom::deid::{Deidentifier, TrialSecret, deidentify_file};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Date shifts drawn per subject: one to ten years earlier.
+const DATE_SHIFT_DAYS: std::ops::RangeInclusive<i64> = -3650..=-365;
+
+#[derive(Serialize)]
+struct Failed {
+    path: String,
+    reason: String,
+}
+
+#[derive(Serialize)]
+struct Summary {
+    processed: usize,
+    flagged: usize,
+    failed: Vec<Failed>,
+    /// Files flagged for pixel review, with why.
+    flags: Vec<Failed>,
+}
+
+pub fn run(g: &Global, a: &DeidArgs) -> Result<u8> {
+    if a.profile != "basic" {
+        bail!(
+            "unknown profile {:?}; the only profile is basic (DICOM PS3.15 Table E.1-1)",
+            a.profile
+        );
+    }
+    let options = a
+        .options
+        .iter()
+        .filter(|o| !o.is_empty())
+        .map(|o| o.parse::<ProfileOption>())
+        .collect::<Result<Vec<_>, _>>()?;
+    let secret = read_secret(a.secret_file.as_deref())?;
+    let d = Deidentifier::new(options, secret, DATE_SHIFT_DAYS)?;
+    let jobs = plan(&a.input, &a.output)?;
+    let next = AtomicUsize::new(0);
+    let results = Mutex::new(Vec::with_capacity(jobs.len()));
+    let workers = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
+        .min(jobs.len().max(1));
+    std::thread::scope(|s| {
+        for _ in 0..workers {
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some((input, output)) = jobs.get(i) else {
+                        break;
+                    };
+                    let r = output
+                        .parent()
+                        .map(std::fs::create_dir_all)
+                        .transpose()
+                        .map_err(|e| format!("{}: cannot create folder: {e}", output.display()))
+                        .and_then(|_| {
+                            deidentify_file(&d, input, output).map_err(|e| e.to_string())
+                        });
+                    if let Ok(mut v) = results.lock() {
+                        v.push((input.clone(), r));
+                    }
+                }
+            });
+        }
+    });
+    let mut results = results.into_inner().unwrap_or_default();
+    results.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut summary = Summary {
+        processed: 0,
+        flagged: 0,
+        failed: Vec::new(),
+        flags: Vec::new(),
+    };
+    for (path, r) in results {
+        match r {
+            Ok(outcome) => {
+                summary.processed += 1;
+                if let Some(why) = outcome.burned_in_risk {
+                    summary.flagged += 1;
+                    summary.flags.push(Failed {
+                        path: path.display().to_string(),
+                        reason: why,
+                    });
+                }
+            }
+            Err(reason) => summary.failed.push(Failed {
+                path: path.display().to_string(),
+                reason,
+            }),
+        }
+    }
+    emit(g.json, &summary, |s| {
+        let mut out = format!(
+            "de-identified {} file{}; {} flagged for burned-in text review; {} failed",
+            s.processed,
+            if s.processed == 1 { "" } else { "s" },
+            s.flagged,
+            s.failed.len()
+        );
+        for f in &s.failed {
+            out.push_str(&format!("\n  failed: {}", f.reason));
+        }
+        out
+    })?;
+    Ok(if summary.failed.is_empty() { 0 } else { ERROR })
+}
+
+/// The trial secret from its file: 64 hexadecimal characters.
+fn read_secret(path: Option<&Path>) -> Result<TrialSecret> {
+    let Some(path) = path else {
+        bail!(
+            "deid needs --secret-file FILE holding the trial's secret (64 hexadecimal characters, e.g. from `openssl rand -hex 32`); the same secret gives the same UIDs and date shifts at every site"
+        );
+    };
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut bytes = [0u8; 32];
+    hex::decode_to_slice(text.trim(), &mut bytes).map_err(|e| {
+        anyhow::anyhow!(
+            "{}: expected 64 hexadecimal characters: {e}",
+            path.display()
+        )
+    })?;
+    Ok(TrialSecret::from_bytes(bytes))
+}
+
+/// Pairs of (input file, output file): one for a file, the mirrored tree for a folder.
+fn plan(input: &Path, output: &Path) -> Result<Vec<(PathBuf, PathBuf)>> {
+    let meta =
+        std::fs::metadata(input).with_context(|| format!("cannot read {}", input.display()))?;
+    if meta.is_file() {
+        return Ok(vec![(input.to_owned(), output.to_owned())]);
+    }
+    let (inp, out) = (absolute(input), absolute(output));
+    if out.starts_with(&inp) || inp.starts_with(&out) {
+        bail!(
+            "output {} must not be inside input {} or contain it",
+            output.display(),
+            input.display()
+        );
+    }
+    let mut files = Vec::new();
+    walk(input, &mut files).with_context(|| format!("cannot list {}", input.display()))?;
+    files.sort();
+    Ok(files
+        .into_iter()
+        .filter_map(|f| {
+            f.strip_prefix(input)
+                .ok()
+                .map(|rel| (f.clone(), output.join(rel)))
+        })
+        .collect())
+}
+
+fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let t = entry.file_type()?;
+        if t.is_dir() {
+            walk(&entry.path(), files)?;
+        } else if t.is_file() {
+            files.push(entry.path());
+        }
+    }
+    Ok(())
+}
+
+fn absolute(p: &Path) -> PathBuf {
+    std::fs::canonicalize(p).unwrap_or_else(|_| {
+        std::env::current_dir()
+            .map(|d| d.join(p))
+            .unwrap_or_else(|_| p.to_owned())
+    })
+}
