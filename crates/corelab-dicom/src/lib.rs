@@ -1,6 +1,6 @@
-//! DICOM for corelab. Today it owns the PS3.15 Annex E confidentiality profile as data
-//! ([`deid::profile`]); the de-identification engine, series-to-volume and SEG/SR writing will
-//! live here too. It never touches the catalogue or the audit trail: it transforms objects.
+//! DICOM for corelab, on dicom-rs. Today it owns de-identification to PS3.15 Annex E ([`deid`]);
+//! series-to-volume and SEG/SR writing will live here too. It never touches the catalogue or the
+//! audit trail: it transforms objects.
 //!
 //! ```
 //! use corelab_dicom::deid::profile::{ProfileTable, Action};

@@ -1,6 +1,6 @@
-//! De-identification to DICOM PS3.15 Annex E. Today: the profile table ([`profile`]), the trial
-//! secret ([`secret`]), deterministic UID replacement ([`uid`]) and per-subject date shifting
-//! ([`dates`]). The engine that walks a DICOM object and applies them is not built yet.
+//! De-identification to DICOM PS3.15 Annex E: the profile table ([`profile`]), the trial secret
+//! ([`secret`]), deterministic UID replacement ([`uid`]), per-subject date shifting ([`dates`]),
+//! the engine that applies them to a data set ([`engine`]) and to files ([`file`]).
 
 pub mod dates;
 pub mod engine;
