@@ -2,11 +2,13 @@
 //! renamed into place, so an output is complete or absent, never half-written. The file meta group
 //! is rebuilt from the new data set (Media Storage SOP Instance UID follows the replaced SOP
 //! Instance UID); the transfer syntax is kept, and encapsulated pixel data is copied as received.
+//! Files that hold a bare data set without a file meta group are read too, and written as Part 10.
 
 use super::engine::{DeidOutcome, Deidentifier};
-use dicom_object::OpenFileOptions;
+use dicom_dictionary_std::tags;
 use dicom_object::file::ReadPreamble;
 use dicom_object::meta::FileMetaTableBuilder;
+use dicom_object::{InMemDicomObject, OpenFileOptions};
 use std::io::Write;
 use std::path::Path;
 
@@ -37,17 +39,8 @@ pub fn deidentify_file(
     input: &Path,
     output: &Path,
 ) -> Result<DeidOutcome, FileError> {
-    let read_err = |why: String| FileError::Read {
-        path: input.display().to_string(),
-        why,
-    };
-    // Part 10 files; files without the 128-byte preamble are accepted too (the parser detects it).
-    let file = OpenFileOptions::new()
-        .read_preamble(ReadPreamble::Auto)
-        .open_file(input)
-        .map_err(|e| read_err(error_chain(&e)))?;
-    let transfer_syntax = file.meta().transfer_syntax().to_owned();
-    let (clean, outcome) = d.deidentify(&file);
+    let (dataset, transfer_syntax) = read_dicom(input)?;
+    let (clean, outcome) = d.deidentify(&dataset);
     let write_err = |why: String| FileError::Write {
         path: output.display().to_string(),
         why,
@@ -76,6 +69,55 @@ pub fn deidentify_file(
         return Err(write_err(why));
     }
     Ok(outcome)
+}
+
+/// Reads a DICOM file: Part 10 (with or without the preamble), or a bare data set without a file
+/// meta group. Returns the data set and its transfer syntax UID.
+pub fn read_dicom(input: &Path) -> Result<(InMemDicomObject, String), FileError> {
+    let read_err = |why: String| FileError::Read {
+        path: input.display().to_string(),
+        why,
+    };
+    // Part 10 files; files without the 128-byte preamble are accepted too (the parser detects it).
+    let (dataset, transfer_syntax) = match OpenFileOptions::new()
+        .read_preamble(ReadPreamble::Auto)
+        .open_file(input)
+    {
+        Ok(file) => {
+            let ts = file.meta().transfer_syntax().to_owned();
+            (file.into_inner(), ts)
+        }
+        // Files written without a file meta group (ACR-NEMA style, or raw data sets): read the
+        // data set directly when it looks like one, else report the Part 10 parser's reason.
+        Err(e) => read_bare_dataset(input).ok_or_else(|| read_err(error_chain(&e)))?,
+    };
+    Ok((dataset, transfer_syntax))
+}
+
+/// Reads a file that holds a bare data set (no preamble, no file meta group), in the transfer
+/// syntax its first bytes show: explicit VR when bytes 4–5 are a VR's two letters, big endian
+/// when the first group number reads so. Only data sets that start with group 0008, as such files
+/// do, and that carry SOP Class and SOP Instance UIDs are accepted.
+fn read_bare_dataset(input: &Path) -> Option<(InMemDicomObject, String)> {
+    use dicom_encoding::TransferSyntaxIndex;
+    let bytes = std::fs::read(input).ok()?;
+    let head = bytes.get(..8)?;
+    let little = head[0] == 0x08 && head[1] == 0x00;
+    let big = head[0] == 0x00 && head[1] == 0x08;
+    if !little && !big {
+        return None;
+    }
+    let explicit = head[4].is_ascii_uppercase() && head[5].is_ascii_uppercase();
+    let uid = match (explicit, big) {
+        (false, false) => "1.2.840.10008.1.2",
+        (true, false) => "1.2.840.10008.1.2.1",
+        (true, true) => "1.2.840.10008.1.2.2",
+        (false, true) => return None, // implicit VR big endian does not exist
+    };
+    let ts = dicom_transfer_syntax_registry::TransferSyntaxRegistry.get(uid)?;
+    let obj = InMemDicomObject::read_dataset_with_ts(std::io::Cursor::new(&bytes), ts).ok()?;
+    let has = |tag| obj.element_opt(tag).ok().flatten().is_some();
+    (has(tags::SOP_CLASS_UID) && has(tags::SOP_INSTANCE_UID)).then(|| (obj, uid.to_owned()))
 }
 
 /// An error and its sources on one line.

@@ -11,6 +11,6 @@ pub mod uid;
 
 pub use dates::{DateError, DateShift};
 pub use engine::{DeidError, DeidOutcome, Deidentifier};
-pub use file::{FileError, deidentify_file};
+pub use file::{FileError, deidentify_file, read_dicom};
 pub use secret::TrialSecret;
 pub use uid::{UidMapper, is_valid_uid};
