@@ -3,7 +3,9 @@
 //! malformed ones are refused with a reason naming the file, and nothing is written for them.
 
 use corelab_dicom::deid::profile::ProfileOption;
-use corelab_dicom::deid::{Deidentifier, FileError, TrialSecret, deidentify_file, read_dicom};
+use corelab_dicom::deid::{
+    Deidentifier, FileError, OriginalPhi, TrialSecret, deidentify_file, read_dicom, verify_dataset,
+};
 use dicom_dictionary_std::tags;
 use std::path::{Path, PathBuf};
 
@@ -106,6 +108,13 @@ fn the_conformance_corpus_de_identifies_or_is_refused_with_a_reason() {
                 ] {
                     assert_eq!(text_of(&clean, tag), "", "{rel}: {tag} kept");
                 }
+                let mut phi = OriginalPhi::default();
+                phi.collect(&original, &d);
+                let findings = verify_dataset(&clean, &d, Some(&phi));
+                assert!(
+                    findings.is_empty(),
+                    "{rel}: the verifier finds {findings:#?}"
+                );
                 let sop = text_of(&original, tags::SOP_INSTANCE_UID);
                 if !sop.is_empty() {
                     assert_ne!(

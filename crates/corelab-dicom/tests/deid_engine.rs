@@ -279,3 +279,82 @@ fn burned_in_text_risk_is_flagged_for_secondary_capture_and_ultrasound() {
     assert!(d.deidentify(&yes).1.burned_in_risk.is_some());
     assert!(d.deidentify(&planted()).1.burned_in_risk.is_none());
 }
+
+#[test]
+fn the_verifier_passes_clean_output_and_finds_every_kind_of_residue() {
+    use corelab_dicom::deid::{OriginalPhi, verify_dataset};
+    let d = Deidentifier::new(
+        [ProfileOption::RetainLongModifiedDates],
+        TrialSecret::from_bytes(SECRET),
+        -3650..=-365,
+    )
+    .unwrap();
+    let original = planted();
+    let (clean, _) = d.deidentify(&original);
+    let mut phi = OriginalPhi::default();
+    phi.collect(&original, &d);
+    assert!(phi.len() >= 8, "{}", phi.len());
+    assert_eq!(verify_dataset(&clean, &d, Some(&phi)), vec![]);
+
+    let findings_after = |change: &dyn Fn(&mut InMemDicomObject)| {
+        let mut bad = clean.clone();
+        change(&mut bad);
+        verify_dataset(&bad, &d, Some(&phi))
+    };
+    // an original name in free text, nested in a sequence item
+    let f = findings_after(&|o| {
+        o.put(seq(
+            tags::RADIOPHARMACEUTICAL_INFORMATION_SEQUENCE,
+            vec![InMemDicomObject::from_element_iter([el(
+                tags::IMAGE_COMMENTS,
+                VR::LT,
+                "scan of Doe^Jane",
+            )])],
+        ));
+    });
+    assert!(
+        f.iter()
+            .any(|f| f.tag.contains("[0].") && f.why.contains("Doe")),
+        "{f:?}"
+    );
+    // a private attribute
+    assert!(
+        findings_after(&|o| {
+            o.put(el(Tag(0x0011, 0x1010), VR::LO, "x"));
+        })
+        .iter()
+        .any(|f| f.why == "private attribute")
+    );
+    // an attribute the profile removes
+    assert!(
+        findings_after(&|o| {
+            o.put(el(tags::PATIENT_ADDRESS, VR::LO, "zzz"));
+        })
+        .iter()
+        .any(|f| f.why.contains("removed by the profile"))
+    );
+    // a UID left as it was
+    let f = findings_after(&|o| {
+        o.put(el(tags::STUDY_INSTANCE_UID, VR::UI, "1.2.3.4.5.6.7.1"));
+    });
+    assert!(
+        f.iter().any(|f| f.why.contains("was not replaced")),
+        "{f:?}"
+    );
+    // an original date
+    assert!(
+        findings_after(&|o| {
+            o.put(el(tags::STUDY_DATE, VR::DA, "20250110"));
+        })
+        .iter()
+        .any(|f| f.why.contains("20250110"))
+    );
+    // identity not marked removed
+    assert!(
+        findings_after(&|o| {
+            o.remove_element(tags::PATIENT_IDENTITY_REMOVED);
+        })
+        .iter()
+        .any(|f| f.why.contains("PatientIdentityRemoved"))
+    );
+}

@@ -8,9 +8,11 @@ pub mod file;
 pub mod profile;
 pub mod secret;
 pub mod uid;
+pub mod verify;
 
 pub use dates::{DateError, DateShift};
 pub use engine::{DeidError, DeidOutcome, Deidentifier};
 pub use file::{FileError, deidentify_file, read_dicom};
 pub use secret::TrialSecret;
 pub use uid::{UidMapper, is_valid_uid};
+pub use verify::{Finding, OriginalPhi, verify_dataset};
