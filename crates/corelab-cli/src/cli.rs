@@ -107,10 +107,18 @@ pub enum AuditCommand {
 /// `corelab deid IN OUT …`.
 #[derive(Debug, Args)]
 pub struct DeidArgs {
-    /// A DICOM file or a folder of them.
+    /// A DICOM file or a folder of them (with --verify: the de-identified ones to check).
     pub input: PathBuf,
     /// Where the de-identified files go (a file for a file, a folder for a folder).
-    pub output: PathBuf,
+    #[arg(required_unless_present = "verify")]
+    pub output: Option<PathBuf>,
+    /// Check already de-identified files instead: anything the profile removes or replaces, and
+    /// with --against every original identifying value; exit 3 on any finding.
+    #[arg(long, conflicts_with = "output")]
+    pub verify: bool,
+    /// With --verify: the original files, whose identifying values must appear nowhere.
+    #[arg(long, requires = "verify")]
+    pub against: Option<PathBuf>,
     /// The confidentiality profile (only `basic`, PS3.15 Table E.1-1).
     #[arg(long, default_value = "basic")]
     pub profile: String,

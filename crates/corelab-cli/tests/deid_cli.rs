@@ -169,3 +169,76 @@ fn bad_arguments_are_one_clear_error_and_write_nothing() {
     assert!(String::from_utf8_lossy(&r.stderr).contains("contradict"));
     assert!(!Path::new(&out).exists());
 }
+
+#[test]
+fn verify_passes_clean_output_and_exits_3_naming_file_and_tag_for_residue() {
+    let (dir, input, out, secret) = setup();
+    corelab(&[
+        "deid",
+        &input,
+        &out,
+        "--secret-file",
+        &secret,
+        "--option",
+        "retain-long-modified-dates",
+    ]);
+    let ok = corelab(&[
+        "deid",
+        "--verify",
+        &out,
+        "--against",
+        &input,
+        "--option",
+        "retain-long-modified-dates",
+        "--json",
+    ]);
+    assert_eq!(
+        ok.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&ok.stdout)
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&ok.stdout).unwrap();
+    assert_eq!(doc, serde_json::json!({"ok": true, "findings": []}));
+
+    // An original slips into the output folder.
+    std::fs::copy(
+        Path::new(&input).join("mr.dcm"),
+        Path::new(&out).join("visit1/leaked.dcm"),
+    )
+    .unwrap();
+    let bad = corelab(&[
+        "deid",
+        "--verify",
+        &out,
+        "--against",
+        &input,
+        "--option",
+        "retain-long-modified-dates",
+        "--json",
+    ]);
+    assert_eq!(bad.status.code(), Some(3));
+    let doc: serde_json::Value = serde_json::from_slice(&bad.stdout).unwrap();
+    assert_eq!(doc["ok"], false);
+    let findings = doc["findings"].as_array().unwrap();
+    assert!(
+        findings
+            .iter()
+            .all(|f| f["path"].as_str().unwrap().ends_with("leaked.dcm")),
+        "{findings:?}"
+    );
+    assert!(
+        findings.iter().any(|f| f["tag"] == "(0010,0010)"
+            && f["why"]
+                .as_str()
+                .unwrap()
+                .contains("original identifying value")),
+        "{findings:?}"
+    );
+    assert!(
+        findings
+            .iter()
+            .any(|f| f["why"] == "PatientIdentityRemoved is not YES")
+    );
+    drop(dir);
+}

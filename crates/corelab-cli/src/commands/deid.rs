@@ -6,7 +6,9 @@ use crate::exit::ERROR;
 use crate::output::emit;
 use anyhow::{Context, Result, bail};
 use corelab_dicom::deid::profile::ProfileOption;
-use corelab_dicom::deid::{Deidentifier, TrialSecret, deidentify_file};
+use corelab_dicom::deid::{
+    Deidentifier, OriginalPhi, TrialSecret, deidentify_file, read_dicom, verify_dataset,
+};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -43,9 +45,17 @@ pub fn run(g: &Global, a: &DeidArgs) -> Result<u8> {
         .filter(|o| !o.is_empty())
         .map(|o| o.parse::<ProfileOption>())
         .collect::<Result<Vec<_>, _>>()?;
+    if a.verify {
+        // Verification needs no secret: it looks for what should not be there.
+        let d = Deidentifier::new(options, TrialSecret::from_bytes([0; 32]), DATE_SHIFT_DAYS)?;
+        return verify(g, &d, &a.input, a.against.as_deref());
+    }
+    let Some(output) = a.output.as_deref() else {
+        bail!("deid needs OUT, or --verify");
+    };
     let secret = read_secret(a.secret_file.as_deref())?;
     let d = Deidentifier::new(options, secret, DATE_SHIFT_DAYS)?;
-    let jobs = plan(&a.input, &a.output)?;
+    let jobs = plan(&a.input, output)?;
     let next = AtomicUsize::new(0);
     let results = Mutex::new(Vec::with_capacity(jobs.len()));
     let workers = std::thread::available_parallelism()
@@ -117,6 +127,90 @@ pub fn run(g: &Global, a: &DeidArgs) -> Result<u8> {
     Ok(if summary.failed.is_empty() { 0 } else { ERROR })
 }
 
+/// `corelab deid --verify DIR [--against ORIG]`.
+fn verify(g: &Global, d: &Deidentifier, dir: &Path, against: Option<&Path>) -> Result<u8> {
+    // Each output is checked against its own original where the trees mirror each other (as
+    // `corelab deid` writes them), else against the values of every original: a shifted date of one
+    // subject can equal a real date of another, so the per-file check is the precise one.
+    let collect = |files: &[PathBuf]| {
+        let mut phi = OriginalPhi::default();
+        for file in files {
+            // Originals that cannot be read add nothing; they were refused at de-identification too.
+            if let Ok((obj, _)) = read_dicom(file) {
+                phi.collect(&obj, d);
+            }
+        }
+        phi
+    };
+    let union = match against {
+        Some(orig) => Some(collect(&list(orig)?)),
+        None => None,
+    };
+    let dir_is_file = std::fs::metadata(dir).map(|m| m.is_file()).unwrap_or(false);
+    let mut findings = Vec::new();
+    for file in list(dir)? {
+        let shown = file.display().to_string();
+        let own = against.and_then(|orig| {
+            let twin = if dir_is_file {
+                orig.to_owned()
+            } else {
+                orig.join(file.strip_prefix(dir).ok()?)
+            };
+            twin.is_file().then(|| collect(&[twin]))
+        });
+        let phi = own.as_ref().or(union.as_ref());
+        match read_dicom(&file) {
+            Ok((obj, _)) => findings.extend(
+                verify_dataset(&obj, d, phi)
+                    .iter()
+                    .map(|f| f.to_json(&shown)),
+            ),
+            Err(e) => findings.push(
+                serde_json::json!({"path": shown, "tag": "", "value": "", "why": e.to_string()}),
+            ),
+        }
+    }
+    let doc = serde_json::json!({"ok": findings.is_empty(), "findings": findings});
+    emit(g.json, &doc, |_| {
+        if findings.is_empty() {
+            "no residual identifying information found".to_owned()
+        } else {
+            findings
+                .iter()
+                .map(|f| {
+                    format!(
+                        "{}  {}  {:?}  {}",
+                        f["path"].as_str().unwrap_or(""),
+                        f["tag"].as_str().unwrap_or(""),
+                        f["value"].as_str().unwrap_or(""),
+                        f["why"].as_str().unwrap_or("")
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("\n")
+        }
+    })?;
+    Ok(if findings.is_empty() {
+        0
+    } else {
+        crate::exit::CHECK_FAILED
+    })
+}
+
+/// Every file under `path` (or `path` itself), sorted.
+fn list(path: &Path) -> Result<Vec<PathBuf>> {
+    if std::fs::metadata(path)
+        .with_context(|| format!("cannot read {}", path.display()))?
+        .is_file()
+    {
+        return Ok(vec![path.to_owned()]);
+    }
+    let mut files = Vec::new();
+    walk(path, &mut files).with_context(|| format!("cannot list {}", path.display()))?;
+    files.sort();
+    Ok(files)
+}
+
 /// The trial secret from its file: 64 hexadecimal characters.
 fn read_secret(path: Option<&Path>) -> Result<TrialSecret> {
     let Some(path) = path else {
@@ -151,10 +245,7 @@ fn plan(input: &Path, output: &Path) -> Result<Vec<(PathBuf, PathBuf)>> {
             input.display()
         );
     }
-    let mut files = Vec::new();
-    walk(input, &mut files).with_context(|| format!("cannot list {}", input.display()))?;
-    files.sort();
-    Ok(files
+    Ok(list(input)?
         .into_iter()
         .filter_map(|f| {
             f.strip_prefix(input)

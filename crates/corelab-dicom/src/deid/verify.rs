@@ -37,6 +37,8 @@ pub struct OriginalPhi {
     /// Values the originals also carry in attributes the profile keeps (a body part, a
     /// manufacturer): not evidence of a leak when they, or parts of them, reappear.
     kept: BTreeSet<String>,
+    /// `values` less the kept ones, computed once after the last `collect`.
+    searched: std::sync::OnceLock<Vec<String>>,
 }
 
 /// Values shorter than this are not searched for: they match everywhere by chance.
@@ -46,6 +48,7 @@ impl OriginalPhi {
     /// Collects the identifying values of `obj`: every text value of an attribute the profile does
     /// not keep under the given options (names also by their components), at every depth.
     pub fn collect(&mut self, obj: &InMemDicomObject, d: &Deidentifier) {
+        self.searched = std::sync::OnceLock::new();
         for e in obj.iter() {
             match e.value() {
                 Value::Sequence(s) => s.items().iter().for_each(|i| self.collect(i, d)),
@@ -84,14 +87,25 @@ impl OriginalPhi {
 
     /// How many distinct values are searched for.
     pub fn len(&self) -> usize {
-        self.searched().count()
+        self.searched().len()
     }
 
-    fn searched(&self) -> impl Iterator<Item = &String> {
-        // A value that is part of a kept value ("TOSHIBA" in Manufacturer "TOSHIBA_MEC") proves nothing.
-        self.values
-            .iter()
-            .filter(|v| !self.kept.iter().any(|k| k.contains(v.as_str())))
+    fn searched(&self) -> &[String] {
+        self.searched.get_or_init(|| {
+            // A value that is part of a kept value ("TOSHIBA" in Manufacturer "TOSHIBA_MEC"), or
+            // of the dummy values this engine writes, proves nothing.
+            self.values
+                .iter()
+                .filter(|v| {
+                    !self
+                        .kept
+                        .iter()
+                        .chain(GENERIC_OWNED.iter())
+                        .any(|k| k.contains(v.as_str()))
+                })
+                .cloned()
+                .collect()
+        })
     }
 
     /// Whether nothing was collected.
@@ -110,6 +124,8 @@ const GENERIC: &[&str] = &[
     "DERIVED",
     "SECONDARY",
 ];
+static GENERIC_OWNED: std::sync::LazyLock<Vec<String>> =
+    std::sync::LazyLock::new(|| GENERIC.iter().map(|s| s.to_string()).collect());
 
 fn is_text(vr: VR) -> bool {
     matches!(
@@ -198,7 +214,11 @@ fn walk(
                 String::new()
             }
             Value::Primitive(p) if is_text(e.vr()) => p.to_str().into_owned(),
-            Value::Primitive(p) => String::from_utf8_lossy(&p.to_bytes()).into_owned(),
+            // UN may hide text; other binary values (pixels, LUTs, waveforms) are not searched.
+            Value::Primitive(p) if e.vr() == VR::UN => {
+                String::from_utf8_lossy(&p.to_bytes()).into_owned()
+            }
+            Value::Primitive(_) => String::new(),
             Value::PixelSequence(_) => String::new(),
         };
         let shown: String = text.chars().take(64).collect();
@@ -241,7 +261,7 @@ fn walk(
             }
         }
         if let Some(v) =
-            originals.and_then(|phi| phi.searched().find(|v| text.contains(v.as_str())))
+            originals.and_then(|phi| phi.searched().iter().find(|v| text.contains(v.as_str())))
         {
             find(format!("original identifying value {v:?} found"));
         }
