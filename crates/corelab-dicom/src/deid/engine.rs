@@ -424,23 +424,7 @@ fn interpret_un(elem: &InMemElement) -> Option<InMemElement> {
     };
     match vr {
         VR::SQ => None,
-        VR::AE
-        | VR::AS
-        | VR::CS
-        | VR::DA
-        | VR::DS
-        | VR::DT
-        | VR::IS
-        | VR::LO
-        | VR::LT
-        | VR::PN
-        | VR::SH
-        | VR::ST
-        | VR::TM
-        | VR::UC
-        | VR::UI
-        | VR::UR
-        | VR::UT => {
+        vr if is_text_vr(vr) => {
             let bytes = elem.value().to_bytes().ok()?;
             let text = String::from_utf8_lossy(&bytes);
             let text = text.trim_end_matches(['\0', ' ']);
@@ -476,6 +460,30 @@ fn text(obj: &InMemDicomObject, tag: Tag) -> Option<String> {
         .flatten()
         .and_then(|e| e.value().to_str().ok())
         .map(|s| s.trim_matches(|c: char| c == '\0' || c == ' ').to_owned())
+}
+
+/// Whether values of this VR are character strings (PS3.5 §6.2).
+pub(crate) fn is_text_vr(vr: VR) -> bool {
+    matches!(
+        vr,
+        VR::AE
+            | VR::AS
+            | VR::CS
+            | VR::DA
+            | VR::DS
+            | VR::DT
+            | VR::IS
+            | VR::LO
+            | VR::LT
+            | VR::PN
+            | VR::SH
+            | VR::ST
+            | VR::TM
+            | VR::UC
+            | VR::UI
+            | VR::UR
+            | VR::UT
+    )
 }
 
 /// CID 7050 code for an option (PS3.16), where the option has one.

@@ -2,7 +2,7 @@
 //! removed or replaced and, given the originals, for every original identifying string anywhere in
 //! the output — nested sequences, private blocks and free text included.
 
-use super::engine::Deidentifier;
+use super::engine::{Deidentifier, is_text_vr};
 use super::profile::{Action, ProfileOption, ProfileTable};
 use dicom_core::header::Header;
 use dicom_core::value::Value;
@@ -52,7 +52,7 @@ impl OriginalPhi {
         for e in obj.iter() {
             match e.value() {
                 Value::Sequence(s) => s.items().iter().for_each(|i| self.collect(i, d)),
-                Value::Primitive(_) if is_text(e.vr()) => {
+                Value::Primitive(_) if is_text_vr(e.vr()) => {
                     let text = e
                         .value()
                         .to_str()
@@ -127,29 +127,6 @@ const GENERIC: &[&str] = &[
 static GENERIC_OWNED: std::sync::LazyLock<Vec<String>> =
     std::sync::LazyLock::new(|| GENERIC.iter().map(|s| s.to_string()).collect());
 
-fn is_text(vr: VR) -> bool {
-    matches!(
-        vr,
-        VR::AE
-            | VR::AS
-            | VR::CS
-            | VR::DA
-            | VR::DS
-            | VR::DT
-            | VR::IS
-            | VR::LO
-            | VR::LT
-            | VR::PN
-            | VR::SH
-            | VR::ST
-            | VR::TM
-            | VR::UC
-            | VR::UI
-            | VR::UR
-            | VR::UT
-    )
-}
-
 /// Whether the profile treats this attribute's value as identifying under the options in effect.
 fn identifying(tag: Tag, vr: VR, d: &Deidentifier) -> bool {
     let opts = d.options();
@@ -213,7 +190,7 @@ fn walk(
                 }
                 String::new()
             }
-            Value::Primitive(p) if is_text(e.vr()) => p.to_str().into_owned(),
+            Value::Primitive(p) if is_text_vr(e.vr()) => p.to_str().into_owned(),
             // UN may hide text; other binary values (pixels, LUTs, waveforms) are not searched.
             Value::Primitive(p) if e.vr() == VR::UN => {
                 String::from_utf8_lossy(&p.to_bytes()).into_owned()
