@@ -49,11 +49,23 @@ pub struct DeidOutcome {
     pub dates_removed: Vec<String>,
 }
 
+/// What happens to dates (DA, DT), decided once from the two longitudinal-date options.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dates {
+    /// No date option: dates are removed or emptied.
+    Removed,
+    /// Retain Longitudinal Temporal Information with Full Dates: dates are kept.
+    Full,
+    /// …with Modified Dates: dates move by the subject's offset.
+    Modified,
+}
+
 /// De-identifies data sets for one trial.
 #[derive(Clone, Debug)]
 pub struct Deidentifier {
     table: &'static ProfileTable,
     options: BTreeSet<ProfileOption>,
+    dates: Dates,
     secret: TrialSecret,
     uids: UidMapper,
     date_range: RangeInclusive<i64>,
@@ -83,7 +95,15 @@ impl Deidentifier {
                 ProfileOption::RetainLongModifiedDates.name(),
             ));
         }
+        let dates = if options.contains(&ProfileOption::RetainLongFullDates) {
+            Dates::Full
+        } else if options.contains(&ProfileOption::RetainLongModifiedDates) {
+            Dates::Modified
+        } else {
+            Dates::Removed
+        };
         Ok(Self {
+            dates,
             table: ProfileTable::standard(),
             uids: UidMapper::new(secret.clone()),
             options,
@@ -95,6 +115,11 @@ impl Deidentifier {
     /// The options in effect.
     pub fn options(&self) -> &BTreeSet<ProfileOption> {
         &self.options
+    }
+
+    /// What happens to dates under these options.
+    pub fn dates(&self) -> Dates {
+        self.dates
     }
 
     /// The pseudonym of a subject known at the site as `patient_id`: `SUBJ-` and 12 hexadecimal
@@ -117,9 +142,7 @@ impl Deidentifier {
     pub fn deidentify(&self, obj: &InMemDicomObject) -> (InMemDicomObject, DeidOutcome) {
         let patient_id = text(obj, tags::PATIENT_ID).unwrap_or_default();
         let subject = self.pseudonym(&patient_id);
-        let shift = self
-            .options
-            .contains(&ProfileOption::RetainLongModifiedDates)
+        let shift = (self.dates == Dates::Modified)
             .then(|| DateShift::for_subject(&self.secret, &subject, self.date_range.clone()));
         let mut walk = Walk {
             shift,
@@ -185,23 +208,12 @@ impl Deidentifier {
     /// does not list are treated like the listed ones.
     fn code_for(&self, tag: Tag, vr: VR) -> Option<ActionCode> {
         match self.table.lookup(tag.group(), tag.element()) {
-            Some(row) => Some(
-                self.options
-                    .iter()
-                    .find_map(|o| row.option_action(*o))
-                    .unwrap_or(&row.basic)
-                    .clone(),
-            ),
+            Some(row) => Some(row.effective(&self.options).clone()),
             None if matches!(vr, VR::DA | VR::DT) => {
-                let code = if self.options.contains(&ProfileOption::RetainLongFullDates) {
-                    "K"
-                } else if self
-                    .options
-                    .contains(&ProfileOption::RetainLongModifiedDates)
-                {
-                    "C"
-                } else {
-                    "Z"
+                let code = match self.dates {
+                    Dates::Full => "K",
+                    Dates::Modified => "C",
+                    Dates::Removed => "Z",
                 };
                 code.parse().ok()
             }
@@ -390,15 +402,10 @@ impl Deidentifier {
             VR::SQ,
             Value::Sequence(DataSetSequence::new(items, Length::UNDEFINED)),
         ));
-        let temporal = if self.options.contains(&ProfileOption::RetainLongFullDates) {
-            "UNMODIFIED"
-        } else if self
-            .options
-            .contains(&ProfileOption::RetainLongModifiedDates)
-        {
-            "MODIFIED"
-        } else {
-            "REMOVED"
+        let temporal = match self.dates {
+            Dates::Full => "UNMODIFIED",
+            Dates::Modified => "MODIFIED",
+            Dates::Removed => "REMOVED",
         };
         out.put(DataElement::new(
             tags::LONGITUDINAL_TEMPORAL_INFORMATION_MODIFIED,

@@ -11,7 +11,7 @@ pub mod uid;
 pub mod verify;
 
 pub use dates::{DateError, DateShift};
-pub use engine::{DeidError, DeidOutcome, Deidentifier};
+pub use engine::{Dates, DeidError, DeidOutcome, Deidentifier};
 pub use file::{FileError, deidentify_file, read_dicom};
 pub use secret::TrialSecret;
 pub use uid::{UidMapper, is_valid_uid};

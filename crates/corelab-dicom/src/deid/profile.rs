@@ -275,6 +275,18 @@ pub struct ProfileRow {
 }
 
 impl ProfileRow {
+    /// The action in effect under the selected options: a selected option's, where one lists this
+    /// attribute, else the Basic Profile's.
+    pub fn effective<'a>(
+        &'a self,
+        options: &std::collections::BTreeSet<ProfileOption>,
+    ) -> &'a ActionCode {
+        options
+            .iter()
+            .find_map(|o| self.option_action(*o))
+            .unwrap_or(&self.basic)
+    }
+
     /// The action this row gives under `option`, if the option has one for it.
     pub fn option_action(&self, option: ProfileOption) -> Option<&ActionCode> {
         self.options

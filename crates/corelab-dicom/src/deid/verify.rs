@@ -2,8 +2,8 @@
 //! removed or replaced and, given the originals, for every original identifying string anywhere in
 //! the output — nested sequences, private blocks and free text included.
 
-use super::engine::{Deidentifier, is_text_vr};
-use super::profile::{Action, ProfileOption, ProfileTable};
+use super::engine::{Dates, Deidentifier, is_text_vr};
+use super::profile::{Action, ProfileTable};
 use dicom_core::header::Header;
 use dicom_core::value::Value;
 use dicom_core::{Tag, VR};
@@ -130,8 +130,7 @@ static GENERIC_OWNED: std::sync::LazyLock<Vec<String>> =
 /// Whether the profile treats this attribute's value as identifying under the options in effect.
 fn identifying(tag: Tag, vr: VR, d: &Deidentifier) -> bool {
     let opts = d.options();
-    if matches!(vr, VR::DA | VR::DT | VR::TM) && opts.contains(&ProfileOption::RetainLongFullDates)
-    {
+    if matches!(vr, VR::DA | VR::DT | VR::TM) && d.dates() == Dates::Full {
         return false;
     }
     if vr == VR::TM {
@@ -140,10 +139,7 @@ fn identifying(tag: Tag, vr: VR, d: &Deidentifier) -> bool {
     match ProfileTable::standard().lookup(tag.group(), tag.element()) {
         None => false,
         Some(row) => {
-            let code = opts
-                .iter()
-                .find_map(|o| row.option_action(*o))
-                .unwrap_or(&row.basic);
+            let code = row.effective(opts);
             !code.alternatives().iter().all(|a| *a == Action::Keep)
         }
     }
@@ -211,10 +207,7 @@ fn walk(
             continue;
         }
         if let Some(row) = ProfileTable::standard().lookup(tag.group(), tag.element()) {
-            let code = opts
-                .iter()
-                .find_map(|o| row.option_action(*o))
-                .unwrap_or(&row.basic);
+            let code = row.effective(opts);
             let alts = code.alternatives();
             let trimmed = text.trim_matches(|c: char| c == '\0' || c == ' ');
             if alts == [Action::Remove] {
