@@ -62,6 +62,17 @@ pub fn run(g: &Global, a: &DeidArgs) -> Result<u8> {
         .map(|n| n.get())
         .unwrap_or(2)
         .min(jobs.len().max(1));
+    // A progress bar on the terminal only: never in --json output or when stderr is a log file.
+    let bar = if !g.json && std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        indicatif::ProgressBar::new(jobs.len() as u64).with_style(
+            indicatif::ProgressStyle::with_template(
+                "{bar:40} {pos}/{len} files  {per_sec}  eta {eta}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        )
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
     std::thread::scope(|s| {
         for _ in 0..workers {
             s.spawn(|| {
@@ -81,10 +92,12 @@ pub fn run(g: &Global, a: &DeidArgs) -> Result<u8> {
                     if let Ok(mut v) = results.lock() {
                         v.push((input.clone(), r));
                     }
+                    bar.inc(1);
                 }
             });
         }
     });
+    bar.finish_and_clear();
     let mut results = results.into_inner().unwrap_or_default();
     results.sort_by(|a, b| a.0.cmp(&b.0));
     let mut summary = Summary {
