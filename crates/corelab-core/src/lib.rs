@@ -14,10 +14,17 @@
 
 pub mod digest;
 pub mod ids;
+pub mod secret;
+pub mod subject;
 pub mod toml_error;
 pub mod trial;
 
 pub use digest::{DigestError, Sha256Digest};
 pub use ids::{AeTitle, IdError, SiteId, TrialId};
+pub use secret::TrialSecret;
+pub use subject::{SubjectIdError, SubjectIdRule};
 pub use toml_error::toml_error_line;
-pub use trial::{Phase, SiteSpec, TrialError, TrialFile, TrialSection};
+pub use trial::{
+    BlackoutRule, DeidSection, Phase, PrivateTag, SafePrivateSpec, SiteSpec, TrialError, TrialFile,
+    TrialSection,
+};

@@ -4,6 +4,7 @@
 //! are left for them, so a fuller file still parses here.
 
 use crate::ids::{AeTitle, SiteId, TrialId};
+use crate::subject::SubjectIdRule;
 use crate::toml_error_line;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -94,6 +95,108 @@ pub struct DeidSection {
     /// PS3.15 option names in kebab case; checked by the de-identification module.
     #[serde(default)]
     pub options: Vec<String>,
+    /// How subjects are named (see [`SubjectIdRule`]); `SUBJ-{hash:12}` when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject_id: Option<SubjectIdRule>,
+    /// Private creators whose blocks the trial needs kept. With `retain-safe-private`, an object
+    /// holding such a block with an element that is not on the safe list is refused: its
+    /// de-identification cannot be guaranteed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub keep_private: Vec<String>,
+    /// Private attributes this trial has reviewed as safe, added to PS3.15 Table E.3.10-1.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub safe_private: Vec<SafePrivateSpec>,
+    /// Rectangles of pixel data to black out, by device (burned-in text at known places).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub blackout: Vec<BlackoutRule>,
+}
+
+/// One `[[deid.safe_private]]` entry: a private attribute reviewed as never identifying.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SafePrivateSpec {
+    /// The private creator, exactly as the device writes it.
+    pub creator: String,
+    /// The tag within the creator's block, written `(gggg,xxee)`: an odd group above 0008 and the
+    /// element's low byte.
+    pub tag: PrivateTag,
+}
+
+/// A private tag relative to its creator's block: `(gggg,xxee)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct PrivateTag {
+    /// The (odd) group.
+    pub group: u16,
+    /// The element's low byte.
+    pub element: u8,
+}
+
+impl std::str::FromStr for PrivateTag {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad =
+            || format!("{s:?} is not a private tag of the form (gggg,xxee), e.g. (0019,xx0C)");
+        let inner = s
+            .trim()
+            .strip_prefix('(')
+            .and_then(|r| r.strip_suffix(')'))
+            .ok_or_else(bad)?;
+        let (g, e) = inner.split_once(',').ok_or_else(bad)?;
+        let e = e
+            .strip_prefix("xx")
+            .or_else(|| e.strip_prefix("XX"))
+            .ok_or_else(bad)?;
+        if g.len() != 4 || e.len() != 2 {
+            return Err(bad());
+        }
+        let group = u16::from_str_radix(g, 16).map_err(|_| bad())?;
+        let element = u8::from_str_radix(e, 16).map_err(|_| bad())?;
+        if group % 2 == 0 || group <= 0x0008 {
+            return Err(format!(
+                "{s:?}: group {g} is not a private group (odd, above 0008)"
+            ));
+        }
+        Ok(Self { group, element })
+    }
+}
+
+impl TryFrom<String> for PrivateTag {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        s.parse()
+    }
+}
+
+impl From<PrivateTag> for String {
+    fn from(t: PrivateTag) -> String {
+        format!("({:04X},xx{:02X})", t.group, t.element)
+    }
+}
+
+/// One `[[deid.blackout]]` rule: on objects from a matching device, the rectangles are set to
+/// zero in every frame. Every condition given must match (text conditions: case-insensitive
+/// substring); a rule with no condition is refused.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BlackoutRule {
+    /// Part of Modality (0008,0060).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub modality: Option<String>,
+    /// Part of Manufacturer (0008,0070).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manufacturer: Option<String>,
+    /// Part of Manufacturer's Model Name (0008,1090).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// Rows (0028,0010), exactly.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rows: Option<u16>,
+    /// Columns (0028,0011), exactly.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub columns: Option<u16>,
+    /// Rectangles `[x, y, width, height]` in pixels, from the top-left corner.
+    pub rectangles: Vec<[u32; 4]>,
 }
 
 /// A parsed trial file in its minimal form.
@@ -146,6 +249,33 @@ impl TrialFile {
                             "AE title {:?} is already used by sites[{j}]; calls could not be routed",
                             ae.as_str()
                         ),
+                    );
+                }
+            }
+        }
+        for (i, rule) in self.deid.blackout.iter().enumerate() {
+            if rule.modality.is_none()
+                && rule.manufacturer.is_none()
+                && rule.model.is_none()
+                && rule.rows.is_none()
+                && rule.columns.is_none()
+            {
+                return invalid(
+                    format!("deid.blackout[{i}]"),
+                    "needs at least one of modality, manufacturer, model, rows, columns".into(),
+                );
+            }
+            if rule.rectangles.is_empty() {
+                return invalid(
+                    format!("deid.blackout[{i}].rectangles"),
+                    "must list at least one [x, y, width, height]".into(),
+                );
+            }
+            for (k, r) in rule.rectangles.iter().enumerate() {
+                if r[2] == 0 || r[3] == 0 {
+                    return invalid(
+                        format!("deid.blackout[{i}].rectangles[{k}]"),
+                        "width and height must be at least 1".into(),
                     );
                 }
             }
@@ -214,6 +344,44 @@ options = ["retain-long-modified-dates"]
         );
         let e = TrialFile::parse(&text).unwrap_err();
         assert!(e.to_string().contains("sites[1].ae_titles[0]"), "{e}");
+    }
+
+    #[test]
+    fn reads_the_deid_rules() {
+        let text = format!(
+            "{MINIMAL}subject_id = \"{{site}}-{{seq:3}}\"\nkeep_private = [\"GEMS_PARM_01\"]\n\
+             [[deid.safe_private]]\ncreator = \"ACME 1\"\ntag = \"(0051,xx10)\"\n\
+             [[deid.blackout]]\nmanufacturer = \"GE\"\nrectangles = [[0, 0, 100, 20]]\n"
+        );
+        let t = TrialFile::parse(&text).unwrap();
+        assert!(t.deid.subject_id.unwrap().uses_sequence());
+        assert_eq!(t.deid.safe_private[0].tag.group, 0x0051);
+        assert_eq!(t.deid.safe_private[0].tag.element, 0x10);
+        assert_eq!(t.deid.blackout[0].rectangles[0], [0, 0, 100, 20]);
+    }
+
+    #[test]
+    fn rejects_bad_deid_rules_naming_them() {
+        for (extra, expect) in [
+            ("subject_id = \"SUBJ\"\n", "must contain"),
+            (
+                "[[deid.safe_private]]\ncreator = \"A\"\ntag = \"(0010,xx10)\"\n",
+                "not a private group",
+            ),
+            (
+                "[[deid.blackout]]\nrectangles = [[0, 0, 1, 1]]\n",
+                "deid.blackout[0]",
+            ),
+            (
+                "[[deid.blackout]]\nmodel = \"X\"\nrectangles = [[0, 0, 0, 1]]\n",
+                "rectangles[0]",
+            ),
+        ] {
+            let e = TrialFile::parse(&format!("{MINIMAL}{extra}"))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(expect), "{extra}: {e}");
+        }
     }
 
     #[test]

@@ -124,7 +124,7 @@ fn no_planted_identifier_survives_at_any_depth() {
         -3650..=-365,
     )
     .unwrap();
-    let (out, outcome) = d.deidentify(&planted());
+    let (out, outcome) = d.deidentify(&planted()).unwrap();
     let text = everything_as_text(&out);
     for phi in [
         "Doe",
@@ -170,7 +170,7 @@ fn no_planted_identifier_survives_at_any_depth() {
 #[test]
 fn uid_references_stay_consistent_across_sequences_and_files() {
     let d = Deidentifier::new([], TrialSecret::from_bytes(SECRET), -3650..=-365).unwrap();
-    let (out, _) = d.deidentify(&planted());
+    let (out, _) = d.deidentify(&planted()).unwrap();
     let m = UidMapper::new(TrialSecret::from_bytes(SECRET));
     assert_eq!(
         value(&out, tags::STUDY_INSTANCE_UID).unwrap(),
@@ -190,7 +190,8 @@ fn uid_references_stay_consistent_across_sequences_and_files() {
     // Another site, another run: the same mapping.
     let (again, _) = Deidentifier::new([], TrialSecret::from_bytes(SECRET), -3650..=-365)
         .unwrap()
-        .deidentify(&planted());
+        .deidentify(&planted())
+        .unwrap();
     assert_eq!(value(&again, tags::SOP_INSTANCE_UID).unwrap(), new_sop);
 }
 
@@ -202,7 +203,7 @@ fn modified_dates_keep_every_interval_and_time_so_pet_decay_stays_right() {
         -3650..=-365,
     )
     .unwrap();
-    let (out, outcome) = d.deidentify(&planted());
+    let (out, outcome) = d.deidentify(&planted()).unwrap();
     assert!((-3650..=-365).contains(&outcome.date_offset_days));
     let study =
         NaiveDate::parse_from_str(&value(&out, tags::STUDY_DATE).unwrap(), "%Y%m%d").unwrap();
@@ -233,7 +234,7 @@ fn modified_dates_keep_every_interval_and_time_so_pet_decay_stays_right() {
 #[test]
 fn without_date_options_dates_are_emptied_and_with_full_dates_kept() {
     let basic = Deidentifier::new([], TrialSecret::from_bytes(SECRET), -10..=-1).unwrap();
-    let (out, outcome) = basic.deidentify(&planted());
+    let (out, outcome) = basic.deidentify(&planted()).unwrap();
     assert_eq!(value(&out, tags::STUDY_DATE).unwrap(), "");
     assert_eq!(outcome.date_offset_days, 0);
     let full = Deidentifier::new(
@@ -242,7 +243,7 @@ fn without_date_options_dates_are_emptied_and_with_full_dates_kept() {
         -10..=-1,
     )
     .unwrap();
-    let (out, _) = full.deidentify(&planted());
+    let (out, _) = full.deidentify(&planted()).unwrap();
     assert_eq!(value(&out, tags::STUDY_DATE).unwrap(), "20250110");
     assert_eq!(
         value(&out, tags::PATIENT_BIRTH_DATE).unwrap_or_default(),
@@ -273,11 +274,18 @@ fn burned_in_text_risk_is_flagged_for_secondary_capture_and_ultrasound() {
     let d = Deidentifier::new([], TrialSecret::from_bytes(SECRET), -10..=-1).unwrap();
     let mut sc = planted();
     sc.put(el(tags::MODALITY, VR::CS, "US"));
-    assert!(d.deidentify(&sc).1.burned_in_risk.unwrap().contains("US"));
+    assert!(
+        d.deidentify(&sc)
+            .unwrap()
+            .1
+            .burned_in_risk
+            .unwrap()
+            .contains("US")
+    );
     let mut yes = planted();
     yes.put(el(tags::BURNED_IN_ANNOTATION, VR::CS, "YES"));
-    assert!(d.deidentify(&yes).1.burned_in_risk.is_some());
-    assert!(d.deidentify(&planted()).1.burned_in_risk.is_none());
+    assert!(d.deidentify(&yes).unwrap().1.burned_in_risk.is_some());
+    assert!(d.deidentify(&planted()).unwrap().1.burned_in_risk.is_none());
 }
 
 #[test]
@@ -290,7 +298,7 @@ fn the_verifier_passes_clean_output_and_finds_every_kind_of_residue() {
     )
     .unwrap();
     let original = planted();
-    let (clean, _) = d.deidentify(&original);
+    let (clean, _) = d.deidentify(&original).unwrap();
     let mut phi = OriginalPhi::default();
     phi.collect(&original, &d);
     assert!(phi.len() >= 8, "{}", phi.len());
@@ -323,7 +331,7 @@ fn the_verifier_passes_clean_output_and_finds_every_kind_of_residue() {
             o.put(el(Tag(0x0011, 0x1010), VR::LO, "x"));
         })
         .iter()
-        .any(|f| f.why == "private attribute")
+        .any(|f| f.why.starts_with("private attribute"))
     );
     // an attribute the profile removes
     assert!(

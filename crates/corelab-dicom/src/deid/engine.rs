@@ -12,21 +12,29 @@
 //!   on anything else, where meaning-preserving cleaning of free text cannot be guaranteed, it
 //!   empties the value;
 //! - K on a sequence keeps it and cleans its items;
-//! - private attributes are removed (no safe-private list yet), as are group-length and
-//!   command-group elements; attributes the table does not list are kept, sequences among them
-//!   are cleaned item by item, and dates among them are treated like the listed dates.
+//! - private attributes are removed, except, with Retain Safe Private, those on the safe list
+//!   ([`super::private`]); group-length and command-group elements are removed; attributes the
+//!   table does not list are kept, sequences among them are cleaned item by item, and dates among
+//!   them are treated like the listed dates;
+//! - the subject's ID comes from a [`SubjectResolver`] (a trial's assignment), else from the
+//!   default keyed pseudonym; a trial's subject also fills the Clinical Trial Subject, Study and
+//!   Series modules.
 
 use super::dates::DateShift;
+use super::pixels;
+use super::private::{PrivateDecision, PrivatePolicy, creators, is_creator};
 use super::profile::{Action, ActionCode, ProfileOption, ProfileTable};
 use super::secret::TrialSecret;
 use super::uid::UidMapper;
+use corelab_core::BlackoutRule;
 use dicom_core::header::Header;
 use dicom_core::value::{DataSetSequence, PrimitiveValue, Value};
 use dicom_core::{DataElement, Length, Tag, VR};
 use dicom_dictionary_std::tags;
 use dicom_object::InMemDicomObject;
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::ops::RangeInclusive;
+use std::sync::Arc;
 
 /// A configuration that cannot be applied.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -34,6 +42,68 @@ pub enum DeidError {
     /// Two options that contradict each other.
     #[error("options {0} and {1} contradict each other; choose one")]
     ConflictingOptions(&'static str, &'static str),
+}
+
+/// Why an object was refused: its de-identification cannot be guaranteed, or it cannot be given
+/// its subject. Nothing is written for it.
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// The subject could not be resolved (for example, an unknown site or a store error).
+    #[error("subject: {0}")]
+    Subject(String),
+    /// A private block the trial keeps holds an element not known to be safe.
+    #[error("{0}")]
+    UnsafePrivate(String),
+    /// A blackout rule matched pixel data it cannot alter.
+    #[error("pixel blackout: {0}")]
+    Blackout(String),
+}
+
+/// The identity a subject had at its site, as found in the object.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct OriginalSubject {
+    /// PatientID (0010,0020).
+    pub patient_id: String,
+    /// PatientName (0010,0010).
+    pub patient_name: String,
+    /// IssuerOfPatientID (0010,0021).
+    pub issuer: String,
+    /// PatientBirthDate (0010,0030).
+    pub birth_date: String,
+}
+
+/// A trial subject: the ID that replaces the original identity, and the Clinical Trial module
+/// values when the object is de-identified for a trial.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Subject {
+    /// The subject's ID in the trial (PatientID, PatientName, ClinicalTrialSubjectID).
+    pub id: String,
+    /// The trial's attributes, when de-identifying for a trial.
+    pub trial: Option<ClinicalTrial>,
+}
+
+/// Values of the Clinical Trial Subject (PS3.3 C.7.1.3), Study (C.7.2.3) and Series (C.7.3.2)
+/// modules.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ClinicalTrial {
+    /// ClinicalTrialSponsorName (0012,0010).
+    pub sponsor: String,
+    /// ClinicalTrialProtocolID (0012,0020).
+    pub protocol_id: String,
+    /// ClinicalTrialSiteID (0012,0030).
+    pub site_id: String,
+    /// ClinicalTrialSiteName (0012,0031).
+    pub site_name: String,
+    /// ClinicalTrialTimePointID (0012,0050), when the visit is known.
+    pub time_point: Option<String>,
+    /// ClinicalTrialCoordinatingCenterName (0012,0060): the core lab.
+    pub coordinating_center: String,
+}
+
+/// Gives each original identity its trial subject (a trial's assignment, kept by the catalogue).
+pub trait SubjectResolver: Send + Sync + std::fmt::Debug {
+    /// The subject for this original identity, or why there is none.
+    fn resolve(&self, original: &OriginalSubject) -> Result<Subject, String>;
 }
 
 /// What happened to one data set.
@@ -47,6 +117,10 @@ pub struct DeidOutcome {
     pub burned_in_risk: Option<String>,
     /// Dates that could not be shifted exactly and were removed instead (tag path and value).
     pub dates_removed: Vec<String>,
+    /// Private attributes kept as safe (tag paths).
+    pub private_kept: Vec<String>,
+    /// Pixel rectangles blacked out, and by which rule.
+    pub blacked_out: Option<String>,
 }
 
 /// What happens to dates (DA, DT), decided once from the two longitudinal-date options.
@@ -69,12 +143,16 @@ pub struct Deidentifier {
     secret: TrialSecret,
     uids: UidMapper,
     date_range: RangeInclusive<i64>,
+    private: PrivatePolicy,
+    subjects: Option<Arc<dyn SubjectResolver>>,
+    blackout: Arc<Vec<BlackoutRule>>,
 }
 
 /// Per-data-set state threaded through the walk.
 struct Walk {
     shift: Option<DateShift>,
     outcome: DeidOutcome,
+    refusal: Option<Refusal>,
 }
 
 const DUMMY_TEXT: &str = "ANONYMIZED";
@@ -102,6 +180,10 @@ impl Deidentifier {
         } else {
             Dates::Removed
         };
+        let private = PrivatePolicy {
+            retain_safe: options.contains(&ProfileOption::RetainSafePrivate),
+            ..PrivatePolicy::default()
+        };
         Ok(Self {
             dates,
             table: ProfileTable::standard(),
@@ -109,7 +191,37 @@ impl Deidentifier {
             options,
             secret,
             date_range,
+            private,
+            subjects: None,
+            blackout: Arc::new(Vec::new()),
         })
+    }
+
+    /// The same, with a trial's private-attribute rules (safe list and blocks to keep); whether
+    /// safe ones are kept still follows the Retain Safe Private option.
+    pub fn with_private(mut self, policy: PrivatePolicy) -> Self {
+        self.private = PrivatePolicy {
+            retain_safe: self.options.contains(&ProfileOption::RetainSafePrivate),
+            ..policy
+        };
+        self
+    }
+
+    /// The same, with a trial's subject assignment.
+    pub fn with_subjects(mut self, resolver: Arc<dyn SubjectResolver>) -> Self {
+        self.subjects = Some(resolver);
+        self
+    }
+
+    /// The same, with pixel blackout rules.
+    pub fn with_blackout(mut self, rules: Vec<BlackoutRule>) -> Self {
+        self.blackout = Arc::new(rules);
+        self
+    }
+
+    /// The private-attribute rules in effect.
+    pub fn private_policy(&self) -> &PrivatePolicy {
+        &self.private
     }
 
     /// The options in effect.
@@ -122,40 +234,59 @@ impl Deidentifier {
         self.dates
     }
 
-    /// The pseudonym of a subject known at the site as `patient_id`: `SUBJ-` and 12 hexadecimal
-    /// digits keyed by the trial secret (a trial's own assignment replaces this rule once trials
-    /// supply one).
+    /// The pseudonym of a subject known at the site as `patient_id` when no trial assigns one:
+    /// the trial's default subject-ID rule, `SUBJ-` and 12 hexadecimal digits keyed by the secret
+    /// (the same a trial computes with `SUBJ-{hash:12}`).
     pub fn pseudonym(&self, patient_id: &str) -> String {
-        let d = self
-            .secret
-            .derive("corelab-subject-v1", patient_id.trim().as_bytes());
-        format!(
-            "SUBJ-{}",
-            d[..6]
-                .iter()
-                .map(|b| format!("{b:02X}"))
-                .collect::<String>()
-        )
+        corelab_core::SubjectIdRule::default().render(&self.secret, "", 0, patient_id)
     }
 
-    /// De-identifies one data set (without its file meta group) and returns the new data set.
-    pub fn deidentify(&self, obj: &InMemDicomObject) -> (InMemDicomObject, DeidOutcome) {
-        let patient_id = text(obj, tags::PATIENT_ID).unwrap_or_default();
-        let subject = self.pseudonym(&patient_id);
+    /// De-identifies one data set (without its file meta group) and returns the new data set, or
+    /// why it must be refused.
+    pub fn deidentify(
+        &self,
+        obj: &InMemDicomObject,
+    ) -> Result<(InMemDicomObject, DeidOutcome), Refusal> {
+        let original = OriginalSubject {
+            patient_id: text(obj, tags::PATIENT_ID).unwrap_or_default(),
+            patient_name: text(obj, tags::PATIENT_NAME).unwrap_or_default(),
+            issuer: text(obj, tags::ISSUER_OF_PATIENT_ID).unwrap_or_default(),
+            birth_date: text(obj, tags::PATIENT_BIRTH_DATE).unwrap_or_default(),
+        };
+        let subject = match &self.subjects {
+            Some(r) => r.resolve(&original).map_err(Refusal::Subject)?,
+            None => Subject {
+                id: self.pseudonym(&original.patient_id),
+                trial: None,
+            },
+        };
         let shift = (self.dates == Dates::Modified)
-            .then(|| DateShift::for_subject(&self.secret, &subject, self.date_range.clone()));
+            .then(|| DateShift::for_subject(&self.secret, &subject.id, self.date_range.clone()));
         let mut walk = Walk {
             shift,
             outcome: DeidOutcome {
-                subject: subject.clone(),
+                subject: subject.id.clone(),
                 date_offset_days: shift.map(|s| s.offset_days()).unwrap_or(0),
                 ..Default::default()
             },
+            refusal: None,
         };
         walk.outcome.burned_in_risk = burned_in_risk(obj);
         let mut out = self.clean(obj, &mut walk, "", false);
+        if let Some(refusal) = walk.refusal {
+            return Err(refusal);
+        }
+        if let Some((i, rule)) = self
+            .blackout
+            .iter()
+            .enumerate()
+            .find(|(_, r)| pixels::rule_matches(r, obj))
+        {
+            let done = pixels::black_out(&mut out, rule).map_err(Refusal::Blackout)?;
+            walk.outcome.blacked_out = Some(format!("rule deid.blackout[{i}]: {done}"));
+        }
         self.mark(&mut out, &subject);
-        (out, walk.outcome)
+        Ok((out, walk.outcome))
     }
 
     fn clean(
@@ -166,11 +297,32 @@ impl Deidentifier {
         uids_only: bool,
     ) -> InMemDicomObject {
         let mut out = InMemDicomObject::new_empty();
+        let mut private_creators: Option<HashMap<(u16, u8), String>> = None;
+        let mut used_blocks = BTreeSet::new();
         for elem in obj.iter() {
             let tag = elem.tag();
             let here = format!("{path}{tag}");
-            if tag.group() % 2 == 1 || tag.group() <= 0x0002 || tag.element() == 0x0000 {
-                continue; // private, command or meta group, group length
+            if tag.group() % 2 == 1 {
+                if is_creator(tag) {
+                    continue; // written back below if an element of its block is kept
+                }
+                let found = private_creators.get_or_insert_with(|| creators(obj));
+                match self.private.decide(tag, found) {
+                    PrivateDecision::Remove => {}
+                    PrivateDecision::Refuse(why) => {
+                        walk.refusal
+                            .get_or_insert(Refusal::UnsafePrivate(format!("{here}: {why}")));
+                    }
+                    PrivateDecision::Keep => {
+                        used_blocks.insert((tag.group(), (tag.element() >> 8) as u8));
+                        walk.outcome.private_kept.push(here.clone());
+                        out.put(self.keep(elem, walk, &here, false));
+                    }
+                }
+                continue;
+            }
+            if tag.group() <= 0x0002 || tag.element() == 0x0000 {
+                continue; // command or meta group, group length
             }
             let normalized;
             let elem = if elem.vr() == VR::UN {
@@ -199,6 +351,12 @@ impl Deidentifier {
             };
             if let Some(new) = self.apply(elem, &code, walk, &here) {
                 out.put(new);
+            }
+        }
+        for (group, block) in used_blocks {
+            let tag = Tag(group, block as u16);
+            if let Ok(Some(creator)) = obj.element_opt(tag) {
+                out.put(creator.clone());
             }
         }
         out
@@ -356,7 +514,25 @@ impl Deidentifier {
 
     /// Writes the pseudonym and the de-identification attributes of the Patient Identification and
     /// SOP Common modules (PS3.3 C.7.1.1, C.12.1; CID 7050 codes).
-    fn mark(&self, out: &mut InMemDicomObject, subject: &str) {
+    fn mark(&self, out: &mut InMemDicomObject, subject: &Subject) {
+        if let Some(t) = &subject.trial {
+            let lo = |tag, v: &str| DataElement::new(tag, VR::LO, PrimitiveValue::from(v));
+            out.put(lo(tags::CLINICAL_TRIAL_SPONSOR_NAME, &t.sponsor));
+            out.put(lo(tags::CLINICAL_TRIAL_PROTOCOL_ID, &t.protocol_id));
+            out.put(lo(tags::CLINICAL_TRIAL_PROTOCOL_NAME, ""));
+            out.put(lo(tags::CLINICAL_TRIAL_SITE_ID, &t.site_id));
+            out.put(lo(tags::CLINICAL_TRIAL_SITE_NAME, &t.site_name));
+            out.put(lo(tags::CLINICAL_TRIAL_SUBJECT_ID, &subject.id));
+            out.put(lo(
+                tags::CLINICAL_TRIAL_TIME_POINT_ID,
+                t.time_point.as_deref().unwrap_or(""),
+            ));
+            out.put(lo(
+                tags::CLINICAL_TRIAL_COORDINATING_CENTER_NAME,
+                &t.coordinating_center,
+            ));
+        }
+        let subject = subject.id.as_str();
         out.put(DataElement::new(
             tags::PATIENT_ID,
             VR::LO,

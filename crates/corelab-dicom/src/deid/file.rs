@@ -23,6 +23,14 @@ pub enum FileError {
         /// The parser's reason.
         why: String,
     },
+    /// Readable, but its de-identification cannot be guaranteed (see [`crate::deid::Refusal`]).
+    #[error("{path}: refused: {why}")]
+    Refused {
+        /// The input file.
+        path: String,
+        /// Why.
+        why: String,
+    },
     /// The de-identified object could not be written.
     #[error("{path}: cannot write: {why}")]
     Write {
@@ -40,7 +48,10 @@ pub fn deidentify_file(
     output: &Path,
 ) -> Result<DeidOutcome, FileError> {
     let (dataset, transfer_syntax) = read_dicom(input)?;
-    let (clean, outcome) = d.deidentify(&dataset);
+    let (clean, outcome) = d.deidentify(&dataset).map_err(|r| FileError::Refused {
+        path: input.display().to_string(),
+        why: r.to_string(),
+    })?;
     let write_err = |why: String| FileError::Write {
         path: output.display().to_string(),
         why,

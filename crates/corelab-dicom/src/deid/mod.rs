@@ -5,14 +5,20 @@
 pub mod dates;
 pub mod engine;
 pub mod file;
+pub mod pixels;
+pub mod private;
 pub mod profile;
 pub mod secret;
 pub mod uid;
 pub mod verify;
 
 pub use dates::{DateError, DateShift};
-pub use engine::{Dates, DeidError, DeidOutcome, Deidentifier};
+pub use engine::{
+    ClinicalTrial, Dates, DeidError, DeidOutcome, Deidentifier, OriginalSubject, Refusal, Subject,
+    SubjectResolver,
+};
 pub use file::{FileError, deidentify_file, read_dicom};
+pub use private::{PrivatePolicy, SafePrivateList};
 pub use secret::TrialSecret;
 pub use uid::{UidMapper, is_valid_uid};
 pub use verify::{Finding, OriginalPhi, verify_dataset};

@@ -176,6 +176,17 @@ fn walk(
     out: &mut Vec<Finding>,
 ) {
     let opts = d.options();
+    let policy = d.private_policy();
+    let found_creators = super::private::creators(obj);
+    let kept_blocks: BTreeSet<(u16, u8)> = obj
+        .iter()
+        .map(|e| e.tag())
+        .filter(|t| {
+            t.group() % 2 == 1
+                && policy.decide(*t, &found_creators) == super::private::PrivateDecision::Keep
+        })
+        .map(|t| (t.group(), (t.element() >> 8) as u8))
+        .collect();
     for e in obj.iter() {
         let tag = e.tag();
         let here = format!("{path}{tag}");
@@ -203,8 +214,18 @@ fn walk(
             })
         };
         if tag.group() % 2 == 1 {
-            find("private attribute".into());
-            continue;
+            let allowed = if super::private::is_creator(tag) {
+                kept_blocks.contains(&(tag.group(), tag.element() as u8))
+            } else {
+                policy.decide(tag, &found_creators) == super::private::PrivateDecision::Keep
+            };
+            if !allowed {
+                find("private attribute not on the safe-private list".into());
+            }
+            // Safe private values are still searched for original identifying text below.
+            if !allowed {
+                continue;
+            }
         }
         if let Some(row) = ProfileTable::standard().lookup(tag.group(), tag.element()) {
             let code = row.effective(opts);
