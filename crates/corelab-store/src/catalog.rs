@@ -81,6 +81,8 @@ impl Store {
         if self.trial(key).await?.is_some() {
             return Err(StoreError::Conflict(format!("trial {key} already exists")));
         }
+        // The trial's key first: a trial must never exist without the key its subjects need.
+        self.create_trial_key(key)?;
         let blob = self
             .blobs
             .put(Bytes::copy_from_slice(text.as_bytes()))

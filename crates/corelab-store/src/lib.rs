@@ -22,6 +22,7 @@ pub mod db;
 pub mod error;
 pub mod installation;
 mod store;
+pub mod subjects;
 pub mod time;
 
 pub use audit::{AuditEvent, Checkpoint, NewEvent, VerifyReport};
@@ -31,3 +32,4 @@ pub use db::{Backend, Db};
 pub use error::{Result, StoreError};
 pub use installation::Installation;
 pub use store::{Overrides, Store, WriteTx};
+pub use subjects::{OriginalIdentity, Revealed, SubjectLink};
