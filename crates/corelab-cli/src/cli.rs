@@ -55,6 +55,9 @@ pub enum Command {
     Audit(AuditCommand),
     /// De-identify DICOM files or folders to DICOM PS3.15 Annex E; OUT mirrors IN's tree.
     Deid(DeidArgs),
+    /// Trial subjects: assign a site's own ID, reveal who a subject is (audited).
+    #[command(subcommand)]
+    Subject(SubjectCommand),
     /// The main job, end to end, on a fresh installation.
     Demo {
         /// Where to create the demo installation (must be absent or empty; default: a new temporary folder).
@@ -126,6 +129,50 @@ pub struct DeidArgs {
     #[arg(long = "option", value_delimiter = ',')]
     pub options: Vec<String>,
     /// File holding the trial's de-identification secret: 64 hexadecimal characters.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "trial")]
     pub secret_file: Option<PathBuf>,
+    /// De-identify for a trial of this installation: its options, subject-ID rule, private and
+    /// blackout rules and key; subjects are linked (sealed) in the catalogue and the Clinical
+    /// Trial modules are filled in.
+    #[arg(long)]
+    pub trial: Option<String>,
+    /// With --trial: the site the objects come from.
+    #[arg(long, requires = "trial")]
+    pub site: Option<String>,
+    /// With --trial: the time point (visit) written to ClinicalTrialTimePointID.
+    #[arg(long, requires = "site")]
+    pub time_point: Option<String>,
+}
+
+/// `corelab subject …`.
+#[derive(Debug, Subcommand)]
+pub enum SubjectCommand {
+    /// Record a site's own subject ID for one of its patients (before images arrive).
+    Assign {
+        /// The trial id.
+        trial: String,
+        /// The site.
+        #[arg(long)]
+        site: String,
+        /// The patient's ID at the site (PatientID in its images).
+        #[arg(long)]
+        patient_id: String,
+        /// The patient's name at the site (sealed with the link; optional).
+        #[arg(long, default_value = "")]
+        patient_name: String,
+        /// The trial subject ID the site assigned.
+        #[arg(long)]
+        subject: String,
+    },
+    /// Show who a subject is (or every subject with no SUBJECT): needs the trial key, and is
+    /// recorded in the audit trail with the reason.
+    Reveal {
+        /// The trial id.
+        trial: String,
+        /// The subject ID.
+        subject: Option<String>,
+        /// Why (recorded in the audit trail).
+        #[arg(long)]
+        reason: String,
+    },
 }

@@ -73,14 +73,19 @@ const EXPECTED_REFUSALS: &[(&str, &str)] = &[
 
 #[test]
 fn the_conformance_corpus_de_identifies_or_is_refused_with_a_reason() {
+    // Retain Safe Private too, so the safe list meets real vendors' private blocks.
     let d = Deidentifier::new(
-        [ProfileOption::RetainLongModifiedDates],
+        [
+            ProfileOption::RetainLongModifiedDates,
+            ProfileOption::RetainSafePrivate,
+        ],
         TrialSecret::from_bytes([9; 32]),
         -3650..=-365,
     )
     .unwrap();
     let out = tempfile::tempdir().unwrap();
     let mut ok = 0;
+    let mut with_safe_private = 0;
     let mut refused = Vec::new();
     for (i, (rel, _strict)) in inventory().iter().enumerate() {
         let input = corpus().join(rel);
@@ -88,6 +93,7 @@ fn the_conformance_corpus_de_identifies_or_is_refused_with_a_reason() {
         match deidentify_file(&d, &input, &output) {
             Ok(outcome) => {
                 ok += 1;
+                with_safe_private += usize::from(!outcome.private_kept.is_empty());
                 let (original, _) = read_dicom(&input).unwrap();
                 let clean = dicom_object::open_file(&output).unwrap_or_else(|e| {
                     let mut chain = e.to_string();
@@ -175,7 +181,14 @@ fn the_conformance_corpus_de_identifies_or_is_refused_with_a_reason() {
             }
         }
     }
-    eprintln!("{ok} de-identified, {} refused:", refused.len());
+    eprintln!(
+        "{ok} de-identified ({with_safe_private} keeping safe private attributes), {} refused:",
+        refused.len()
+    );
+    assert!(
+        with_safe_private > 0,
+        "no file kept a safe private attribute"
+    );
     for r in &refused {
         eprintln!("  {r}");
     }

@@ -5,14 +5,18 @@ use crate::cli::{DeidArgs, Global};
 use crate::exit::ERROR;
 use crate::output::emit;
 use anyhow::{Context, Result, bail};
+use corelab_core::{SubjectIdRule, TrialFile};
 use corelab_dicom::deid::profile::ProfileOption;
 use corelab_dicom::deid::{
-    Deidentifier, OriginalPhi, TrialSecret, deidentify_file, read_dicom, verify_dataset,
+    ClinicalTrial, Deidentifier, OriginalPhi, OriginalSubject, PrivatePolicy, SafePrivateList,
+    Subject, SubjectResolver, TrialSecret, deidentify_file, read_dicom, verify_dataset,
 };
+use corelab_store::{OriginalIdentity, Store};
 use serde::Serialize;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 /// Date shifts drawn per subject: one to ten years earlier.
 const DATE_SHIFT_DAYS: std::ops::RangeInclusive<i64> = -3650..=-365;
@@ -32,30 +36,70 @@ struct Summary {
     flags: Vec<Failed>,
 }
 
-pub fn run(g: &Global, a: &DeidArgs) -> Result<u8> {
+pub async fn run(g: &Global, a: &DeidArgs) -> Result<u8> {
     if a.profile != "basic" {
         bail!(
             "unknown profile {:?}; the only profile is basic (DICOM PS3.15 Table E.1-1)",
             a.profile
         );
     }
-    let options = a
-        .options
-        .iter()
-        .filter(|o| !o.is_empty())
-        .map(|o| o.parse::<ProfileOption>())
-        .collect::<Result<Vec<_>, _>>()?;
+    let parse = |names: &[String]| {
+        names
+            .iter()
+            .filter(|o| !o.trim().is_empty())
+            .map(|o| o.trim().parse::<ProfileOption>())
+            .collect::<Result<Vec<_>, _>>()
+    };
+    let options = parse(&a.options)?;
+    let (d, trial) = match &a.trial {
+        Some(trial) => {
+            if !a.options.is_empty() {
+                bail!(
+                    "with --trial the options are the trial's own ([deid] options in its trial.toml), so that every site applies the same; drop --option"
+                );
+            }
+            let ctx = TrialContext::load(g, trial).await?;
+            let d = ctx.deidentifier(parse(&ctx.file.deid.options)?)?;
+            (d, Some(ctx))
+        }
+        None if a.verify => {
+            // Verification needs no secret: it looks for what should not be there.
+            let d = Deidentifier::new(options, TrialSecret::from_bytes([0; 32]), DATE_SHIFT_DAYS)?;
+            (d, None)
+        }
+        None => {
+            let secret = read_secret(a.secret_file.as_deref())?;
+            (Deidentifier::new(options, secret, DATE_SHIFT_DAYS)?, None)
+        }
+    };
     if a.verify {
-        // Verification needs no secret: it looks for what should not be there.
-        let d = Deidentifier::new(options, TrialSecret::from_bytes([0; 32]), DATE_SHIFT_DAYS)?;
         return verify(g, &d, &a.input, a.against.as_deref());
     }
     let Some(output) = a.output.as_deref() else {
         bail!("deid needs OUT, or --verify");
     };
-    let secret = read_secret(a.secret_file.as_deref())?;
-    let d = Deidentifier::new(options, secret, DATE_SHIFT_DAYS)?;
+    let d = match &trial {
+        Some(ctx) => {
+            let Some(site) = a.site.as_deref() else {
+                bail!(
+                    "deid --trial {} needs --site SITE: the site the objects come from",
+                    ctx.id
+                );
+            };
+            d.with_subjects(Arc::new(ctx.subjects(g, site, a.time_point.as_deref())?))
+        }
+        None => d,
+    };
     let jobs = plan(&a.input, output)?;
+    let code = tokio::task::block_in_place(|| process(g, &d, &jobs))?;
+    if let Some(ctx) = &trial {
+        // Sign the new subjects' events at once.
+        ctx.store.checkpoint().await?;
+    }
+    Ok(code)
+}
+
+fn process(g: &Global, d: &Deidentifier, jobs: &[(PathBuf, PathBuf)]) -> Result<u8> {
     let next = AtomicUsize::new(0);
     let results = Mutex::new(Vec::with_capacity(jobs.len()));
     let workers = std::thread::available_parallelism()
@@ -86,9 +130,7 @@ pub fn run(g: &Global, a: &DeidArgs) -> Result<u8> {
                         .map(std::fs::create_dir_all)
                         .transpose()
                         .map_err(|e| format!("{}: cannot create folder: {e}", output.display()))
-                        .and_then(|_| {
-                            deidentify_file(&d, input, output).map_err(|e| e.to_string())
-                        });
+                        .and_then(|_| deidentify_file(d, input, output).map_err(|e| e.to_string()));
                     if let Ok(mut v) = results.lock() {
                         v.push((input.clone(), r));
                     }
@@ -287,4 +329,135 @@ fn absolute(p: &Path) -> PathBuf {
             .map(|d| d.join(p))
             .unwrap_or_else(|_| p.to_owned())
     })
+}
+
+/// A trial of this installation, as de-identification needs it.
+struct TrialContext {
+    id: String,
+    store: Arc<Store>,
+    file: TrialFile,
+    secret: TrialSecret,
+}
+
+impl TrialContext {
+    async fn load(g: &Global, trial: &str) -> Result<Self> {
+        let store = super::open(g).await?;
+        let Some(t) = store.trial(trial).await? else {
+            bail!("no trial {trial:?} in {}", store.installation.dir.display());
+        };
+        let digest = t.config_sha256.parse().context("trials.config_sha256")?;
+        let text = store.blobs.get(&digest).await?;
+        let file = TrialFile::parse(&String::from_utf8_lossy(&text))
+            .with_context(|| format!("trial {trial}'s stored trial file"))?;
+        let secret = store.trial_secret(trial)?;
+        Ok(Self {
+            id: trial.to_owned(),
+            store: Arc::new(store),
+            file,
+            secret,
+        })
+    }
+
+    fn deidentifier(&self, options: Vec<ProfileOption>) -> Result<Deidentifier> {
+        let deid = &self.file.deid;
+        Ok(
+            Deidentifier::new(options, self.secret.clone(), DATE_SHIFT_DAYS)?
+                .with_private(PrivatePolicy {
+                    safe: Arc::new(SafePrivateList::with_additions(&deid.safe_private)),
+                    keep: deid.keep_private.iter().cloned().collect(),
+                    ..PrivatePolicy::default()
+                })
+                .with_blackout(deid.blackout.clone())
+                .for_trial(),
+        )
+    }
+
+    fn subjects(&self, g: &Global, site: &str, time_point: Option<&str>) -> Result<TrialSubjects> {
+        let Some(spec) = self.file.sites.iter().find(|s| s.id.as_str() == site) else {
+            bail!(
+                "trial {} has no site {site:?} (sites: {})",
+                self.id,
+                self.file
+                    .sites
+                    .iter()
+                    .map(|s| s.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        };
+        Ok(TrialSubjects {
+            store: self.store.clone(),
+            runtime: tokio::runtime::Handle::current(),
+            trial: self.id.clone(),
+            site: site.to_owned(),
+            actor: super::actor(g),
+            rule: self.file.deid.subject_id.clone().unwrap_or_default(),
+            module: ClinicalTrial {
+                sponsor: self.file.trial.sponsor.clone(),
+                protocol_id: self.file.trial.protocol.clone(),
+                site_id: site.to_owned(),
+                site_name: spec.name.clone(),
+                time_point: time_point.map(str::to_owned),
+                coordinating_center: String::new(),
+            },
+            known: Mutex::new(HashMap::new()),
+        })
+    }
+}
+
+/// Subjects from the catalogue: found or created (and sealed) once per patient, then cached.
+#[derive(Debug)]
+struct TrialSubjects {
+    store: Arc<Store>,
+    runtime: tokio::runtime::Handle,
+    trial: String,
+    site: String,
+    actor: String,
+    rule: SubjectIdRule,
+    module: ClinicalTrial,
+    known: Mutex<HashMap<String, String>>,
+}
+
+impl SubjectResolver for TrialSubjects {
+    fn resolve(&self, original: &OriginalSubject) -> std::result::Result<Subject, String> {
+        let patient_id = original.patient_id.trim();
+        if patient_id.is_empty() {
+            return Err(
+                "the object has no PatientID (0010,0020), so it cannot be linked to a trial subject"
+                    .into(),
+            );
+        }
+        let subject = |id: String| Subject {
+            id,
+            trial: Some(self.module.clone()),
+        };
+        if let Some(id) = self
+            .known
+            .lock()
+            .ok()
+            .and_then(|k| k.get(patient_id).cloned())
+        {
+            return Ok(subject(id));
+        }
+        let identity = OriginalIdentity {
+            patient_id: patient_id.to_owned(),
+            patient_name: original.patient_name.clone(),
+            issuer: original.issuer.clone(),
+            birth_date: original.birth_date.clone(),
+        };
+        let link = self
+            .runtime
+            .block_on(self.store.subject_for(
+                &self.actor,
+                &self.trial,
+                &self.site,
+                &identity,
+                &self.rule,
+            ))
+            .map_err(|e| e.to_string())?;
+        if let Ok(mut k) = self.known.lock() {
+            k.insert(patient_id.to_owned(), link.subject.clone());
+        }
+        Ok(subject(link.subject))
+    }
 }

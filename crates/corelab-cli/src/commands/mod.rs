@@ -3,6 +3,7 @@
 mod audit;
 mod deid;
 mod demo;
+mod subject;
 mod trial;
 
 use crate::cli::{Cli, Command, Global};
@@ -19,7 +20,8 @@ pub async fn run(cli: Cli) -> Result<u8> {
         Command::Status => status(g).await,
         Command::Trial(c) => trial::run(g, c).await,
         Command::Audit(c) => audit::run(g, c).await,
-        Command::Deid(a) => deid::run(g, a),
+        Command::Deid(a) => deid::run(g, a).await,
+        Command::Subject(c) => subject::run(g, c).await,
         Command::Demo { out } => demo::run(g, out.as_deref()).await,
     }
 }

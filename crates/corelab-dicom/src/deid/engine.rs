@@ -146,7 +146,20 @@ pub struct Deidentifier {
     private: PrivatePolicy,
     subjects: Option<Arc<dyn SubjectResolver>>,
     blackout: Arc<Vec<BlackoutRule>>,
+    trial_modules: bool,
 }
+
+/// The Clinical Trial module attributes the de-identifier writes for a trial's subject.
+pub const CLINICAL_TRIAL_TAGS: [Tag; 8] = [
+    tags::CLINICAL_TRIAL_SPONSOR_NAME,
+    tags::CLINICAL_TRIAL_PROTOCOL_ID,
+    tags::CLINICAL_TRIAL_PROTOCOL_NAME,
+    tags::CLINICAL_TRIAL_SITE_ID,
+    tags::CLINICAL_TRIAL_SITE_NAME,
+    tags::CLINICAL_TRIAL_SUBJECT_ID,
+    tags::CLINICAL_TRIAL_TIME_POINT_ID,
+    tags::CLINICAL_TRIAL_COORDINATING_CENTER_NAME,
+];
 
 /// Per-data-set state threaded through the walk.
 struct Walk {
@@ -194,7 +207,20 @@ impl Deidentifier {
             private,
             subjects: None,
             blackout: Arc::new(Vec::new()),
+            trial_modules: false,
         })
+    }
+
+    /// The same, for a trial: outputs carry the Clinical Trial modules the de-identifier writes
+    /// (the verifier then accepts their values).
+    pub fn for_trial(mut self) -> Self {
+        self.trial_modules = true;
+        self
+    }
+
+    /// Whether outputs carry the Clinical Trial modules written by the de-identifier.
+    pub fn writes_trial_modules(&self) -> bool {
+        self.trial_modules
     }
 
     /// The same, with a trial's private-attribute rules (safe list and blocks to keep); whether
@@ -210,6 +236,7 @@ impl Deidentifier {
     /// The same, with a trial's subject assignment.
     pub fn with_subjects(mut self, resolver: Arc<dyn SubjectResolver>) -> Self {
         self.subjects = Some(resolver);
+        self.trial_modules = true;
         self
     }
 

@@ -49,6 +49,7 @@ impl OriginalPhi {
     /// not keep under the given options (names also by their components), at every depth.
     pub fn collect(&mut self, obj: &InMemDicomObject, d: &Deidentifier) {
         self.searched = std::sync::OnceLock::new();
+        let kept_private = kept_private(obj, d);
         for e in obj.iter() {
             match e.value() {
                 Value::Sequence(s) => s.items().iter().for_each(|i| self.collect(i, d)),
@@ -58,7 +59,8 @@ impl OriginalPhi {
                         .to_str()
                         .map(|s| s.into_owned())
                         .unwrap_or_default();
-                    let identifying = identifying(e.tag(), e.vr(), d);
+                    let identifying =
+                        identifying(e.tag(), e.vr(), d) && !kept_private.contains(&e.tag());
                     for v in text.split('\\') {
                         let v = v.trim_matches(|c: char| c == '\0' || c == ' ');
                         if !identifying {
@@ -127,6 +129,25 @@ const GENERIC: &[&str] = &[
 static GENERIC_OWNED: std::sync::LazyLock<Vec<String>> =
     std::sync::LazyLock::new(|| GENERIC.iter().map(|s| s.to_string()).collect());
 
+/// The private elements of one data set level that the de-identifier keeps (safe ones, with Retain
+/// Safe Private), and the creator elements of their blocks.
+fn kept_private(obj: &InMemDicomObject, d: &Deidentifier) -> BTreeSet<Tag> {
+    let policy = d.private_policy();
+    let found = super::private::creators(obj);
+    let kept: BTreeSet<Tag> = obj
+        .iter()
+        .map(|e| e.tag())
+        .filter(|t| {
+            t.group() % 2 == 1 && policy.decide(*t, &found) == super::private::PrivateDecision::Keep
+        })
+        .collect();
+    let creators = kept
+        .iter()
+        .map(|t| Tag(t.group(), t.element() >> 8))
+        .collect::<Vec<_>>();
+    kept.into_iter().chain(creators).collect()
+}
+
 /// Whether the profile treats this attribute's value as identifying under the options in effect.
 fn identifying(tag: Tag, vr: VR, d: &Deidentifier) -> bool {
     let opts = d.options();
@@ -176,17 +197,7 @@ fn walk(
     out: &mut Vec<Finding>,
 ) {
     let opts = d.options();
-    let policy = d.private_policy();
-    let found_creators = super::private::creators(obj);
-    let kept_blocks: BTreeSet<(u16, u8)> = obj
-        .iter()
-        .map(|e| e.tag())
-        .filter(|t| {
-            t.group() % 2 == 1
-                && policy.decide(*t, &found_creators) == super::private::PrivateDecision::Keep
-        })
-        .map(|t| (t.group(), (t.element() >> 8) as u8))
-        .collect();
+    let kept_private = kept_private(obj, d);
     for e in obj.iter() {
         let tag = e.tag();
         let here = format!("{path}{tag}");
@@ -213,21 +224,18 @@ fn walk(
                 why,
             })
         };
-        if tag.group() % 2 == 1 {
-            let allowed = if super::private::is_creator(tag) {
-                kept_blocks.contains(&(tag.group(), tag.element() as u8))
-            } else {
-                policy.decide(tag, &found_creators) == super::private::PrivateDecision::Keep
-            };
-            if !allowed {
-                find("private attribute not on the safe-private list".into());
-            }
-            // Safe private values are still searched for original identifying text below.
-            if !allowed {
-                continue;
-            }
+        // Safe private values that are kept are still searched for original text below.
+        if tag.group() % 2 == 1 && !kept_private.contains(&tag) {
+            find("private attribute not on the safe-private list".into());
+            continue;
         }
-        if let Some(row) = ProfileTable::standard().lookup(tag.group(), tag.element()) {
+        let written = d.writes_trial_modules()
+            && super::engine::CLINICAL_TRIAL_TAGS.contains(&tag)
+            && path.is_empty();
+        if let Some(row) = ProfileTable::standard()
+            .lookup(tag.group(), tag.element())
+            .filter(|_| !written)
+        {
             let code = row.effective(opts);
             let alts = code.alternatives();
             let trimmed = text.trim_matches(|c: char| c == '\0' || c == ' ');
