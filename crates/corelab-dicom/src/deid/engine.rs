@@ -528,6 +528,7 @@ impl Deidentifier {
             VR::PN | VR::LO | VR::SH | VR::LT | VR::ST | VR::UT | VR::UC | VR::CS | VR::AE => {
                 PrimitiveValue::from(DUMMY_TEXT)
             }
+            VR::UR => PrimitiveValue::from("urn:anonymized"),
             VR::US => PrimitiveValue::from(0u16),
             VR::SS => PrimitiveValue::from(0i16),
             VR::UL => PrimitiveValue::from(0u32),
