@@ -121,6 +121,8 @@ pub struct DeidOutcome {
     pub private_kept: Vec<String>,
     /// Pixel rectangles blacked out, and by which rule.
     pub blacked_out: Option<String>,
+    /// Elements that could not be parsed and were removed before de-identification (tag and why).
+    pub removed_unread: Vec<String>,
 }
 
 /// What happens to dates (DA, DT), decided once from the two longitudinal-date options.

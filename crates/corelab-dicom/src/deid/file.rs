@@ -47,11 +47,12 @@ pub fn deidentify_file(
     input: &Path,
     output: &Path,
 ) -> Result<DeidOutcome, FileError> {
-    let (dataset, transfer_syntax) = read_dicom(input)?;
-    let (clean, outcome) = d.deidentify(&dataset).map_err(|r| FileError::Refused {
+    let (dataset, transfer_syntax, notes) = read_dicom_noted(input)?;
+    let (clean, mut outcome) = d.deidentify(&dataset).map_err(|r| FileError::Refused {
         path: input.display().to_string(),
         why: r.to_string(),
     })?;
+    outcome.removed_unread = notes;
     let write_err = |why: String| FileError::Write {
         path: output.display().to_string(),
         why,
@@ -86,6 +87,15 @@ pub fn deidentify_file(
 /// meta group. Returns the data set and its transfer syntax UID. A file that cannot be read gets a
 /// reason that names the problem (see [`diagnose`]).
 pub fn read_dicom(input: &Path) -> Result<(InMemDicomObject, String), FileError> {
+    read_dicom_noted(input).map(|(obj, ts, _)| (obj, ts))
+}
+
+/// As [`read_dicom`], with notes on what had to be left out to read the file (sequences encoded
+/// as UN with undefined length, which cannot be parsed and would be removed by de-identification
+/// anyway).
+pub fn read_dicom_noted(
+    input: &Path,
+) -> Result<(InMemDicomObject, String, Vec<String>), FileError> {
     let read_err = |why: String| FileError::Read {
         path: input.display().to_string(),
         why,
@@ -97,7 +107,7 @@ pub fn read_dicom(input: &Path) -> Result<(InMemDicomObject, String), FileError>
     {
         Ok(file) => {
             let ts = file.meta().transfer_syntax().to_owned();
-            Ok((file.into_inner(), ts))
+            Ok((file.into_inner(), ts, Vec::new()))
         }
         Err(e) => {
             let bytes = std::fs::read(input).map_err(|io| read_err(io.to_string()))?;
@@ -109,12 +119,14 @@ pub fn read_dicom(input: &Path) -> Result<(InMemDicomObject, String), FileError>
 /// Second chance for a file dicom-rs's Part 10 reader refused: a file meta group that lacks its
 /// group length (PS3.10 requires it, but it carries nothing the data set needs), or a bare data set
 /// without a meta group (ACR-NEMA style). Returns the reason when neither applies.
-fn recover(bytes: &[u8]) -> Result<(InMemDicomObject, String), Recovery> {
+fn recover(bytes: &[u8]) -> Result<(InMemDicomObject, String, Vec<String>), Recovery> {
     let magic_at = [128usize, 0]
         .into_iter()
         .find(|&at| bytes.get(at..at + 4) == Some(b"DICM"));
     let Some(at) = magic_at else {
-        return read_bare_dataset(bytes).ok_or(Recovery::NotDicom);
+        return read_bare_dataset(bytes)
+            .map(|(obj, ts)| (obj, ts, Vec::new()))
+            .ok_or(Recovery::NotDicom);
     };
     let meta = scan_meta(&bytes[at + 4..]);
     let Some(ts_uid) = meta.transfer_syntax else {
@@ -129,9 +141,34 @@ fn recover(bytes: &[u8]) -> Result<(InMemDicomObject, String), Recovery> {
     if explicit && !starts_with_vr(body) {
         return Err(Recovery::ImplicitInExplicit(ts_uid));
     }
-    InMemDicomObject::read_dataset_with_ts(std::io::Cursor::new(body), ts)
-        .map(|obj| (obj, ts_uid))
-        .map_err(|e| Recovery::Parse(error_chain(&e)))
+    let parsed = InMemDicomObject::read_dataset_with_ts(std::io::Cursor::new(body), ts);
+    let why = match parsed {
+        Ok(obj) => return Ok((obj, ts_uid, Vec::new())),
+        Err(e) => error_chain(&e),
+    };
+    // Explicit VR little endian (every transfer syntax but implicit, big endian and deflated):
+    // cut out sequences encoded as UN with undefined length, then parse again.
+    let little_explicit = explicit
+        && !matches!(
+            ts_uid.as_str(),
+            "1.2.840.10008.1.2.2" | "1.2.840.10008.1.2.1.99"
+        );
+    if let Some((stripped, removed)) = little_explicit
+        .then(|| super::un_sequences::strip(body))
+        .flatten()
+    {
+        if let Ok(obj) = InMemDicomObject::read_dataset_with_ts(std::io::Cursor::new(stripped), ts)
+        {
+            let notes = removed
+                .into_iter()
+                .map(|t| {
+                    format!("{t}: a sequence encoded as UN with undefined length, removed unread")
+                })
+                .collect();
+            return Ok((obj, ts_uid, notes));
+        }
+    }
+    Err(Recovery::Parse(why))
 }
 
 /// Why a file could not be read on the second chance.

@@ -10,6 +10,7 @@ pub mod private;
 pub mod profile;
 pub mod secret;
 pub mod uid;
+mod un_sequences;
 pub mod verify;
 
 pub use dates::{DateError, DateShift};
@@ -17,7 +18,7 @@ pub use engine::{
     ClinicalTrial, Dates, DeidError, DeidOutcome, Deidentifier, OriginalSubject, Refusal, Subject,
     SubjectResolver,
 };
-pub use file::{FileError, deidentify_file, read_dicom};
+pub use file::{FileError, deidentify_file, read_dicom, read_dicom_noted};
 pub use private::{PrivatePolicy, SafePrivateList};
 pub use secret::TrialSecret;
 pub use uid::{UidMapper, is_valid_uid};
