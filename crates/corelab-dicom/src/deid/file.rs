@@ -156,17 +156,13 @@ fn recover(bytes: &[u8]) -> Result<(InMemDicomObject, String, Vec<String>), Reco
     if let Some((stripped, removed)) = little_explicit
         .then(|| super::un_sequences::strip(body))
         .flatten()
+        && let Ok(obj) = InMemDicomObject::read_dataset_with_ts(std::io::Cursor::new(stripped), ts)
     {
-        if let Ok(obj) = InMemDicomObject::read_dataset_with_ts(std::io::Cursor::new(stripped), ts)
-        {
-            let notes = removed
-                .into_iter()
-                .map(|t| {
-                    format!("{t}: a sequence encoded as UN with undefined length, removed unread")
-                })
-                .collect();
-            return Ok((obj, ts_uid, notes));
-        }
+        let notes = removed
+            .into_iter()
+            .map(|t| format!("{t}: a sequence encoded as UN with undefined length, removed unread"))
+            .collect();
+        return Ok((obj, ts_uid, notes));
     }
     Err(Recovery::Parse(why))
 }
