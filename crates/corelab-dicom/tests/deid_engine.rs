@@ -366,3 +366,42 @@ fn the_verifier_passes_clean_output_and_finds_every_kind_of_residue() {
         .any(|f| f.why.contains("PatientIdentityRemoved"))
     );
 }
+
+#[test]
+fn overlays_and_curves_go_whole_unless_clean_graphics_keeps_them_for_review() {
+    let mut obj = planted();
+    obj.put(DataElement::new(
+        Tag(0x6000, 0x0010),
+        VR::US,
+        PrimitiveValue::from(4u16),
+    ));
+    obj.put(el(Tag(0x6000, 0x0022), VR::LO, "Jane Doe annotation"));
+    obj.put(el(Tag(0x6002, 0x1500), VR::LO, "Doe label"));
+    obj.put(DataElement::new(
+        Tag(0x6000, 0x3000),
+        VR::OW,
+        PrimitiveValue::from(vec![0xFFu8; 2]),
+    ));
+    obj.put(el(Tag(0x5000, 0x2500), VR::LO, "curve of Jane"));
+    let basic = Deidentifier::new([], TrialSecret::from_bytes(SECRET), -3650..=-365).unwrap();
+    let (out, outcome) = basic.deidentify(&obj).unwrap();
+    assert!(
+        out.iter()
+            .all(|e| !(0x5000..=0x601E).contains(&e.header().tag.group())),
+        "an overlay or curve attribute survived"
+    );
+    assert!(outcome.burned_in_risk.is_none());
+    let graphics = Deidentifier::new(
+        [ProfileOption::CleanGraphics],
+        TrialSecret::from_bytes(SECRET),
+        -3650..=-365,
+    )
+    .unwrap();
+    let (out, outcome) = graphics.deidentify(&obj).unwrap();
+    assert_eq!(value(&out, Tag(0x6000, 0x0022)).as_deref(), Some(""));
+    assert_eq!(value(&out, Tag(0x6002, 0x1500)).as_deref(), Some(""));
+    assert_eq!(value(&out, Tag(0x5000, 0x2500)).as_deref(), Some(""));
+    assert!(out.element(Tag(0x6000, 0x3000)).is_ok());
+    assert!(outcome.burned_in_risk.unwrap().contains("(6000,3000)"));
+    assert!(!everything_as_text(&out).contains("Jane"));
+}

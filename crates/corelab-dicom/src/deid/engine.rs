@@ -353,6 +353,24 @@ impl Deidentifier {
             if tag.group() <= 0x0002 || tag.element() == 0x0000 {
                 continue; // command or meta group, group length
             }
+            if is_graphics_group(tag.group()) {
+                // Overlays (60xx) and curves (50xx) go whole unless Clean Graphics is selected;
+                // with it their text is emptied and their bitmaps kept, flagged for review, since
+                // no program can tell burned-in identifying text in a bitmap from a contour.
+                if self.options.contains(&ProfileOption::CleanGraphics) {
+                    if is_text_vr(elem.vr()) {
+                        out.put(empty(elem));
+                    } else {
+                        if tag.element() == 0x3000 && walk.outcome.burned_in_risk.is_none() {
+                            walk.outcome.burned_in_risk = Some(format!(
+                                "overlay {here} kept under Clean Graphics: review it for burned-in text"
+                            ));
+                        }
+                        out.put(elem.clone());
+                    }
+                }
+                continue;
+            }
             let normalized;
             let elem = if elem.vr() == VR::UN {
                 match interpret_un(elem) {
@@ -650,6 +668,12 @@ fn interpret_un(elem: &InMemElement) -> Option<InMemElement> {
         }
         _ => Some(elem.clone()),
     }
+}
+
+/// The repeating groups of overlays (6000-601E) and curves (5000-501E), even groups only.
+pub(crate) fn is_graphics_group(group: u16) -> bool {
+    group.is_multiple_of(2)
+        && ((0x5000..=0x501E).contains(&group) || (0x6000..=0x601E).contains(&group))
 }
 
 fn empty(elem: &InMemElement) -> InMemElement {

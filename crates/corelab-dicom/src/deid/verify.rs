@@ -224,6 +224,13 @@ fn walk(
                 why,
             })
         };
+        let graphics = tag.group() % 2 == 0
+            && ((0x5000..=0x501E).contains(&tag.group())
+                || (0x6000..=0x601E).contains(&tag.group()));
+        if graphics && !opts.contains(&super::profile::ProfileOption::CleanGraphics) {
+            find("overlay or curve attribute left without the Clean Graphics option".into());
+            continue;
+        }
         // Safe private values that are kept are still searched for original text below.
         if tag.group() % 2 == 1 && !kept_private.contains(&tag) {
             find("private attribute not on the safe-private list".into());
