@@ -222,3 +222,112 @@ fn a_trial_deid_links_subjects_fills_the_modules_and_reveals_only_on_record() {
     assert_eq!(actions.last(), Some(&"subject.reveal"));
     ok(&corelab(&data, &["audit", "verify"]));
 }
+
+fn shared_data(rel: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/data/dicom_conformance/pydicom_data")
+        .join(rel)
+}
+
+#[test]
+fn the_trials_blackout_and_private_rules_reach_every_file() {
+    use dicom_dictionary_std::tags;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("lab");
+    ok(&corelab(&data, &["init"]));
+    let trial = dir.path().join("trial.toml");
+    std::fs::write(
+        &trial,
+        TRIAL.replace("ONC-3", "US-1").to_owned()
+            + "keep_private = [\"GEMS_ACQU_01\"]\n\n[[deid.blackout]]\nmodality = \"US\"\nrectangles = [[0, 0, 40, 10]]\n",
+    )
+    .unwrap();
+    ok(&corelab(
+        &data,
+        &["trial", "create", trial.to_str().unwrap()],
+    ));
+    let input = dir.path().join("in");
+    std::fs::create_dir_all(&input).unwrap();
+    std::fs::copy(shared_data("US1_UNCI.dcm"), input.join("us-native.dcm")).unwrap();
+    std::fs::copy(shared_data("US1_J2KI.dcm"), input.join("us-j2k.dcm")).unwrap();
+    std::fs::copy(shared("CT_small.dcm"), input.join("ct-gems.dcm")).unwrap();
+    let out = dir.path().join("out");
+    let r = corelab(
+        &data,
+        &[
+            "--json",
+            "deid",
+            input.to_str().unwrap(),
+            out.to_str().unwrap(),
+            "--trial",
+            "US-1",
+            "--site",
+            "S01",
+        ],
+    );
+    assert_eq!(r.status.code(), Some(1), "two files refused");
+    let summary: serde_json::Value = serde_json::from_slice(&r.stdout).unwrap();
+    assert_eq!(summary["processed"], 1, "{summary}");
+    let failed = summary["failed"].as_array().unwrap();
+    let reason = |name: &str| {
+        failed
+            .iter()
+            .find(|f| f["path"].as_str().unwrap().ends_with(name))
+            .map(|f| f["reason"].as_str().unwrap().to_owned())
+            .unwrap_or_default()
+    };
+    assert!(reason("us-j2k.dcm").contains("compressed"), "{summary}");
+    assert!(reason("ct-gems.dcm").contains("GEMS_ACQU_01"), "{summary}");
+    assert!(!out.join("us-j2k.dcm").exists() && !out.join("ct-gems.dcm").exists());
+    // The native one: the rectangle is black in every frame, the rest untouched.
+    let original = dicom_object::open_file(input.join("us-native.dcm")).unwrap();
+    let clean = dicom_object::open_file(out.join("us-native.dcm")).unwrap();
+    let cols = original
+        .element(tags::COLUMNS)
+        .unwrap()
+        .to_int::<usize>()
+        .unwrap();
+    let spp = original
+        .element(tags::SAMPLES_PER_PIXEL)
+        .unwrap()
+        .to_int::<usize>()
+        .unwrap();
+    let before = original
+        .element(tags::PIXEL_DATA)
+        .unwrap()
+        .to_bytes()
+        .unwrap();
+    let after = clean.element(tags::PIXEL_DATA).unwrap().to_bytes().unwrap();
+    assert_eq!(before.len(), after.len());
+    let mut changed_outside = 0;
+    for (i, (b, a)) in before.iter().zip(after.iter()).enumerate() {
+        let pixel = i / spp;
+        let (x, y) = (
+            pixel % cols,
+            (pixel / cols)
+                % original
+                    .element(tags::ROWS)
+                    .unwrap()
+                    .to_int::<usize>()
+                    .unwrap(),
+        );
+        if x < 40 && y < 10 {
+            assert_eq!(*a, 0, "pixel {x},{y} not cleared");
+        } else if a != b {
+            changed_outside += 1;
+        }
+    }
+    assert_eq!(changed_outside, 0);
+    let flags = summary["flags"].as_array().unwrap();
+    let flag = flags
+        .iter()
+        .find(|f| f["path"].as_str().unwrap().ends_with("us-native.dcm"))
+        .unwrap();
+    assert!(
+        flag["reason"]
+            .as_str()
+            .unwrap()
+            .contains("blacked out by rule deid.blackout[0]"),
+        "{flag}"
+    );
+}

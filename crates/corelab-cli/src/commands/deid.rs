@@ -154,9 +154,13 @@ fn process(g: &Global, d: &Deidentifier, jobs: &[(PathBuf, PathBuf)]) -> Result<
                 summary.processed += 1;
                 if let Some(why) = outcome.burned_in_risk {
                     summary.flagged += 1;
+                    let reason = match &outcome.blacked_out {
+                        Some(done) => format!("{why}; blacked out by {done}"),
+                        None => why,
+                    };
                     summary.flags.push(Failed {
                         path: path.display().to_string(),
-                        reason: why,
+                        reason,
                     });
                 }
             }
