@@ -46,6 +46,22 @@ options = ["retain-long-modified-dates", "retain-safe-private"]
 subject_id = "{site}-{seq:3}"
 "#;
 
+/// A fresh installation with the trial created from `toml`, and an empty input folder.
+fn lab_with_trial(toml: &str) -> (tempfile::TempDir, std::path::PathBuf, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("lab");
+    ok(&corelab(&data, &["init"]));
+    let trial = dir.path().join("trial.toml");
+    std::fs::write(&trial, toml).unwrap();
+    ok(&corelab(
+        &data,
+        &["trial", "create", trial.to_str().unwrap()],
+    ));
+    let input = dir.path().join("in");
+    std::fs::create_dir_all(&input).unwrap();
+    (dir, data, input)
+}
+
 fn text(obj: &dicom_object::DefaultDicomObject, tag: dicom_core::Tag) -> String {
     obj.element(tag)
         .unwrap()
@@ -58,17 +74,7 @@ fn text(obj: &dicom_object::DefaultDicomObject, tag: dicom_core::Tag) -> String 
 #[test]
 fn a_trial_deid_links_subjects_fills_the_modules_and_reveals_only_on_record() {
     use dicom_dictionary_std::tags;
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("lab");
-    ok(&corelab(&data, &["init"]));
-    let trial = dir.path().join("trial.toml");
-    std::fs::write(&trial, TRIAL).unwrap();
-    ok(&corelab(
-        &data,
-        &["trial", "create", trial.to_str().unwrap()],
-    ));
-    let input = dir.path().join("in");
-    std::fs::create_dir_all(&input).unwrap();
+    let (dir, data, input) = lab_with_trial(TRIAL);
     std::fs::copy(shared("CT_small.dcm"), input.join("ct.dcm")).unwrap();
     std::fs::copy(shared("MR_small.dcm"), input.join("mr.dcm")).unwrap();
     let out = dir.path().join("out");
@@ -232,22 +238,10 @@ fn shared_data(rel: &str) -> std::path::PathBuf {
 #[test]
 fn the_trials_blackout_and_private_rules_reach_every_file() {
     use dicom_dictionary_std::tags;
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("lab");
-    ok(&corelab(&data, &["init"]));
-    let trial = dir.path().join("trial.toml");
-    std::fs::write(
-        &trial,
-        TRIAL.replace("ONC-3", "US-1").to_owned()
-            + "keep_private = [\"GEMS_ACQU_01\"]\n\n[[deid.blackout]]\nmodality = \"US\"\nrectangles = [[0, 0, 40, 10]]\n",
-    )
-    .unwrap();
-    ok(&corelab(
-        &data,
-        &["trial", "create", trial.to_str().unwrap()],
-    ));
-    let input = dir.path().join("in");
-    std::fs::create_dir_all(&input).unwrap();
+    let (dir, data, input) = lab_with_trial(
+        &(TRIAL.replace("ONC-3", "US-1")
+            + "keep_private = [\"GEMS_ACQU_01\"]\n\n[[deid.blackout]]\nmodality = \"US\"\nrectangles = [[0, 0, 40, 10]]\n"),
+    );
     std::fs::copy(shared_data("US1_UNCI.dcm"), input.join("us-native.dcm")).unwrap();
     std::fs::copy(shared_data("US1_J2KI.dcm"), input.join("us-j2k.dcm")).unwrap();
     std::fs::copy(shared("CT_small.dcm"), input.join("ct-gems.dcm")).unwrap();
