@@ -1,4 +1,5 @@
-//! DICOM for corelab, on dicom-rs. Today it owns de-identification to PS3.15 Annex E ([`deid`]);
+//! DICOM for corelab, on dicom-rs. Today it owns reading objects with reasons that name what is
+//! wrong ([`read`]) and de-identification to PS3.15 Annex E ([`deid`]);
 //! series-to-volume and SEG/SR writing will live here too. It never touches the catalogue or the
 //! audit trail: it transforms objects.
 //!
@@ -10,3 +11,5 @@
 //! ```
 
 pub mod deid;
+pub mod read;
+mod skim;

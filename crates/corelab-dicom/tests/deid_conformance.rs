@@ -50,7 +50,7 @@ const EXPECTED_REFUSALS: &[(&str, &str)] = &[
     ),
     (
         "rtplan_truncated.dcm",
-        "truncated: the file ends inside element (300A,012C)",
+        "truncated: the file ends inside element (300A,00B0)",
     ),
     ("SC_rgb_jpeg.dcm", "the data set is encoded implicit VR"),
     (
@@ -59,8 +59,12 @@ const EXPECTED_REFUSALS: &[(&str, &str)] = &[
     ),
     ("no_meta.dcm", "not a DICOM file"),
     (
+        "emri_small_jpeg_2k_lossless_too_short.dcm",
+        "ends inside sequence (7FE0,0010) before its delimiter",
+    ),
+    (
         "DICOMDIR-nooffset",
-        "the data set ends inside a sequence or item",
+        "sequence (0004,1220): an item declares 248 bytes but only 224 remain",
     ),
     ("README", "not a DICOM file"),
 ];
@@ -84,7 +88,12 @@ fn the_conformance_corpus_de_identifies_or_is_refused_with_a_reason() {
     for (i, (rel, _strict)) in inventory().iter().enumerate() {
         let input = corpus().join(rel);
         let output = out.path().join(format!("{i}.dcm"));
-        match deidentify_file(&d, &input, &output) {
+        let started = std::time::Instant::now();
+        let result = deidentify_file(&d, &input, &output);
+        if std::env::var_os("CORELAB_TIMING").is_some() {
+            eprintln!("{:>8.2}s {rel}", started.elapsed().as_secs_f64());
+        }
+        match result {
             Ok(outcome) => {
                 ok += 1;
                 if rel.ends_with("UN_sequence.dcm") {
@@ -200,7 +209,7 @@ fn the_conformance_corpus_de_identifies_or_is_refused_with_a_reason() {
         EXPECTED_REFUSALS.len(),
         "every malformed file is refused"
     );
-    assert!(ok >= 246, "only {ok} files de-identified");
+    assert!(ok >= 245, "only {ok} files de-identified");
     assert_eq!(
         std::fs::read_dir(out.path())
             .unwrap()

@@ -10,7 +10,6 @@ pub mod private;
 pub mod profile;
 pub mod secret;
 pub mod uid;
-mod un_sequences;
 pub mod verify;
 
 pub use dates::{DateError, DateShift};
