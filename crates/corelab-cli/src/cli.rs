@@ -58,6 +58,12 @@ pub enum Command {
     /// Trial subjects: assign a site's own ID, reveal who a subject is (audited).
     #[command(subcommand)]
     Subject(SubjectCommand),
+    /// Import files, folders (recursively) and zip archives into a trial, through the same
+    /// pipeline as the network: de-identified, stored and catalogued, or quarantined with a reason.
+    Import(ImportArgs),
+    /// Objects held in quarantine: list, show, release (run the pipeline again), discard.
+    #[command(subcommand)]
+    Quarantine(QuarantineCommand),
     /// The main job, end to end, on a fresh installation.
     Demo {
         /// Where to create the demo installation (must be absent or empty; default: a new temporary folder).
@@ -142,6 +148,68 @@ pub struct DeidArgs {
     /// With --trial: the time point (visit) written to ClinicalTrialTimePointID.
     #[arg(long, requires = "site")]
     pub time_point: Option<String>,
+}
+
+/// `corelab import …`.
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The trial id.
+    pub trial: String,
+    /// The site the objects come from.
+    #[arg(long)]
+    pub site: String,
+    /// Files, folders and zip archives.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// The trial subject every object belongs to, for objects that carry no usable Patient ID
+    /// (created at the site if new); otherwise subjects are found from the Patient ID.
+    #[arg(long)]
+    pub subject: Option<String>,
+    /// Largest object accepted, in MiB; larger ones are refused.
+    #[arg(long, default_value_t = 2048)]
+    pub max_mib: u64,
+}
+
+/// `corelab quarantine …`.
+#[derive(Debug, Subcommand)]
+pub enum QuarantineCommand {
+    /// Objects held (with --all, also released and discarded ones), newest first.
+    List {
+        /// Include released and discarded objects.
+        #[arg(long)]
+        all: bool,
+    },
+    /// One object: where it came from, why it is held, what it is.
+    Show {
+        /// The quarantine id.
+        id: i64,
+    },
+    /// Run the pipeline again (after fixing the trial, e.g. registering the site); released
+    /// only if the object is now stored.
+    Release {
+        /// The quarantine id.
+        id: i64,
+        /// The trial to ingest into, when not the recorded one.
+        #[arg(long)]
+        trial: Option<String>,
+        /// The site, when not the recorded one.
+        #[arg(long)]
+        site: Option<String>,
+        /// The trial subject, for an object without a usable Patient ID.
+        #[arg(long)]
+        subject: Option<String>,
+        /// Why (recorded in the audit trail).
+        #[arg(long)]
+        reason: String,
+    },
+    /// Give up on an object; it stays sealed in the store, marked discarded.
+    Discard {
+        /// The quarantine id.
+        id: i64,
+        /// Why (recorded in the audit trail).
+        #[arg(long)]
+        reason: String,
+    },
 }
 
 /// `corelab subject …`.

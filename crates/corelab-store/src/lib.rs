@@ -20,6 +20,7 @@ pub mod blob;
 pub mod catalog;
 pub mod db;
 pub mod error;
+pub mod ingest;
 pub mod installation;
 mod store;
 pub mod subjects;

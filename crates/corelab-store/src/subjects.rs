@@ -197,6 +197,62 @@ impl Store {
         .await
     }
 
+    /// Makes sure `subject` exists at `site` (created, audited, when absent), for objects whose
+    /// sender names the subject instead of carrying a Patient ID. Refused if the subject belongs
+    /// to another site.
+    pub async fn ensure_subject(
+        &self,
+        actor: &str,
+        trial: &str,
+        site: &str,
+        subject: &str,
+    ) -> Result<()> {
+        check_subject_id(subject)?;
+        let found: Option<String> = sqlx::query_scalar(
+            "SELECT s.site_key FROM subjects j JOIN trials t ON t.id = j.trial_id              JOIN sites s ON s.id = j.site_id WHERE t.trial_key = $1 AND j.subject_key = $2",
+        )
+        .bind(trial)
+        .bind(subject)
+        .fetch_optional(self.db.pool())
+        .await
+        .map_err(StoreError::db("finding a subject"))?;
+        match found {
+            Some(s) if s == site => return Ok(()),
+            Some(s) => {
+                return Err(StoreError::Conflict(format!(
+                    "trial {trial}: subject {subject} belongs to site {s}, not {site}"
+                )));
+            }
+            None => {}
+        }
+        let mut tx = self.begin(actor).await?;
+        let inserted = sqlx::query(
+            "INSERT INTO subjects (trial_id, site_id, subject_key, created_at)              SELECT t.id, s.id, $3, $4 FROM trials t JOIN sites s ON s.trial_id = t.id              WHERE t.trial_key = $1 AND s.site_key = $2 ON CONFLICT DO NOTHING",
+        )
+        .bind(trial)
+        .bind(site)
+        .bind(subject)
+        .bind(now_text())
+        .execute(tx.conn())
+        .await
+        .map_err(StoreError::db("creating a subject"))?
+        .rows_affected();
+        if inserted == 1 {
+            tx.record(
+                crate::audit::NewEvent::new(
+                    "subject.create",
+                    "subject",
+                    &format!("{trial}/{subject}"),
+                )
+                .after(
+                    &json!({"trial": trial, "site": site, "subject": subject, "origin": "named"}),
+                ),
+            )
+            .await?;
+        }
+        tx.commit().await
+    }
+
     async fn linked(&self, trial: &str, lookup: &str) -> Result<Option<SubjectLink>> {
         let row = sqlx::query(
             "SELECT j.subject_key, s.site_key FROM subject_links l \

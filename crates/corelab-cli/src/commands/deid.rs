@@ -5,11 +5,11 @@ use crate::cli::{DeidArgs, Global};
 use crate::exit::ERROR;
 use crate::output::emit;
 use anyhow::{Context, Result, bail};
-use corelab_core::{SubjectIdRule, TrialFile};
+use corelab_core::SubjectIdRule;
 use corelab_dicom::deid::profile::ProfileOption;
 use corelab_dicom::deid::{
-    ClinicalTrial, Deidentifier, OriginalPhi, OriginalSubject, PrivatePolicy, SafePrivateList,
-    Subject, SubjectResolver, TrialSecret, deidentify_file, read_dicom, verify_dataset,
+    ClinicalTrial, Deidentifier, OriginalPhi, OriginalSubject, Subject, SubjectResolver,
+    TrialSecret, deidentify_file, read_dicom, verify_dataset,
 };
 use corelab_store::{OriginalIdentity, Store};
 use serde::Serialize;
@@ -18,8 +18,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-/// Date shifts drawn per subject: one to ten years earlier.
-const DATE_SHIFT_DAYS: std::ops::RangeInclusive<i64> = -3650..=-365;
+use corelab_ingest::trial::DATE_SHIFT_DAYS;
 
 #[derive(Serialize)]
 struct Failed {
@@ -59,8 +58,7 @@ pub async fn run(g: &Global, a: &DeidArgs) -> Result<u8> {
                 );
             }
             let ctx = TrialContext::load(g, trial).await?;
-            let d = ctx.deidentifier(parse(&ctx.file.deid.options)?)?;
-            (d, Some(ctx))
+            (ctx.rules.deid.clone(), Some(ctx))
         }
         None if a.verify => {
             // Verification needs no secret: it looks for what should not be there.
@@ -106,17 +104,7 @@ fn process(g: &Global, d: &Deidentifier, jobs: &[(PathBuf, PathBuf)]) -> Result<
         .map(|n| n.get())
         .unwrap_or(2)
         .min(jobs.len().max(1));
-    // A progress bar on the terminal only: never in --json output or when stderr is a log file.
-    let bar = if !g.json && std::io::IsTerminal::is_terminal(&std::io::stderr()) {
-        indicatif::ProgressBar::new(jobs.len() as u64).with_style(
-            indicatif::ProgressStyle::with_template(
-                "{bar:40} {pos}/{len} files  {per_sec}  eta {eta}",
-            )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-        )
-    } else {
-        indicatif::ProgressBar::hidden()
-    };
+    let bar = progress_bar(g, jobs.len());
     std::thread::scope(|s| {
         for _ in 0..workers {
             s.spawn(|| {
@@ -339,54 +327,26 @@ fn absolute(p: &Path) -> PathBuf {
 struct TrialContext {
     id: String,
     store: Arc<Store>,
-    file: TrialFile,
-    secret: TrialSecret,
+    rules: corelab_ingest::TrialRules,
 }
 
 impl TrialContext {
     async fn load(g: &Global, trial: &str) -> Result<Self> {
         let store = super::open(g).await?;
-        let Some(t) = store.trial(trial).await? else {
-            bail!("no trial {trial:?} in {}", store.installation.dir.display());
-        };
-        let digest = t.config_sha256.parse().context("trials.config_sha256")?;
-        let text = store.blobs.get(&digest).await?;
-        let file = TrialFile::parse(&String::from_utf8_lossy(&text))
-            .with_context(|| format!("trial {trial}'s stored trial file"))?;
-        let secret = store.trial_secret(trial)?;
+        let rules = corelab_ingest::TrialRules::load(&store, trial).await?;
         Ok(Self {
             id: trial.to_owned(),
             store: Arc::new(store),
-            file,
-            secret,
+            rules,
         })
     }
 
-    fn deidentifier(&self, options: Vec<ProfileOption>) -> Result<Deidentifier> {
-        let deid = &self.file.deid;
-        Ok(
-            Deidentifier::new(options, self.secret.clone(), DATE_SHIFT_DAYS)?
-                .with_private(PrivatePolicy {
-                    safe: Arc::new(SafePrivateList::with_additions(&deid.safe_private)),
-                    keep: deid.keep_private.iter().cloned().collect(),
-                    ..PrivatePolicy::default()
-                })
-                .with_blackout(deid.blackout.clone())
-                .for_trial(),
-        )
-    }
-
     fn subjects(&self, g: &Global, site: &str, time_point: Option<&str>) -> Result<TrialSubjects> {
-        let Some(spec) = self.file.sites.iter().find(|s| s.id.as_str() == site) else {
+        let Some(module) = self.rules.clinical_trial(site, time_point) else {
             bail!(
                 "trial {} has no site {site:?} (sites: {})",
                 self.id,
-                self.file
-                    .sites
-                    .iter()
-                    .map(|s| s.id.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                self.rules.site_ids().join(", ")
             );
         };
         Ok(TrialSubjects {
@@ -395,15 +355,8 @@ impl TrialContext {
             trial: self.id.clone(),
             site: site.to_owned(),
             actor: super::actor(g),
-            rule: self.file.deid.subject_id.clone().unwrap_or_default(),
-            module: ClinicalTrial {
-                sponsor: self.file.trial.sponsor.clone(),
-                protocol_id: self.file.trial.protocol.clone(),
-                site_id: site.to_owned(),
-                site_name: spec.name.clone(),
-                time_point: time_point.map(str::to_owned),
-                coordinating_center: String::new(),
-            },
+            rule: self.rules.subject_rule.clone(),
+            module,
             known: Mutex::new(HashMap::new()),
         })
     }
@@ -463,5 +416,19 @@ impl SubjectResolver for TrialSubjects {
             k.insert(patient_id.to_owned(), link.subject.clone());
         }
         Ok(subject(link.subject))
+    }
+}
+
+/// A progress bar on the terminal only: never with --json, nor when stderr is a log file.
+pub fn progress_bar(g: &Global, len: usize) -> indicatif::ProgressBar {
+    if !g.json && std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        indicatif::ProgressBar::new(len as u64).with_style(
+            indicatif::ProgressStyle::with_template(
+                "{bar:40} {pos}/{len} files  {per_sec}  eta {eta}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        )
+    } else {
+        indicatif::ProgressBar::hidden()
     }
 }

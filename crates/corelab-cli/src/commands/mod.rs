@@ -3,6 +3,8 @@
 mod audit;
 mod deid;
 mod demo;
+mod import;
+mod quarantine;
 mod subject;
 mod trial;
 
@@ -22,6 +24,8 @@ pub async fn run(cli: Cli) -> Result<u8> {
         Command::Audit(c) => audit::run(g, c).await,
         Command::Deid(a) => deid::run(g, a).await,
         Command::Subject(c) => subject::run(g, c).await,
+        Command::Import(a) => import::run(g, a).await,
+        Command::Quarantine(c) => quarantine::run(g, c).await,
         Command::Demo { out } => demo::run(g, out.as_deref()).await,
     }
 }

@@ -276,12 +276,7 @@ impl Deidentifier {
         &self,
         obj: &InMemDicomObject,
     ) -> Result<(InMemDicomObject, DeidOutcome), Refusal> {
-        let original = OriginalSubject {
-            patient_id: text(obj, tags::PATIENT_ID).unwrap_or_default(),
-            patient_name: text(obj, tags::PATIENT_NAME).unwrap_or_default(),
-            issuer: text(obj, tags::ISSUER_OF_PATIENT_ID).unwrap_or_default(),
-            birth_date: text(obj, tags::PATIENT_BIRTH_DATE).unwrap_or_default(),
-        };
+        let original = original_subject(obj);
         let subject = match &self.subjects {
             Some(r) => r.resolve(&original).map_err(Refusal::Subject)?,
             None => Subject {
@@ -289,6 +284,16 @@ impl Deidentifier {
                 trial: None,
             },
         };
+        self.deidentify_as(obj, &subject)
+    }
+
+    /// De-identifies one data set as the given subject (already resolved by the caller, e.g.
+    /// from the catalogue in async code).
+    pub fn deidentify_as(
+        &self,
+        obj: &InMemDicomObject,
+        subject: &Subject,
+    ) -> Result<(InMemDicomObject, DeidOutcome), Refusal> {
         let shift = (self.dates == Dates::Modified)
             .then(|| DateShift::for_subject(&self.secret, &subject.id, self.date_range.clone()));
         let mut walk = Walk {
@@ -314,7 +319,7 @@ impl Deidentifier {
             let done = pixels::black_out(&mut out, rule).map_err(Refusal::Blackout)?;
             walk.outcome.blacked_out = Some(format!("rule deid.blackout[{i}]: {done}"));
         }
-        self.mark(&mut out, &subject);
+        self.mark(&mut out, subject);
         Ok((out, walk.outcome))
     }
 
@@ -747,6 +752,16 @@ fn method_code(o: ProfileOption) -> Option<(&'static str, &'static str)> {
             ("113112", "Retain Institution Identity Option")
         }
     })
+}
+
+/// The identity an object carries (PatientID, PatientName, issuer, birth date).
+pub fn original_subject(obj: &InMemDicomObject) -> OriginalSubject {
+    OriginalSubject {
+        patient_id: text(obj, tags::PATIENT_ID).unwrap_or_default(),
+        patient_name: text(obj, tags::PATIENT_NAME).unwrap_or_default(),
+        issuer: text(obj, tags::ISSUER_OF_PATIENT_ID).unwrap_or_default(),
+        birth_date: text(obj, tags::PATIENT_BIRTH_DATE).unwrap_or_default(),
+    }
 }
 
 /// Why pixel data may carry burned-in text: BurnedInAnnotation = YES, or a modality or SOP class

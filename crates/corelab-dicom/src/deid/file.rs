@@ -56,19 +56,13 @@ pub fn deidentify_file(
         path: output.display().to_string(),
         why,
     };
-    let with_meta = clean
-        .with_meta(FileMetaTableBuilder::new().transfer_syntax(transfer_syntax))
-        .map_err(|e| write_err(format!("file meta group: {}", error_chain(&e))))?;
+    let bytes = encode_part10(clean, &transfer_syntax).map_err(write_err)?;
     let name = output
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let tmp = output.with_file_name(format!(".{name}.corelab-tmp-{}", std::process::id()));
     let written = (|| -> Result<(), String> {
-        let mut bytes = Vec::new();
-        with_meta
-            .write_all(&mut bytes)
-            .map_err(|e| error_chain(&e))?;
         let mut f = std::fs::File::create(&tmp).map_err(|e| e.to_string())?;
         f.write_all(&bytes)
             .and_then(|_| f.sync_all())
@@ -80,6 +74,19 @@ pub fn deidentify_file(
         return Err(write_err(why));
     }
     Ok(outcome)
+}
+
+/// A data set as Part 10 bytes (preamble, file meta group rebuilt from the data set, data set in
+/// `transfer_syntax`; encapsulated pixel data is copied as it is).
+pub fn encode_part10(dataset: InMemDicomObject, transfer_syntax: &str) -> Result<Vec<u8>, String> {
+    let with_meta = dataset
+        .with_meta(FileMetaTableBuilder::new().transfer_syntax(transfer_syntax))
+        .map_err(|e| format!("file meta group: {}", error_chain(&e)))?;
+    let mut bytes = Vec::new();
+    with_meta
+        .write_all(&mut bytes)
+        .map_err(|e| error_chain(&e))?;
+    Ok(bytes)
 }
 
 /// Reads a DICOM file (see [`crate::read`]). Returns the data set and its transfer syntax UID.

@@ -15,9 +15,9 @@ pub mod verify;
 pub use dates::{DateError, DateShift};
 pub use engine::{
     ClinicalTrial, Dates, DeidError, DeidOutcome, Deidentifier, OriginalSubject, Refusal, Subject,
-    SubjectResolver,
+    SubjectResolver, original_subject,
 };
-pub use file::{FileError, deidentify_file, read_dicom, read_dicom_noted};
+pub use file::{FileError, deidentify_file, encode_part10, read_dicom, read_dicom_noted};
 pub use private::{PrivatePolicy, SafePrivateList};
 pub use secret::TrialSecret;
 pub use uid::{UidMapper, is_valid_uid};

@@ -1,0 +1,193 @@
+//! `corelab import` and `corelab quarantine` as a coordinator runs them: folders and zip archives
+//! in, a report per object, bad entries refused by name, quarantine released and discarded.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn corelab(data: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_corelab"))
+        .arg("--data")
+        .arg(data)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn json(o: &Output) -> serde_json::Value {
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{e}: {}\n{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
+    })
+}
+
+fn shared(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/data/dicom_conformance/pydicom_test_files")
+        .join(rel)
+}
+
+const TRIAL: &str = r#"
+[trial]
+id = "IMP-1"
+sponsor = "Example Pharma"
+protocol = "EXP-1"
+phase = "II"
+
+[[sites]]
+id = "S01"
+name = "Hospital A"
+
+[deid]
+options = ["retain-long-modified-dates"]
+"#;
+
+#[test]
+fn a_folder_and_a_zip_are_imported_and_every_object_is_accounted_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("lab");
+    assert!(corelab(&data, &["init"]).status.success());
+    let trial = dir.path().join("trial.toml");
+    std::fs::write(&trial, TRIAL).unwrap();
+    assert!(
+        corelab(&data, &["trial", "create", trial.to_str().unwrap()])
+            .status
+            .success()
+    );
+    let input = dir.path().join("in");
+    std::fs::create_dir_all(input.join("study")).unwrap();
+    std::fs::copy(shared("CT_small.dcm"), input.join("study/ct.dcm")).unwrap();
+    std::fs::write(input.join("notes.txt"), "not dicom").unwrap();
+    // A zip: a good entry, one that escapes, and one that expands past the limit.
+    let zip_path = dir.path().join("upload.zip");
+    {
+        let mut zip = zip::ZipWriter::new(std::fs::File::create(&zip_path).unwrap());
+        let opts = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated);
+        zip.start_file("series/mr.dcm", opts).unwrap();
+        zip.write_all(&std::fs::read(shared("MR_small.dcm")).unwrap())
+            .unwrap();
+        zip.start_file("../../etc/evil.dcm", opts).unwrap();
+        zip.write_all(b"x").unwrap();
+        zip.start_file("bomb.dcm", opts).unwrap();
+        zip.write_all(&vec![0u8; 3 << 20]).unwrap();
+        zip.finish().unwrap();
+    }
+    let r = corelab(
+        &data,
+        &[
+            "--json",
+            "import",
+            "IMP-1",
+            "--site",
+            "S01",
+            "--max-mib",
+            "1",
+            input.to_str().unwrap(),
+            zip_path.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(
+        r.status.code(),
+        Some(3),
+        "quarantined or refused objects: exit 3"
+    );
+    let s = json(&r);
+    assert_eq!(
+        (
+            s["stored"].as_u64(),
+            s["quarantined"].as_u64(),
+            s["refused"].as_u64()
+        ),
+        (Some(2), Some(1), Some(2)),
+        "{s}"
+    );
+    let files = s["files"].as_array().unwrap();
+    let row = |suffix: &str| {
+        files
+            .iter()
+            .find(|f| f["path"].as_str().unwrap().ends_with(suffix))
+            .unwrap()
+            .clone()
+    };
+    assert!(
+        row("evil.dcm")["reason"]
+            .as_str()
+            .unwrap()
+            .contains("escapes the archive")
+    );
+    assert!(
+        row("bomb.dcm")["reason"]
+            .as_str()
+            .unwrap()
+            .contains("limit")
+    );
+    assert!(
+        row("notes.txt")["reason"]
+            .as_str()
+            .unwrap()
+            .contains("not a DICOM file")
+    );
+    assert_eq!(row("upload.zip!series/mr.dcm")["outcome"], "stored");
+    // Importing again: duplicates, nothing new.
+    let again = json(&corelab(
+        &data,
+        &[
+            "--json",
+            "import",
+            "IMP-1",
+            "--site",
+            "S01",
+            input.join("study").to_str().unwrap(),
+        ],
+    ));
+    assert_eq!(again["duplicate"], 1, "{again}");
+    // The quarantine: list, show (no identifying values), discard with a reason.
+    let list = json(&corelab(&data, &["--json", "quarantine", "list"]));
+    let id = list[0]["id"].as_i64().unwrap();
+    let shown = corelab(&data, &["--json", "quarantine", "show", &id.to_string()]);
+    assert!(
+        json(&shown)["entry"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("not a DICOM file")
+    );
+    let r = corelab(
+        &data,
+        &["quarantine", "release", &id.to_string(), "--reason", "try"],
+    );
+    assert_eq!(r.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&r.stderr).contains("stays held"));
+    assert!(
+        corelab(
+            &data,
+            &[
+                "quarantine",
+                "discard",
+                &id.to_string(),
+                "--reason",
+                "a text file"
+            ]
+        )
+        .status
+        .success()
+    );
+    assert_eq!(
+        json(&corelab(&data, &["--json", "quarantine", "list"]))
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+    // Unknown trial or site: a usage error before anything is read.
+    let r = corelab(
+        &data,
+        &["import", "IMP-1", "--site", "S09", input.to_str().unwrap()],
+    );
+    assert_eq!(r.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&r.stderr).contains("no site \"S09\""));
+    assert!(corelab(&data, &["audit", "verify"]).status.success());
+}

@@ -1,0 +1,152 @@
+//! What `corelab import` reads: files, folders (recursively) and zip archives, each object read
+//! into memory under a size limit. Zip entries are read, never extracted, so a path that escapes
+//! the archive (`../`, absolute) cannot write anywhere; such entries are refused by name anyway,
+//! as are entries larger than the limit, declared or actual (a zip bomb stops at the limit).
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+/// One object to import.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Item {
+    /// A file.
+    File(PathBuf),
+    /// An entry of a zip archive.
+    ZipEntry {
+        /// The archive.
+        archive: PathBuf,
+        /// The entry's index.
+        index: usize,
+        /// The entry's name.
+        name: String,
+    },
+}
+
+impl Item {
+    /// How the item is named in reports and the audit trail.
+    pub fn display(&self) -> String {
+        match self {
+            Item::File(p) => p.display().to_string(),
+            Item::ZipEntry { archive, name, .. } => format!("{}!{name}", archive.display()),
+        }
+    }
+}
+
+/// Every object under `paths`, in order (folders sorted), or the first path that cannot be read.
+/// Items that can be listed but not read (a bad zip entry) are listed and fail at [`read_item`].
+pub fn expand(paths: &[PathBuf]) -> Result<Vec<Item>, String> {
+    let mut items = Vec::new();
+    for path in paths {
+        let meta = std::fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        if meta.is_dir() {
+            let mut files = Vec::new();
+            walk(path, &mut files).map_err(|e| format!("{}: {e}", path.display()))?;
+            files.sort();
+            for f in files {
+                push_file(f, &mut items)?;
+            }
+        } else {
+            push_file(path.clone(), &mut items)?;
+        }
+    }
+    Ok(items)
+}
+
+fn push_file(path: PathBuf, items: &mut Vec<Item>) -> Result<(), String> {
+    if !is_zip(&path) {
+        items.push(Item::File(path));
+        return Ok(());
+    }
+    let file = std::fs::File::open(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let archive = zip::ZipArchive::new(file)
+        .map_err(|e| format!("{}: not a readable zip archive: {e}", path.display()))?;
+    for index in 0..archive.len() {
+        let name = archive
+            .name_for_index(index)
+            .and_then(|n| n.ok())
+            .map(|n| n.into_owned())
+            .unwrap_or_default();
+        if name.ends_with('/') {
+            continue; // a folder entry
+        }
+        items.push(Item::ZipEntry {
+            archive: path.clone(),
+            index,
+            name,
+        });
+    }
+    Ok(())
+}
+
+fn is_zip(path: &Path) -> bool {
+    let mut magic = [0u8; 4];
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut magic))
+        .is_ok()
+        && magic == *b"PK\x03\x04"
+}
+
+fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let t = entry.file_type()?;
+        if t.is_dir() {
+            walk(&entry.path(), files)?;
+        } else if t.is_file() {
+            files.push(entry.path());
+        }
+    }
+    Ok(())
+}
+
+/// The bytes of one item, at most `max` of them; the error says why it cannot be read.
+pub fn read_item(item: &Item, max: u64) -> Result<Vec<u8>, String> {
+    match item {
+        Item::File(path) => {
+            let len = std::fs::metadata(path).map_err(|e| e.to_string())?.len();
+            if len > max {
+                return Err(format!(
+                    "{len} bytes, more than the limit of {max} bytes for one object"
+                ));
+            }
+            std::fs::read(path).map_err(|e| e.to_string())
+        }
+        Item::ZipEntry {
+            archive,
+            index,
+            name,
+        } => {
+            if name.starts_with('/')
+                || name.starts_with('\\')
+                || name.split(['/', '\\']).any(|part| part == "..")
+                || name.contains(':')
+            {
+                return Err(format!(
+                    "zip entry {name:?} has a path that escapes the archive; refused"
+                ));
+            }
+            let file = std::fs::File::open(archive).map_err(|e| e.to_string())?;
+            let mut zip = zip::ZipArchive::new(file).map_err(|e| e.to_string())?;
+            let entry = zip
+                .by_index(*index)
+                .map_err(|e| format!("zip entry {name:?}: {e}"))?;
+            if entry.size() > max {
+                return Err(format!(
+                    "zip entry {name:?} declares {} bytes, more than the limit of {max}",
+                    entry.size()
+                ));
+            }
+            let mut bytes = Vec::new();
+            entry
+                .take(max + 1)
+                .read_to_end(&mut bytes)
+                .map_err(|e| format!("zip entry {name:?}: {e}"))?;
+            if bytes.len() as u64 > max {
+                return Err(format!(
+                    "zip entry {name:?} expands beyond the limit of {max} bytes (a zip bomb?); refused"
+                ));
+            }
+            Ok(bytes)
+        }
+    }
+}

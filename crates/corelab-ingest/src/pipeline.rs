@@ -1,0 +1,363 @@
+//! The pipeline: parse → check → link the subject → de-identify → store → catalogue, or
+//! quarantine. One call per object; it returns only when the outcome is durable (stored and
+//! catalogued, or sealed in quarantine), so a sender may be told success exactly then.
+
+use crate::checks::{check_required, is_dicomdir, text};
+use crate::trial::{RulesError, TrialRules};
+use bytes::Bytes;
+use corelab_dicom::deid::{Subject, encode_part10, original_subject};
+use corelab_store::ingest::{Catalogued, NewInstance, ToHold};
+use corelab_store::{OriginalIdentity, Store, StoreError};
+use dicom_dictionary_std::tags;
+use serde::Serialize;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// Where an object comes from.
+#[derive(Clone, Debug)]
+pub struct Source {
+    /// The trial it is for.
+    pub trial: String,
+    /// The site that sent it.
+    pub site: String,
+    /// How it came (`import:<path>`, `dimse:<AE>@<address>`), for the audit trail.
+    pub origin: String,
+    /// The trial subject the objects belong to, when the sender says so (objects that carry no
+    /// usable Patient ID); otherwise the subject is found from the Patient ID.
+    pub subject: Option<String>,
+}
+
+/// What happened to one object.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Outcome {
+    /// De-identified, stored and catalogued.
+    Stored {
+        /// The de-identified SOP Instance UID.
+        sop_instance_uid: String,
+        /// The trial subject.
+        subject: String,
+        /// Version 1, or the next one for a changed object.
+        version: i64,
+        /// Why it needs pixel review, if it does.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        review: Option<String>,
+    },
+    /// Already stored with identical content: acknowledged, not stored twice.
+    Duplicate {
+        /// The de-identified SOP Instance UID.
+        sop_instance_uid: String,
+        /// The version it matched.
+        version: i64,
+    },
+    /// The same SOP Instance UID with different content: stored as a new version, flagged.
+    Conflict {
+        /// The de-identified SOP Instance UID.
+        sop_instance_uid: String,
+        /// The new version.
+        version: i64,
+    },
+    /// Held in quarantine with the reason (the original, sealed).
+    Quarantined {
+        /// The quarantine id.
+        id: i64,
+        /// Why.
+        reason: String,
+    },
+    /// Not an object to store (a DICOMDIR index); nothing kept.
+    Skipped {
+        /// Why.
+        reason: String,
+    },
+    /// Not ingested and not quarantined (a retry from quarantine that still fails, or an object
+    /// refused before it could be read, such as one over the size limit).
+    Refused {
+        /// Why.
+        reason: String,
+    },
+}
+
+impl Outcome {
+    /// Whether the object is safely in the catalogue (stored, duplicate or new version).
+    pub fn is_stored(&self) -> bool {
+        matches!(
+            self,
+            Outcome::Stored { .. } | Outcome::Duplicate { .. } | Outcome::Conflict { .. }
+        )
+    }
+}
+
+/// A failure of the installation itself (database, blob store, keys): nothing was acknowledged
+/// and nothing is half-written; the sender must try again.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A worker task failed.
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+/// The pipeline, shared by every connection and import.
+#[derive(Debug)]
+pub struct Ingestor {
+    store: Arc<Store>,
+    actor: String,
+    rules: Mutex<HashMap<String, Arc<TrialRules>>>,
+}
+
+impl Ingestor {
+    /// A pipeline writing through `store`, recording `actor` in the audit trail.
+    pub fn new(store: Arc<Store>, actor: &str) -> Self {
+        Self {
+            store,
+            actor: actor.to_owned(),
+            rules: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<Store> {
+        &self.store
+    }
+
+    /// A trial's rules, loaded once.
+    pub async fn rules(&self, trial: &str) -> Result<Arc<TrialRules>, RulesError> {
+        if let Some(r) = self.rules.lock().ok().and_then(|m| m.get(trial).cloned()) {
+            return Ok(r);
+        }
+        let loaded = Arc::new(TrialRules::load(&self.store, trial).await?);
+        if let Ok(mut m) = self.rules.lock() {
+            m.insert(trial.to_owned(), loaded.clone());
+        }
+        Ok(loaded)
+    }
+
+    /// Runs one object through the pipeline; what fails is quarantined.
+    pub async fn ingest(&self, source: &Source, bytes: Bytes) -> Result<Outcome, IngestError> {
+        self.run(source, bytes, true).await
+    }
+
+    /// Runs a quarantined object through the pipeline again; what still fails is
+    /// [`Outcome::Refused`] (it stays in quarantine, once).
+    pub async fn retry(&self, source: &Source, bytes: Bytes) -> Result<Outcome, IngestError> {
+        self.run(source, bytes, false).await
+    }
+
+    async fn run(&self, source: &Source, bytes: Bytes, hold: bool) -> Result<Outcome, IngestError> {
+        let held = Hold { hold };
+        let rules = match self.rules(&source.trial).await {
+            Ok(r) => r,
+            Err(RulesError::Store(e)) => return Err(e.into()),
+            Err(e) => return self.hold(held, source, None, &e.to_string(), &bytes).await,
+        };
+        let Some(module) = rules.clinical_trial(&source.site, None) else {
+            let why = format!(
+                "trial {} has no site {:?} (sites: {})",
+                rules.id,
+                source.site,
+                rules.site_ids().join(", ")
+            );
+            return self.hold(held, source, Some(&rules.id), &why, &bytes).await;
+        };
+        // Parsing and checking are CPU work: off the async threads.
+        let parsed = {
+            let bytes = bytes.clone();
+            tokio::task::spawn_blocking(move || {
+                corelab_dicom::read::read_bytes(&bytes).and_then(|p| {
+                    if is_dicomdir(&p.dataset) {
+                        return Ok(None);
+                    }
+                    check_required(&p.dataset)?;
+                    Ok(Some(p))
+                })
+            })
+            .await
+            .map_err(|e| IngestError::Internal(e.to_string()))?
+        };
+        let parsed = match parsed {
+            Ok(Some(p)) => p,
+            Ok(None) => {
+                return Ok(Outcome::Skipped {
+                    reason: "a DICOMDIR (media directory): the index of a file set, not an object to store".into(),
+                });
+            }
+            Err(why) => return self.hold(held, source, Some(&rules.id), &why, &bytes).await,
+        };
+        let original = original_subject(&parsed.dataset);
+        let subject_id = match &source.subject {
+            Some(id) => {
+                match self
+                    .store
+                    .ensure_subject(&self.actor, &rules.id, &source.site, id)
+                    .await
+                {
+                    Ok(()) => id.clone(),
+                    Err(StoreError::Conflict(why)) => {
+                        return self.hold(held, source, Some(&rules.id), &why, &bytes).await;
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            None if original.patient_id.trim().is_empty() => {
+                let why = "missing (0010,0020) Patient ID: the object cannot be linked to a trial subject (name the subject when importing: --subject)";
+                return self.hold(held, source, Some(&rules.id), why, &bytes).await;
+            }
+            None => {
+                self.store
+                    .subject_for(
+                        &self.actor,
+                        &rules.id,
+                        &source.site,
+                        &OriginalIdentity {
+                            patient_id: original.patient_id.trim().to_owned(),
+                            patient_name: original.patient_name.clone(),
+                            issuer: original.issuer.clone(),
+                            birth_date: original.birth_date.clone(),
+                        },
+                        &rules.subject_rule,
+                    )
+                    .await?
+                    .subject
+            }
+        };
+        let subject = Subject {
+            id: subject_id.clone(),
+            trial: Some(module),
+        };
+        let deidentified = {
+            let rules = rules.clone();
+            tokio::task::spawn_blocking(move || {
+                let (clean, outcome) = rules
+                    .deid
+                    .deidentify_as(&parsed.dataset, &subject)
+                    .map_err(|r| format!("de-identification refused: {r}"))?;
+                let fields = Fields::of(&clean);
+                let bytes = encode_part10(clean, &parsed.transfer_syntax)
+                    .map_err(|e| format!("cannot encode the de-identified object: {e}"))?;
+                Ok::<_, String>((bytes, fields, parsed.transfer_syntax, outcome))
+            })
+            .await
+            .map_err(|e| IngestError::Internal(e.to_string()))?
+        };
+        let (clean_bytes, fields, transfer_syntax, deid_outcome) = match deidentified {
+            Ok(d) => d,
+            Err(why) => return self.hold(held, source, Some(&rules.id), &why, &bytes).await,
+        };
+        let size = clean_bytes.len() as u64;
+        let blob = self.store.blobs.put(Bytes::from(clean_bytes)).await?;
+        let catalogued = self
+            .store
+            .catalogue_instance(
+                &self.actor,
+                &NewInstance {
+                    trial: rules.id.clone(),
+                    site: source.site.clone(),
+                    subject: subject_id.clone(),
+                    visit: "unscheduled".into(),
+                    study_uid: fields.study_uid,
+                    study_date: fields.study_date,
+                    study_description: fields.study_description,
+                    series_uid: fields.series_uid,
+                    modality: fields.modality,
+                    series_number: fields.series_number,
+                    series_description: fields.series_description,
+                    sop_instance_uid: fields.sop_instance_uid.clone(),
+                    sop_class_uid: fields.sop_class_uid,
+                    transfer_syntax,
+                    sha256: blob.sha256,
+                    size,
+                    source: source.origin.clone(),
+                },
+            )
+            .await?;
+        Ok(match catalogued {
+            Catalogued::Stored { .. } => Outcome::Stored {
+                sop_instance_uid: fields.sop_instance_uid,
+                subject: subject_id,
+                version: 1,
+                review: deid_outcome.burned_in_risk,
+            },
+            Catalogued::Duplicate { version, .. } => Outcome::Duplicate {
+                sop_instance_uid: fields.sop_instance_uid,
+                version,
+            },
+            Catalogued::Conflict { version, .. } => Outcome::Conflict {
+                sop_instance_uid: fields.sop_instance_uid,
+                version,
+            },
+        })
+    }
+
+    async fn hold(
+        &self,
+        held: Hold,
+        source: &Source,
+        trial: Option<&str>,
+        reason: &str,
+        original: &[u8],
+    ) -> Result<Outcome, IngestError> {
+        if !held.hold {
+            return Ok(Outcome::Refused {
+                reason: reason.to_owned(),
+            });
+        }
+        let id = self
+            .store
+            .quarantine(
+                &self.actor,
+                &ToHold {
+                    trial,
+                    site: Some(&source.site),
+                    source: &source.origin,
+                    reason,
+                    details: serde_json::json!({
+                        "size": original.len(), "trial": source.trial, "site": source.site,
+                    }),
+                },
+                original,
+            )
+            .await?;
+        Ok(Outcome::Quarantined {
+            id,
+            reason: reason.to_owned(),
+        })
+    }
+}
+
+/// Whether failures are quarantined (first arrival) or only reported (a retry).
+#[derive(Clone, Copy)]
+struct Hold {
+    hold: bool,
+}
+
+/// What the catalogue files an instance under, read from the de-identified object.
+struct Fields {
+    study_uid: String,
+    study_date: Option<String>,
+    study_description: Option<String>,
+    series_uid: String,
+    modality: String,
+    series_number: Option<i64>,
+    series_description: Option<String>,
+    sop_instance_uid: String,
+    sop_class_uid: String,
+}
+
+impl Fields {
+    fn of(obj: &dicom_object::InMemDicomObject) -> Self {
+        let t = |tag| text(obj, tag);
+        Self {
+            study_uid: t(tags::STUDY_INSTANCE_UID).unwrap_or_default(),
+            study_date: t(tags::STUDY_DATE),
+            study_description: t(tags::STUDY_DESCRIPTION),
+            series_uid: t(tags::SERIES_INSTANCE_UID).unwrap_or_default(),
+            modality: t(tags::MODALITY).unwrap_or_default(),
+            series_number: t(tags::SERIES_NUMBER).and_then(|n| n.trim().parse().ok()),
+            series_description: t(tags::SERIES_DESCRIPTION),
+            sop_instance_uid: t(tags::SOP_INSTANCE_UID).unwrap_or_default(),
+            sop_class_uid: t(tags::SOP_CLASS_UID).unwrap_or_default(),
+        }
+    }
+}
