@@ -58,6 +58,8 @@ pub enum Command {
     /// Trial subjects: assign a site's own ID, reveal who a subject is (audited).
     #[command(subcommand)]
     Subject(SubjectCommand),
+    /// Serve the network: the DICOM storage SCP (--dicom); stops on Ctrl-C or SIGTERM.
+    Serve(ServeArgs),
     /// Import files, folders (recursively) and zip archives into a trial, through the same
     /// pipeline as the network: de-identified, stored and catalogued, or quarantined with a reason.
     Import(ImportArgs),
@@ -148,6 +150,26 @@ pub struct DeidArgs {
     /// With --trial: the time point (visit) written to ClinicalTrialTimePointID.
     #[arg(long, requires = "site")]
     pub time_point: Option<String>,
+}
+
+/// `corelab serve …`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address of the DICOM storage SCP, e.g. 0.0.0.0:11112 (port 0: any free port, printed).
+    #[arg(long)]
+    pub dicom: Option<String>,
+    /// This node's AE title (the called AE title senders use).
+    #[arg(long, default_value = "CORELAB")]
+    pub aet: String,
+    /// Associations served at once.
+    #[arg(long, default_value_t = 64)]
+    pub max_associations: usize,
+    /// Seconds an association may stay silent before it is aborted.
+    #[arg(long, default_value_t = 60)]
+    pub idle_timeout: u64,
+    /// Largest object accepted, in MiB.
+    #[arg(long, default_value_t = 2048)]
+    pub max_mib: u64,
 }
 
 /// `corelab import …`.

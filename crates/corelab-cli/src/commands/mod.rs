@@ -5,6 +5,7 @@ mod deid;
 mod demo;
 mod import;
 mod quarantine;
+mod serve;
 mod subject;
 mod trial;
 
@@ -25,6 +26,7 @@ pub async fn run(cli: Cli) -> Result<u8> {
         Command::Deid(a) => deid::run(g, a).await,
         Command::Subject(c) => subject::run(g, c).await,
         Command::Import(a) => import::run(g, a).await,
+        Command::Serve(a) => serve::run(g, a).await,
         Command::Quarantine(c) => quarantine::run(g, c).await,
         Command::Demo { out } => demo::run(g, out.as_deref()).await,
     }

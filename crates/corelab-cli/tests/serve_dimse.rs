@@ -1,0 +1,182 @@
+//! `corelab serve --dicom` against dcmtk's echoscu and storescu: routing by calling AE title,
+//! rejections audited, objects stored through the ingest pipeline before success is answered,
+//! failures quarantined with a failure status, many associations at once, a clean stop.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+
+fn corelab(data: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_corelab"))
+        .arg("--data")
+        .arg(data)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn json(o: &Output) -> serde_json::Value {
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+fn shared(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/data/dicom_conformance")
+        .join(rel)
+}
+
+const TRIAL: &str = r#"
+[trial]
+id = "NET-1"
+sponsor = "Example Pharma"
+protocol = "EXP-1"
+phase = "II"
+
+[[sites]]
+id = "S01"
+name = "Hospital A"
+ae_titles = ["S01PACS"]
+
+[deid]
+options = ["retain-long-modified-dates"]
+"#;
+
+struct Server {
+    child: Child,
+    port: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve(data: &Path) -> Server {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_corelab"))
+        .arg("--data")
+        .arg(data)
+        .args(["serve", "--dicom", "127.0.0.1:0", "--aet", "CORELAB"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let port = line
+        .split("127.0.0.1:")
+        .nth(1)
+        .and_then(|r| r.split(' ').next())
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+        .to_owned();
+    Server { child, port }
+}
+
+fn dcmtk(tool: &str, aet: &str, port: &str, files: &[PathBuf]) -> Output {
+    Command::new(format!("/usr/bin/{tool}"))
+        .args(["-aet", aet, "-aec", "CORELAB", "127.0.0.1", port])
+        .args(files)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("/usr/bin/{tool} (Debian package dcmtk; .ci/run installs it): {e}")
+        })
+}
+
+#[test]
+fn dcmtk_clients_echo_and_store_and_unknown_callers_are_turned_away() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("lab");
+    assert!(corelab(&data, &["init"]).status.success());
+    let trial = dir.path().join("trial.toml");
+    std::fs::write(&trial, TRIAL).unwrap();
+    assert!(
+        corelab(&data, &["trial", "create", trial.to_str().unwrap()])
+            .status
+            .success()
+    );
+    let mut server = serve(&data);
+    let port = server.port.clone();
+
+    assert!(dcmtk("echoscu", "S01PACS", &port, &[]).status.success());
+    let unknown = dcmtk("echoscu", "STRANGER", &port, &[]);
+    assert!(!unknown.status.success());
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("Calling AE Title Not Recognized"));
+
+    let ct = shared("pydicom_test_files/CT_small.dcm");
+    let mr = shared("pydicom_test_files/MR_small.dcm");
+    let stored = dcmtk("storescu", "S01PACS", &port, &[ct.clone(), mr]);
+    assert!(
+        stored.status.success(),
+        "{}",
+        String::from_utf8_lossy(&stored.stderr)
+    );
+    // An object that cannot be linked to a subject (no Patient ID): a failure status, quarantined.
+    let no_patient = dcmtk(
+        "storescu",
+        "S01PACS",
+        &port,
+        &[shared("pydicom_data/emri_small.dcm")],
+    );
+    assert!(
+        !no_patient.status.success(),
+        "a failure status makes storescu fail"
+    );
+    // Sixteen associations at once, each sending the CT again: all acknowledged, stored once.
+    let clients: Vec<_> = (0..16)
+        .map(|_| {
+            Command::new("/usr/bin/storescu")
+                .args(["-aet", "S01PACS", "-aec", "CORELAB", "127.0.0.1", &port])
+                .arg(&ct)
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for c in clients {
+        let out = c.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    // A clean stop on SIGTERM.
+    let pid = server.child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    assert!(server.child.wait().unwrap().success());
+
+    let status = json(&corelab(&data, &["--json", "status"]));
+    assert_eq!(status["instances"], 2, "{status}");
+    assert_eq!(status["quarantined"], 1, "{status}");
+    let log = json(&corelab(&data, &["--json", "audit", "log"]));
+    let actions: Vec<&str> = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions.iter().filter(|a| **a == "dimse.reject").count(),
+        1,
+        "{actions:?}"
+    );
+    assert_eq!(
+        actions
+            .iter()
+            .filter(|a| **a == "instance.duplicate")
+            .count(),
+        16,
+        "{actions:?}"
+    );
+    assert!(corelab(&data, &["audit", "verify"]).status.success());
+}

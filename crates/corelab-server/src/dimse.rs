@@ -1,0 +1,547 @@
+//! The DICOM storage SCP: C-ECHO and C-STORE over DIMSE (PS3.7) on dicom-ul's async upper layer.
+//!
+//! An association is accepted only from a calling AE title registered for a site of a trial
+//! (`site_ae_titles`); any other is rejected with A-ASSOCIATE-RJ "calling AE title not recognized"
+//! and the rejection is audited. Every transfer syntax the registry knows is accepted;
+//! encapsulated pixel data is stored as received. Each C-STORE data set is handed to the ingest
+//! pipeline, and the C-STORE response is sent only when the outcome is durable: 0x0000 when stored
+//! (or a duplicate of what is stored), a failure status with an Error Comment when the object was
+//! quarantined or refused. Objects larger than the limit are read and dropped, never buffered
+//! whole, and answered 0xA700. Idle and total time limits end stalled associations with A-ABORT.
+
+use bytes::Bytes;
+use corelab_ingest::{Ingestor, Outcome, Source};
+use corelab_store::{NewEvent, Store};
+use dicom_core::{DataElement, PrimitiveValue, VR};
+use dicom_dictionary_std::tags;
+use dicom_object::InMemDicomObject;
+use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
+use dicom_ul::association::Association as _;
+use dicom_ul::association::server::AccessControl;
+use dicom_ul::pdu::{AssociationRJServiceUserReason, PDataValue, PDataValueType, UserIdentity};
+use dicom_ul::{Pdu, ServerAssociationOptions};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+use tokio::net::TcpListener;
+use tokio::sync::{Semaphore, mpsc};
+
+/// The Verification SOP class (C-ECHO).
+const VERIFICATION: &str = "1.2.840.10008.1.1";
+
+/// How the SCP runs.
+#[derive(Clone, Debug)]
+pub struct DimseConfig {
+    /// This node's AE title.
+    pub ae_title: String,
+    /// The largest PDU this node receives.
+    pub max_pdu: u32,
+    /// Associations served at once; more wait for a free slot.
+    pub max_associations: usize,
+    /// An association silent for this long is aborted.
+    pub idle_timeout: Duration,
+    /// An association open for this long is aborted.
+    pub total_timeout: Duration,
+    /// The largest object accepted, in bytes.
+    pub max_object_bytes: u64,
+}
+
+impl Default for DimseConfig {
+    fn default() -> Self {
+        Self {
+            ae_title: "CORELAB".into(),
+            max_pdu: 65_536,
+            max_associations: 64,
+            idle_timeout: Duration::from_secs(60),
+            total_timeout: Duration::from_secs(6 * 3600),
+            max_object_bytes: 2 << 30,
+        }
+    }
+}
+
+/// Which trial and site each calling AE title sends for.
+#[derive(Clone, Debug, Default)]
+pub struct Routes {
+    by_ae: HashMap<String, Vec<(String, String)>>,
+}
+
+impl Routes {
+    /// The routes registered in the catalogue.
+    pub async fn load(store: &Store) -> corelab_store::Result<Self> {
+        let mut by_ae: HashMap<String, Vec<(String, String)>> = HashMap::new();
+        for t in store.trials().await? {
+            for s in store.sites(&t.id).await? {
+                for ae in s.ae_titles {
+                    by_ae
+                        .entry(ae)
+                        .or_default()
+                        .push((t.id.clone(), s.id.clone()));
+                }
+            }
+        }
+        Ok(Self { by_ae })
+    }
+
+    /// The trial and site of a calling AE title, if it names exactly one.
+    pub fn route(&self, calling: &str) -> Option<(String, String)> {
+        match self.by_ae.get(calling.trim()).map(Vec::as_slice) {
+            Some([one]) => Some(one.clone()),
+            _ => None,
+        }
+    }
+}
+
+/// The access check dicom-ul runs during association negotiation: a known calling AE title, and
+/// the called AE title this node answers to. Rejections are reported for the audit trail.
+struct SiteAccess {
+    routes: Arc<RwLock<Routes>>,
+    rejected: mpsc::UnboundedSender<(String, String, &'static str)>,
+}
+
+impl AccessControl for SiteAccess {
+    fn check_access(
+        &self,
+        this_ae_title: &str,
+        calling_ae_title: &str,
+        called_ae_title: &str,
+        _user_identity: Option<&UserIdentity>,
+    ) -> Result<(), AssociationRJServiceUserReason> {
+        let reject = |why: &'static str, reason| {
+            let _ = self.rejected.send((
+                calling_ae_title.trim().to_owned(),
+                called_ae_title.trim().to_owned(),
+                why,
+            ));
+            Err(reason)
+        };
+        if called_ae_title.trim() != this_ae_title.trim() {
+            return reject(
+                "called AE title is not this node's",
+                AssociationRJServiceUserReason::CalledAETitleNotRecognized,
+            );
+        }
+        let known = self
+            .routes
+            .read()
+            .map(|r| r.route(calling_ae_title).is_some())
+            .unwrap_or(false);
+        if !known {
+            return reject(
+                "calling AE title is not registered for exactly one site",
+                AssociationRJServiceUserReason::CallingAETitleNotRecognized,
+            );
+        }
+        Ok(())
+    }
+}
+
+/// Serves associations on `listener` until the task is dropped.
+pub async fn serve(
+    listener: TcpListener,
+    ingestor: Arc<Ingestor>,
+    config: DimseConfig,
+) -> std::io::Result<()> {
+    let store = ingestor.store().clone();
+    let routes = Arc::new(RwLock::new(
+        Routes::load(&store)
+            .await
+            .map_err(|e| std::io::Error::other(e.to_string()))?,
+    ));
+    let (rejected_tx, mut rejected_rx) =
+        mpsc::unbounded_channel::<(String, String, &'static str)>();
+    {
+        // Rejections are audited from here: the access check itself runs synchronously.
+        let store = store.clone();
+        tokio::spawn(async move {
+            while let Some((calling, called, why)) = rejected_rx.recv().await {
+                let recorded = async {
+                    let mut tx = store.begin("dimse").await?;
+                    tx.record(
+                        NewEvent::new("dimse.reject", "association", &calling).details(
+                            serde_json::json!({"calling_ae": calling, "called_ae": called, "why": why}),
+                        ),
+                    )
+                    .await?;
+                    tx.commit().await
+                };
+                if let Err(e) = recorded.await {
+                    tracing::warn!(error = %e, "could not audit a rejected association");
+                }
+            }
+        });
+    }
+    let mut options = ServerAssociationOptions::new()
+        .ae_access_control(SiteAccess {
+            routes: routes.clone(),
+            rejected: rejected_tx,
+        })
+        .ae_title(config.ae_title.clone())
+        .max_pdu_length(config.max_pdu)
+        .promiscuous(true)
+        .with_abstract_syntax(VERIFICATION);
+    for ts in TransferSyntaxRegistry.iter() {
+        options = options.with_transfer_syntax(ts.uid());
+    }
+    let options = Arc::new(options);
+    let slots = Arc::new(Semaphore::new(config.max_associations.max(1)));
+    loop {
+        let (socket, peer) = listener.accept().await?;
+        // Without TCP_NODELAY each small response waits ~40 ms for Nagle's algorithm.
+        let _ = socket.set_nodelay(true);
+        let Ok(permit) = slots.clone().acquire_owned().await else {
+            return Ok(());
+        };
+        let (options, ingestor, config, routes) = (
+            options.clone(),
+            ingestor.clone(),
+            config.clone(),
+            routes.clone(),
+        );
+        tokio::spawn(async move {
+            let established =
+                tokio::time::timeout(config.idle_timeout, options.establish_async(socket)).await;
+            match established {
+                Ok(Ok(association)) => {
+                    let calling = association.peer_ae_title().trim().to_owned();
+                    let route = routes.read().ok().and_then(|r| r.route(&calling));
+                    if let Some((trial, site)) = route {
+                        let session = Session {
+                            ingestor: &ingestor,
+                            config: &config,
+                            trial,
+                            site,
+                            origin: format!("dimse:{calling}@{peer}"),
+                        };
+                        session.run(association).await;
+                    }
+                }
+                Ok(Err(e)) => tracing::info!(%peer, error = %e, "association not established"),
+                Err(_) => tracing::info!(%peer, "association negotiation timed out"),
+            }
+            drop(permit);
+        });
+    }
+}
+
+type Association = dicom_ul::association::server::AsyncServerAssociation<tokio::net::TcpStream>;
+
+/// One association: DIMSE messages until release, abort or a time limit.
+struct Session<'a> {
+    ingestor: &'a Ingestor,
+    config: &'a DimseConfig,
+    trial: String,
+    site: String,
+    origin: String,
+}
+
+/// A C-STORE request being received.
+struct Store_ {
+    context: u8,
+    message_id: u16,
+    sop_class: String,
+    sop_instance: String,
+    data: Vec<u8>,
+    too_large: bool,
+}
+
+impl Session<'_> {
+    async fn run(&self, mut association: Association) {
+        let started = Instant::now();
+        let mut pending: Option<Store_> = None;
+        loop {
+            let left = self.config.total_timeout.saturating_sub(started.elapsed());
+            if left.is_zero() {
+                tracing::info!(origin = %self.origin, "association open too long: aborted");
+                let _ = association.abort().await;
+                return;
+            }
+            let pdu = match tokio::time::timeout(
+                self.config.idle_timeout.min(left),
+                association.receive(),
+            )
+            .await
+            {
+                Ok(Ok(pdu)) => pdu,
+                Ok(Err(e)) => {
+                    tracing::info!(origin = %self.origin, error = %e, "association ended");
+                    return;
+                }
+                Err(_) => {
+                    tracing::info!(origin = %self.origin, "association idle too long: aborted");
+                    let _ = association.abort().await;
+                    return;
+                }
+            };
+            match pdu {
+                Pdu::PData { data } => {
+                    for value in data {
+                        if let Err(e) = self.on_value(&mut association, &mut pending, value).await {
+                            tracing::warn!(origin = %self.origin, error = %e, "aborting association");
+                            let _ = association.abort().await;
+                            return;
+                        }
+                    }
+                }
+                Pdu::ReleaseRQ => {
+                    let _ = association.send(&Pdu::ReleaseRP).await;
+                    return;
+                }
+                Pdu::AbortRQ { .. } => {
+                    // A request cut short by the sender is dropped: nothing half-stored.
+                    return;
+                }
+                _ => {}
+            }
+        }
+    }
+
+    async fn on_value(
+        &self,
+        association: &mut Association,
+        pending: &mut Option<Store_>,
+        value: PDataValue,
+    ) -> Result<(), String> {
+        match value.value_type {
+            PDataValueType::Command => {
+                if !value.is_last {
+                    return Err("command sets split over several PDVs are not supported".into());
+                }
+                let command = read_command(&value.data)?;
+                let field = command_u16(&command, tags::COMMAND_FIELD)?;
+                let message_id = command_u16(&command, tags::MESSAGE_ID)?;
+                match field {
+                    0x0030 => {
+                        let rsp = response(0x8030, message_id, VERIFICATION, None, 0x0000, None);
+                        send_command(association, value.presentation_context_id, rsp).await
+                    }
+                    0x0001 => {
+                        *pending = Some(Store_ {
+                            context: value.presentation_context_id,
+                            message_id,
+                            sop_class: command_text(&command, tags::AFFECTED_SOP_CLASS_UID),
+                            sop_instance: command_text(&command, tags::AFFECTED_SOP_INSTANCE_UID),
+                            data: Vec::new(),
+                            too_large: false,
+                        });
+                        Ok(())
+                    }
+                    other => Err(format!(
+                        "DIMSE command 0x{other:04X} is not supported (only C-ECHO and C-STORE)"
+                    )),
+                }
+            }
+            PDataValueType::Data => {
+                let Some(request) = pending.as_mut() else {
+                    return Err("a data set arrived without a C-STORE request".into());
+                };
+                if !request.too_large {
+                    if (request.data.len() + value.data.len()) as u64 > self.config.max_object_bytes
+                    {
+                        request.too_large = true;
+                        request.data = Vec::new(); // read on, keep nothing
+                    } else {
+                        request.data.extend_from_slice(&value.data);
+                    }
+                }
+                if !value.is_last {
+                    return Ok(());
+                }
+                let Some(request) = pending.take() else {
+                    return Ok(());
+                };
+                let (status, comment) = self.store(association, &request).await;
+                let rsp = response(
+                    0x8001,
+                    request.message_id,
+                    &request.sop_class,
+                    Some(&request.sop_instance),
+                    status,
+                    comment.as_deref(),
+                );
+                send_command(association, request.context, rsp).await
+            }
+        }
+    }
+
+    /// Ingests one received data set; the status and error comment to answer with.
+    async fn store(&self, association: &Association, request: &Store_) -> (u16, Option<String>) {
+        if request.too_large {
+            return (
+                0xA700,
+                Some(format!(
+                    "object larger than the limit of {} bytes",
+                    self.config.max_object_bytes
+                )),
+            );
+        }
+        if !corelab_ingest::checks::is_storage_sop_class(&request.sop_class) {
+            return (
+                0x0122,
+                Some(format!(
+                    "SOP class {} is not a storage SOP class",
+                    request.sop_class
+                )),
+            );
+        }
+        let ts = association
+            .presentation_contexts()
+            .iter()
+            .find(|pc| pc.id == request.context)
+            .map(|pc| pc.transfer_syntax.trim_end_matches('\0').to_owned())
+            .unwrap_or_default();
+        let Some(bytes) = part10(
+            &request.sop_class,
+            &request.sop_instance,
+            &ts,
+            &request.data,
+        ) else {
+            return (0xC000, Some("cannot build the file meta group".into()));
+        };
+        let source = Source {
+            trial: self.trial.clone(),
+            site: self.site.clone(),
+            origin: self.origin.clone(),
+            subject: None,
+        };
+        match self.ingestor.ingest(&source, Bytes::from(bytes)).await {
+            Ok(Outcome::Stored { .. } | Outcome::Duplicate { .. } | Outcome::Conflict { .. }) => {
+                (0x0000, None)
+            }
+            Ok(Outcome::Quarantined { id, reason }) => {
+                let status = if reason.starts_with("missing") {
+                    0xA900 // data set does not match SOP class
+                } else {
+                    0xC000 // cannot understand
+                };
+                (status, Some(format!("quarantined {id}: {reason}")))
+            }
+            Ok(Outcome::Skipped { reason } | Outcome::Refused { reason }) => (0xC000, Some(reason)),
+            Err(e) => {
+                tracing::error!(origin = %self.origin, error = %e, "ingest failed");
+                (0xA700, Some(format!("not stored, try again: {e}")))
+            }
+        }
+    }
+}
+
+fn implicit_le() -> dicom_encoding::TransferSyntax {
+    dicom_transfer_syntax_registry::entries::IMPLICIT_VR_LITTLE_ENDIAN.erased()
+}
+
+fn read_command(bytes: &[u8]) -> Result<InMemDicomObject, String> {
+    InMemDicomObject::read_dataset_with_ts(bytes, &implicit_le())
+        .map_err(|e| format!("unreadable DIMSE command: {e}"))
+}
+
+fn command_u16(command: &InMemDicomObject, tag: dicom_core::Tag) -> Result<u16, String> {
+    command
+        .element(tag)
+        .map_err(|_| format!("DIMSE command without {tag}"))?
+        .to_int::<u16>()
+        .map_err(|_| format!("DIMSE command {tag} is not a number"))
+}
+
+fn command_text(command: &InMemDicomObject, tag: dicom_core::Tag) -> String {
+    command
+        .element(tag)
+        .ok()
+        .and_then(|e| {
+            e.to_str()
+                .ok()
+                .map(|s| s.trim_end_matches(['\0', ' ']).to_owned())
+        })
+        .unwrap_or_default()
+}
+
+/// A DIMSE response command set (PS3.7 9.3 and 9.1.5).
+fn response(
+    field: u16,
+    message_id: u16,
+    sop_class: &str,
+    sop_instance: Option<&str>,
+    status: u16,
+    comment: Option<&str>,
+) -> InMemDicomObject {
+    let mut elements = vec![
+        DataElement::new(
+            tags::AFFECTED_SOP_CLASS_UID,
+            VR::UI,
+            PrimitiveValue::from(sop_class),
+        ),
+        DataElement::new(tags::COMMAND_FIELD, VR::US, PrimitiveValue::from(field)),
+        DataElement::new(
+            tags::MESSAGE_ID_BEING_RESPONDED_TO,
+            VR::US,
+            PrimitiveValue::from(message_id),
+        ),
+        DataElement::new(
+            tags::COMMAND_DATA_SET_TYPE,
+            VR::US,
+            PrimitiveValue::from(0x0101u16),
+        ),
+        DataElement::new(tags::STATUS, VR::US, PrimitiveValue::from(status)),
+    ];
+    if let Some(uid) = sop_instance {
+        elements.push(DataElement::new(
+            tags::AFFECTED_SOP_INSTANCE_UID,
+            VR::UI,
+            PrimitiveValue::from(uid),
+        ));
+    }
+    if let Some(c) = comment {
+        // Error Comment is LO: at most 64 characters.
+        let c: String = c.chars().take(64).collect();
+        elements.push(DataElement::new(
+            tags::ERROR_COMMENT,
+            VR::LO,
+            PrimitiveValue::from(c),
+        ));
+    }
+    InMemDicomObject::command_from_element_iter(elements)
+}
+
+async fn send_command(
+    association: &mut Association,
+    context: u8,
+    command: InMemDicomObject,
+) -> Result<(), String> {
+    let mut data = Vec::new();
+    command
+        .write_dataset_with_ts(&mut data, &implicit_le())
+        .map_err(|e| format!("cannot encode a DIMSE response: {e}"))?;
+    association
+        .send(&Pdu::PData {
+            data: vec![PDataValue {
+                presentation_context_id: context,
+                value_type: PDataValueType::Command,
+                is_last: true,
+                data,
+            }],
+        })
+        .await
+        .map_err(|e| format!("cannot send a DIMSE response: {e}"))
+}
+
+/// A received data set as Part 10 bytes: preamble, file meta group, the data set as received.
+fn part10(sop_class: &str, sop_instance: &str, ts: &str, dataset: &[u8]) -> Option<Vec<u8>> {
+    let meta = dicom_object::meta::FileMetaTableBuilder::new()
+        .media_storage_sop_class_uid(sop_class)
+        .media_storage_sop_instance_uid(sop_instance)
+        .transfer_syntax(ts)
+        .build()
+        .ok()?;
+    let mut out = vec![0u8; 128];
+    out.extend_from_slice(b"DICM"); // FileMetaTable::write writes the group, not the magic
+    meta.write(&mut out).ok()?;
+    out.extend_from_slice(dataset);
+    Some(out)
+}
+
+/// Where the SCP listens, resolved.
+pub fn describe(addr: SocketAddr, config: &DimseConfig) -> String {
+    format!(
+        "DICOM storage SCP listening on {addr} as AE {}",
+        config.ae_title
+    )
+}

@@ -1,0 +1,4 @@
+//! Network services of corelab: the DICOM storage SCP ([`dimse`]). Every object received goes
+//! through the same ingest pipeline as `corelab import`.
+
+pub mod dimse;
