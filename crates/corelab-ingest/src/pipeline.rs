@@ -105,6 +105,9 @@ pub struct Ingestor {
     store: Arc<Store>,
     actor: String,
     rules: Mutex<HashMap<String, Arc<TrialRules>>>,
+    /// Subjects already linked: (trial, site, Patient ID) → subject. A link never changes once
+    /// made, so a returning patient costs no database round trip.
+    subjects: Mutex<HashMap<(String, String, String), String>>,
 }
 
 impl Ingestor {
@@ -114,6 +117,7 @@ impl Ingestor {
             store,
             actor: actor.to_owned(),
             rules: Mutex::new(HashMap::new()),
+            subjects: Mutex::new(HashMap::new()),
         }
     }
 
@@ -205,21 +209,35 @@ impl Ingestor {
                 return self.hold(held, source, Some(&rules.id), why, &bytes).await;
             }
             None => {
-                self.store
-                    .subject_for(
-                        &self.actor,
-                        &rules.id,
-                        &source.site,
-                        &OriginalIdentity {
-                            patient_id: original.patient_id.trim().to_owned(),
-                            patient_name: original.patient_name.clone(),
-                            issuer: original.issuer.clone(),
-                            birth_date: original.birth_date.clone(),
-                        },
-                        &rules.subject_rule,
-                    )
-                    .await?
-                    .subject
+                let key = (
+                    rules.id.clone(),
+                    source.site.clone(),
+                    original.patient_id.trim().to_owned(),
+                );
+                if let Some(id) = self.subjects.lock().ok().and_then(|m| m.get(&key).cloned()) {
+                    id
+                } else {
+                    let id = self
+                        .store
+                        .subject_for(
+                            &self.actor,
+                            &rules.id,
+                            &source.site,
+                            &OriginalIdentity {
+                                patient_id: original.patient_id.trim().to_owned(),
+                                patient_name: original.patient_name.clone(),
+                                issuer: original.issuer.clone(),
+                                birth_date: original.birth_date.clone(),
+                            },
+                            &rules.subject_rule,
+                        )
+                        .await?
+                        .subject;
+                    if let Ok(mut m) = self.subjects.lock() {
+                        m.insert(key, id.clone());
+                    }
+                    id
+                }
             }
         };
         let subject = Subject {
