@@ -1,33 +1,14 @@
 //! `corelab import` and `corelab quarantine` as a coordinator runs them: folders and zip archives
 //! in, a report per object, bad entries refused by name, quarantine released and discarded.
 
+mod common;
+
+use common::{corelab, corpus, json, lab_with_trial};
 use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn corelab(data: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_corelab"))
-        .arg("--data")
-        .arg(data)
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn json(o: &Output) -> serde_json::Value {
-    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
-        panic!(
-            "{e}: {}\n{}",
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        )
-    })
-}
+use std::path::PathBuf;
 
 fn shared(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/data/dicom_conformance/pydicom_test_files")
-        .join(rel)
+    corpus(&format!("pydicom_test_files/{rel}"))
 }
 
 const TRIAL: &str = r#"
@@ -48,15 +29,7 @@ options = ["retain-long-modified-dates"]
 #[test]
 fn a_folder_and_a_zip_are_imported_and_every_object_is_accounted_for() {
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("lab");
-    assert!(corelab(&data, &["init"]).status.success());
-    let trial = dir.path().join("trial.toml");
-    std::fs::write(&trial, TRIAL).unwrap();
-    assert!(
-        corelab(&data, &["trial", "create", trial.to_str().unwrap()])
-            .status
-            .success()
-    );
+    let data = lab_with_trial(dir.path(), TRIAL);
     let input = dir.path().join("in");
     std::fs::create_dir_all(input.join("study")).unwrap();
     std::fs::copy(shared("CT_small.dcm"), input.join("study/ct.dcm")).unwrap();

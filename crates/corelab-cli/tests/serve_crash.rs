@@ -3,13 +3,15 @@
 //! each kill, every instance storescu saw acknowledged is in the catalogue and its bytes read back,
 //! and the audit trail verifies.
 
+mod common;
+
+use common::{corpus, lab_with_trial, serve};
 use corelab_dicom::deid::UidMapper;
 use dicom_core::{DataElement, PrimitiveValue, VR};
 use dicom_dictionary_std::tags;
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 const TRIAL: &str = r#"
@@ -31,41 +33,9 @@ options = ["retain-long-modified-dates"]
 const INSTANCES: usize = 500;
 const ROUNDS: usize = 10;
 
-fn corelab(data: &Path, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_corelab"))
-        .arg("--data")
-        .arg(data)
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn serve(data: &Path) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_corelab"))
-        .arg("--data")
-        .arg(data)
-        .args(["serve", "--dicom", "127.0.0.1:0", "--aet", "CORELAB"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let port = line
-        .split("127.0.0.1:")
-        .nth(1)
-        .and_then(|r| r.split(' ').next())
-        .unwrap_or_else(|| panic!("no address in {line:?}"))
-        .to_owned();
-    (child, port)
-}
-
 /// 500 distinct instances: the shared CT with its SOP Instance UID replaced.
 fn instances(dir: &Path) -> Vec<(PathBuf, String)> {
-    let ct = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/data/dicom_conformance/pydicom_test_files/CT_small.dcm");
+    let ct = corpus("pydicom_test_files/CT_small.dcm");
     let parsed = corelab_dicom::read::read_path(&ct).unwrap();
     (0..INSTANCES)
         .map(|i| {
@@ -96,15 +66,7 @@ fn jitter(max_ms: u64) -> u64 {
 #[test]
 fn acknowledged_instances_survive_sigkill_of_the_server() {
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("lab");
-    assert!(corelab(&data, &["init"]).status.success());
-    let trial = dir.path().join("trial.toml");
-    std::fs::write(&trial, TRIAL).unwrap();
-    assert!(
-        corelab(&data, &["trial", "create", trial.to_str().unwrap()])
-            .status
-            .success()
-    );
+    let data = lab_with_trial(dir.path(), TRIAL);
     let files_dir = dir.path().join("send");
     std::fs::create_dir_all(&files_dir).unwrap();
     let all = instances(&files_dir);
@@ -115,7 +77,8 @@ fn acknowledged_instances_survive_sigkill_of_the_server() {
     let mut acknowledged = BTreeSet::new();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     for round in 0..ROUNDS {
-        let (mut server, port) = serve(&data);
+        let mut server = serve(&data);
+        let port = server.port.clone();
         let client = Command::new("/usr/bin/storescu")
             .args([
                 "-v",
@@ -139,8 +102,8 @@ fn acknowledged_instances_survive_sigkill_of_the_server() {
             .spawn()
             .expect("/usr/bin/storescu (Debian package dcmtk; .ci/run installs it)");
         std::thread::sleep(Duration::from_millis(100 + jitter(1500)));
-        server.kill().unwrap(); // SIGKILL
-        server.wait().unwrap();
+        server.child.kill().unwrap(); // SIGKILL
+        server.child.wait().unwrap();
         let out = client.wait_with_output().unwrap();
         // storescu -v logs "Sending file: F" then "Received Store Response (Success)" per file.
         let log = String::from_utf8_lossy(&out.stderr).to_string()

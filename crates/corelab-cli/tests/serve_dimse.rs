@@ -2,28 +2,11 @@
 //! rejections audited, objects stored through the ingest pipeline before success is answered,
 //! failures quarantined with a failure status, many associations at once, a clean stop.
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+mod common;
 
-fn corelab(data: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_corelab"))
-        .arg("--data")
-        .arg(data)
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn json(o: &Output) -> serde_json::Value {
-    serde_json::from_slice(&o.stdout).unwrap()
-}
-
-fn shared(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/data/dicom_conformance")
-        .join(rel)
-}
+use common::{corelab, corpus as shared, json, lab_with_trial, serve};
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
 
 const TRIAL: &str = r#"
 [trial]
@@ -41,40 +24,6 @@ ae_titles = ["S01PACS"]
 options = ["retain-long-modified-dates"]
 "#;
 
-struct Server {
-    child: Child,
-    port: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn serve(data: &Path) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_corelab"))
-        .arg("--data")
-        .arg(data)
-        .args(["serve", "--dicom", "127.0.0.1:0", "--aet", "CORELAB"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let port = line
-        .split("127.0.0.1:")
-        .nth(1)
-        .and_then(|r| r.split(' ').next())
-        .unwrap_or_else(|| panic!("no address in {line:?}"))
-        .to_owned();
-    Server { child, port }
-}
-
 fn dcmtk(tool: &str, aet: &str, port: &str, files: &[PathBuf]) -> Output {
     Command::new(format!("/usr/bin/{tool}"))
         .args(["-aet", aet, "-aec", "CORELAB", "127.0.0.1", port])
@@ -88,15 +37,7 @@ fn dcmtk(tool: &str, aet: &str, port: &str, files: &[PathBuf]) -> Output {
 #[test]
 fn dcmtk_clients_echo_and_store_and_unknown_callers_are_turned_away() {
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("lab");
-    assert!(corelab(&data, &["init"]).status.success());
-    let trial = dir.path().join("trial.toml");
-    std::fs::write(&trial, TRIAL).unwrap();
-    assert!(
-        corelab(&data, &["trial", "create", trial.to_str().unwrap()])
-            .status
-            .success()
-    );
+    let data = lab_with_trial(dir.path(), TRIAL);
     let mut server = serve(&data);
     let port = server.port.clone();
 

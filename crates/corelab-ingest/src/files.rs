@@ -39,10 +39,7 @@ pub fn expand(paths: &[PathBuf]) -> Result<Vec<Item>, String> {
     for path in paths {
         let meta = std::fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
         if meta.is_dir() {
-            let mut files = Vec::new();
-            walk(path, &mut files).map_err(|e| format!("{}: {e}", path.display()))?;
-            files.sort();
-            for f in files {
+            for f in files_under(path).map_err(|e| format!("{}: {e}", path.display()))? {
                 push_file(f, &mut items)?;
             }
         } else {
@@ -84,6 +81,14 @@ fn is_zip(path: &Path) -> bool {
         .and_then(|mut f| f.read_exact(&mut magic))
         .is_ok()
         && magic == *b"PK\x03\x04"
+}
+
+/// Every regular file under `dir`, recursively, sorted.
+pub fn files_under(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    walk(dir, &mut files)?;
+    files.sort();
+    Ok(files)
 }
 
 fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> std::io::Result<()> {

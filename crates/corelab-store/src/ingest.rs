@@ -21,7 +21,6 @@ use corelab_core::Sha256Digest;
 use serde::Serialize;
 use serde_json::json;
 use sqlx::Row;
-use std::io::Write;
 
 /// The quarantine key's file name in the data directory.
 pub const QUARANTINE_KEY_FILE: &str = "quarantine.key";
@@ -507,28 +506,8 @@ impl Store {
 
     fn quarantine_cipher(&self) -> Result<XChaCha20Poly1305> {
         let path = self.installation.dir.join(QUARANTINE_KEY_FILE);
-        let err = |why: String| StoreError::Key {
-            path: path.display().to_string(),
-            why,
-        };
-        if !path.exists() {
-            let mut key = [0u8; 32];
-            getrandom::fill(&mut key).map_err(|e| err(format!("no randomness: {e}")))?;
-            let mut opts = std::fs::OpenOptions::new();
-            opts.write(true).create_new(true);
-            #[cfg(unix)]
-            std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-            // Another process may create it at the same moment: then read theirs.
-            if let Ok(mut f) = opts.open(&path) {
-                f.write_all(format!("{}\n", hex::encode(key)).as_bytes())
-                    .and_then(|_| f.sync_all())
-                    .map_err(|e| err(e.to_string()))?;
-            }
-        }
-        let text = std::fs::read_to_string(&path).map_err(|e| err(e.to_string()))?;
-        let mut key = [0u8; 32];
-        hex::decode_to_slice(text.trim(), &mut key)
-            .map_err(|e| err(format!("expected 64 hexadecimal characters: {e}")))?;
+        crate::keyfile::create(&path)?;
+        let key = crate::keyfile::read(&path, "quarantined objects cannot be sealed or opened")?;
         Ok(XChaCha20Poly1305::new(&key.into()))
     }
 

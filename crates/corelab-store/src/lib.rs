@@ -22,6 +22,7 @@ pub mod db;
 pub mod error;
 pub mod ingest;
 pub mod installation;
+mod keyfile;
 mod store;
 pub mod subjects;
 pub mod time;

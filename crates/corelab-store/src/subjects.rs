@@ -17,7 +17,6 @@ use corelab_core::{SubjectIdRule, TrialSecret};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sqlx::Row;
-use std::io::Write;
 use std::path::PathBuf;
 
 /// The folder of trial keys inside the data directory.
@@ -91,45 +90,16 @@ impl Store {
 
     /// Creates the trial's key file, unless it exists (a retried creation keeps the first key).
     pub(crate) fn create_trial_key(&self, trial: &str) -> Result<()> {
-        let path = self.trial_key_path(trial);
-        if path.exists() {
-            return Ok(());
-        }
-        let err = |why: String| StoreError::File {
-            path: path.display().to_string(),
-            why,
-        };
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| err(e.to_string()))?;
-        }
-        let mut key = [0u8; 32];
-        getrandom::fill(&mut key).map_err(|e| err(format!("no randomness: {e}")))?;
-        let mut opts = std::fs::OpenOptions::new();
-        opts.write(true).create_new(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-        let mut f = opts.open(&path).map_err(|e| err(e.to_string()))?;
-        f.write_all(format!("{}\n", hex::encode(key)).as_bytes())
-            .and_then(|_| f.sync_all())
-            .map_err(|e| err(e.to_string()))
+        crate::keyfile::create(&self.trial_key_path(trial))
     }
 
     /// The trial's secret, read from its key file.
     pub fn trial_secret(&self, trial: &str) -> Result<TrialSecret> {
-        let path = self.trial_key_path(trial);
-        let err = |why: String| StoreError::Key {
-            path: path.display().to_string(),
-            why,
-        };
-        let text = std::fs::read_to_string(&path).map_err(|e| {
-            err(format!(
-                "the trial key cannot be read ({e}); without it no subject can be named or revealed"
-            ))
-        })?;
-        let mut key = [0u8; 32];
-        hex::decode_to_slice(text.trim(), &mut key)
-            .map_err(|e| err(format!("expected 64 hexadecimal characters: {e}")))?;
-        Ok(TrialSecret::from_bytes(key))
+        crate::keyfile::read(
+            &self.trial_key_path(trial),
+            "without it no subject can be named or revealed",
+        )
+        .map(TrialSecret::from_bytes)
     }
 
     /// The subject of `original` at `site`: the one already linked, else a new one named by

@@ -252,10 +252,8 @@ fn list(path: &Path) -> Result<Vec<PathBuf>> {
     {
         return Ok(vec![path.to_owned()]);
     }
-    let mut files = Vec::new();
-    walk(path, &mut files).with_context(|| format!("cannot list {}", path.display()))?;
-    files.sort();
-    Ok(files)
+    corelab_ingest::files::files_under(path)
+        .with_context(|| format!("cannot list {}", path.display()))
 }
 
 /// The trial secret from its file: 64 hexadecimal characters.
@@ -300,19 +298,6 @@ fn plan(input: &Path, output: &Path) -> Result<Vec<(PathBuf, PathBuf)>> {
                 .map(|rel| (f.clone(), output.join(rel)))
         })
         .collect())
-}
-
-fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    for entry in std::fs::read_dir(dir)? {
-        let entry = entry?;
-        let t = entry.file_type()?;
-        if t.is_dir() {
-            walk(&entry.path(), files)?;
-        } else if t.is_file() {
-            files.push(entry.path());
-        }
-    }
-    Ok(())
 }
 
 fn absolute(p: &Path) -> PathBuf {

@@ -1,0 +1,86 @@
+//! Helpers shared by the command-line tests: run `corelab` on an installation, read its JSON,
+//! find the shared corpus, and run `corelab serve --dicom` on a free port.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+
+/// `corelab --data DATA ARGS…`.
+pub fn corelab(data: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_corelab"))
+        .arg("--data")
+        .arg(data)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// The command's stdout as JSON (with its output in the panic message when it is not).
+pub fn json(o: &Output) -> serde_json::Value {
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{e}: {}\n{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
+    })
+}
+
+/// A path in `../shared/data/dicom_conformance`.
+pub fn corpus(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/data/dicom_conformance")
+        .join(rel)
+}
+
+/// A new installation in `dir/lab` with the trial of `toml` created.
+pub fn lab_with_trial(dir: &Path, toml: &str) -> PathBuf {
+    let data = dir.join("lab");
+    assert!(corelab(&data, &["init"]).status.success());
+    let trial = dir.join("trial.toml");
+    std::fs::write(&trial, toml).unwrap();
+    let created = corelab(&data, &["trial", "create", trial.to_str().unwrap()]);
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
+    data
+}
+
+/// `corelab serve --dicom 127.0.0.1:0 --aet CORELAB`, killed when dropped.
+pub struct Server {
+    pub child: Child,
+    pub port: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts the storage SCP on a free port and reads the port from its first line.
+pub fn serve(data: &Path) -> Server {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_corelab"))
+        .arg("--data")
+        .arg(data)
+        .args(["serve", "--dicom", "127.0.0.1:0", "--aet", "CORELAB"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let port = line
+        .split("127.0.0.1:")
+        .nth(1)
+        .and_then(|r| r.split(' ').next())
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+        .to_owned();
+    Server { child, port }
+}
