@@ -78,7 +78,11 @@ pub fn deidentify_file(
 
 /// A data set as Part 10 bytes (preamble, file meta group rebuilt from the data set, data set in
 /// `transfer_syntax`; encapsulated pixel data is copied as it is).
-pub fn encode_part10(dataset: InMemDicomObject, transfer_syntax: &str) -> Result<Vec<u8>, String> {
+pub fn encode_part10(
+    mut dataset: InMemDicomObject,
+    transfer_syntax: &str,
+) -> Result<Vec<u8>, String> {
+    pixels_as_bytes(&mut dataset, transfer_syntax);
     let with_meta = dataset
         .with_meta(FileMetaTableBuilder::new().transfer_syntax(transfer_syntax))
         .map_err(|e| format!("file meta group: {}", error_chain(&e)))?;
@@ -87,6 +91,36 @@ pub fn encode_part10(dataset: InMemDicomObject, transfer_syntax: &str) -> Result
         .write_all(&mut bytes)
         .map_err(|e| error_chain(&e))?;
     Ok(bytes)
+}
+
+/// Native pixel data held as 16-bit words is handed to the writer as its little-endian bytes:
+/// dicom-rs encodes a word array value by value, which profiling showed to be the largest single
+/// cost of writing an image (11 % of an import). Only for little-endian transfer syntaxes, where the
+/// bytes are the same.
+fn pixels_as_bytes(dataset: &mut InMemDicomObject, transfer_syntax: &str) {
+    use dicom_core::value::{PrimitiveValue, Value};
+    use dicom_core::{DataElement, VR};
+    use dicom_dictionary_std::tags;
+    if matches!(transfer_syntax, "1.2.840.10008.1.2.2" | "1.2.840.113619.5.2") {
+        return; // big endian
+    }
+    let Ok(Some(elem)) = dataset.element_opt(tags::PIXEL_DATA) else {
+        return;
+    };
+    let bytes: Vec<u8> = match elem.value() {
+        Value::Primitive(PrimitiveValue::U16(words)) => {
+            words.iter().flat_map(|w| w.to_le_bytes()).collect()
+        }
+        Value::Primitive(PrimitiveValue::I16(words)) => {
+            words.iter().flat_map(|w| w.to_le_bytes()).collect()
+        }
+        _ => return,
+    };
+    dataset.put(DataElement::new(
+        tags::PIXEL_DATA,
+        VR::OW,
+        PrimitiveValue::U8(bytes.into()),
+    ));
 }
 
 /// Reads a DICOM file (see [`crate::read`]). Returns the data set and its transfer syntax UID.
