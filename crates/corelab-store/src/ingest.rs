@@ -206,7 +206,8 @@ impl Store {
             });
         }
         let now = now_text();
-        tx.record_blob(&n.sha256, n.size, "application/dicom")
+        // The instance event below names the blob (sha256, size): one event for both rows.
+        tx.record_blob_row(&n.sha256, n.size, "application/dicom")
             .await?;
         let visit_id = upsert_id(
             &mut tx,

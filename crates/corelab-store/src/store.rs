@@ -359,7 +359,25 @@ impl WriteTx<'_> {
         size: u64,
         media_type: &str,
     ) -> Result<bool> {
-        let inserted = sqlx::query(
+        let inserted = self.record_blob_row(sha256, size, media_type).await?;
+        if inserted {
+            self.record(NewEvent::new("blob.put", "blob", &sha256.to_hex()).after(
+                &json!({"sha256": sha256.to_hex(), "size": size, "media_type": media_type}),
+            ))
+            .await?;
+        }
+        Ok(inserted)
+    }
+
+    /// Records a blob row without an event of its own: for a change whose own event names the
+    /// blob's digest and size (an instance stored), so one event describes both.
+    pub(crate) async fn record_blob_row(
+        &mut self,
+        sha256: &Sha256Digest,
+        size: u64,
+        media_type: &str,
+    ) -> Result<bool> {
+        Ok(sqlx::query(
             "INSERT INTO blobs (sha256, size, media_type, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (sha256) DO NOTHING",
         )
         .bind(sha256.to_hex())
@@ -370,14 +388,7 @@ impl WriteTx<'_> {
         .await
         .map_err(StoreError::db("recording a blob"))?
         .rows_affected()
-            == 1;
-        if inserted {
-            self.record(NewEvent::new("blob.put", "blob", &sha256.to_hex()).after(
-                &json!({"sha256": sha256.to_hex(), "size": size, "media_type": media_type}),
-            ))
-            .await?;
-        }
-        Ok(inserted)
+            == 1)
     }
 
     /// Commits the change and its events, then anchors any checkpoint in the blob store.
