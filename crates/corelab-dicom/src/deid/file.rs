@@ -101,7 +101,10 @@ fn pixels_as_bytes(dataset: &mut InMemDicomObject, transfer_syntax: &str) {
     use dicom_core::value::{PrimitiveValue, Value};
     use dicom_core::{DataElement, VR};
     use dicom_dictionary_std::tags;
-    if matches!(transfer_syntax, "1.2.840.10008.1.2.2" | "1.2.840.113619.5.2") {
+    if matches!(
+        transfer_syntax,
+        "1.2.840.10008.1.2.2" | "1.2.840.113619.5.2"
+    ) {
         return; // big endian
     }
     let Ok(Some(elem)) = dataset.element_opt(tags::PIXEL_DATA) else {
