@@ -429,4 +429,9 @@ fn demo_runs_end_to_end_and_prints_one_json_document() {
     assert!(d["endpoints"].is_array());
     assert_eq!(d["outputs_sha256"].as_str().unwrap().len(), 64);
     assert_eq!(d["status"]["trials"][0]["sites"], 2);
+    // Synthetic studies from both sites went through the ingest pipeline, de-identified.
+    assert_eq!(d["ingest"]["stored"], 32);
+    assert_eq!(d["ingest"]["quarantined"], 1);
+    assert_eq!(d["status"]["instances"], 32);
+    assert_eq!(d["status"]["trials"][0]["subjects"], 3);
 }

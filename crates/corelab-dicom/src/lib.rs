@@ -13,3 +13,4 @@
 pub mod deid;
 pub mod read;
 mod skim;
+pub mod synthetic;

@@ -1,6 +1,8 @@
 //! `corelab demo`: the main job end to end on a fresh installation. Today that is: create the
-//! installation, register a two-site trial, sign the audit trail and verify it. Each later part
-//! of corelab (ingest, QC, algorithms, reads, export) adds its step here.
+//! installation, register a two-site trial, ingest synthetic CT studies from both sites (planted
+//! identities, de-identified on the way in, one deliberately unlinkable object quarantined), sign
+//! the audit trail and verify it. Each later part of corelab (QC, algorithms, reads, export) adds
+//! its step here.
 
 use super::{actor, status_text};
 use crate::cli::Global;
@@ -55,6 +57,8 @@ pub async fn run(g: &Global, out: Option<&Path>) -> Result<u8> {
         .with_context(|| "demo: creating the installation")?;
     let trial = TrialFile::parse(DEMO_TRIAL).context("demo trial file")?;
     store.create_trial(&actor(g), &trial, DEMO_TRIAL).await?;
+    let store = std::sync::Arc::new(store);
+    let ingest = ingest_synthetic(&store, &actor(g)).await?;
     store.checkpoint().await?;
     let report = store.verify_audit().await?;
     let status = store.status().await?;
@@ -64,6 +68,7 @@ pub async fn run(g: &Global, out: Option<&Path>) -> Result<u8> {
         "trial": trial.trial.id.as_str(),
         "data": store.installation.dir,
         "endpoints": [],
+        "ingest": ingest,
         "audit_ok": report.ok,
         "audit_events": report.events,
         "outputs_sha256": Sha256Digest::of(&outputs).to_hex(),
@@ -71,14 +76,65 @@ pub async fn run(g: &Global, out: Option<&Path>) -> Result<u8> {
     });
     emit(g.json, &doc, |_| {
         format!(
-            "{}\naudit trail: {} ({} events, {} signed checkpoints)\nendpoints: none yet (ingest, QC and algorithms are still to come)",
+            "{}\ningested: {} stored, {} quarantined (an object without a Patient ID)\naudit trail: {} ({} events, {} signed checkpoints)\nendpoints: none yet (QC and algorithms are still to come)",
             status_text(&status),
+            ingest["stored"],
+            ingest["quarantined"],
             if report.ok { "verified" } else { "BROKEN" },
             report.events,
             report.checkpoints
         )
     })?;
     Ok(if report.ok { 0 } else { CHECK_FAILED })
+}
+
+/// Two sites send synthetic CT studies for three patients through the ingest pipeline; one object
+/// arrives without a Patient ID and is quarantined.
+async fn ingest_synthetic(store: &std::sync::Arc<Store>, actor: &str) -> Result<serde_json::Value> {
+    use corelab_ingest::{Ingestor, Outcome, Source};
+    let ingestor = Ingestor::new(store.clone(), actor);
+    let (mut stored, mut quarantined) = (0, 0);
+    let sends = [
+        ("S01", "MRN-1001", "Doe^Jane", 1),
+        ("S01", "MRN-1001", "Doe^Jane", 2),
+        ("S01", "MRN-1002", "Roe^Richard", 1),
+        ("S02", "PAT-77", "Muster^Max", 1),
+    ];
+    for (site, id, name, study) in sends {
+        for bytes in corelab_dicom::synthetic::ct_series(id, name, study, 8) {
+            let source = Source {
+                trial: "DEMO-MS-001".into(),
+                site: site.into(),
+                origin: format!("demo:synthetic {site}"),
+                subject: None,
+            };
+            match ingestor.ingest(&source, bytes.into()).await? {
+                o if o.is_stored() => stored += 1,
+                Outcome::Quarantined { .. } => quarantined += 1,
+                other => anyhow::bail!("demo: unexpected outcome {other:?}"),
+            }
+        }
+    }
+    // A slice whose Patient ID was blanked at the site: it cannot be linked, so it is held.
+    let mut blank = corelab_dicom::read::read_bytes(
+        &corelab_dicom::synthetic::ct_series("", "Unknown^Patient", 9, 1)[0],
+    )
+    .map_err(|e| anyhow::anyhow!(e))?;
+    blank
+        .dataset
+        .remove_element(dicom_dictionary_std::tags::PATIENT_ID);
+    let bytes = corelab_dicom::deid::encode_part10(blank.dataset, &blank.transfer_syntax)
+        .map_err(|e| anyhow::anyhow!(e))?;
+    let source = Source {
+        trial: "DEMO-MS-001".into(),
+        site: "S02".into(),
+        origin: "demo:synthetic S02".into(),
+        subject: None,
+    };
+    if let Outcome::Quarantined { .. } = ingestor.ingest(&source, bytes.into()).await? {
+        quarantined += 1;
+    }
+    Ok(json!({"stored": stored, "quarantined": quarantined}))
 }
 
 fn uuid_like() -> String {
