@@ -85,6 +85,21 @@ fn dcmtk_clients_echo_and_store_and_unknown_callers_are_turned_away() {
         );
     }
 
+    // Hostile or broken peers: garbage instead of a PDU, an A-ASSOCIATE-RQ cut short, a
+    // connection dropped at once. The server answers or drops them and keeps serving.
+    use std::io::Write;
+    for junk in [
+        b"GET / HTTP/1.1\r\nHost: x\r\n\r\n".to_vec(),
+        vec![0x01, 0x00, 0xFF, 0xFF, 0xFF, 0xFF, 0x00, 0x01], // A-ASSOCIATE-RQ claiming 4 GB
+        vec![0x01, 0x00, 0x00, 0x00, 0x00, 0x44, 0x00, 0x01, 0x00, 0x00], // cut short
+        Vec::new(),
+    ] {
+        let mut s = std::net::TcpStream::connect(format!("127.0.0.1:{port}")).unwrap();
+        let _ = s.write_all(&junk);
+        drop(s);
+    }
+    assert!(dcmtk("echoscu", "S01PACS", &port, &[]).status.success(), "still serving");
+
     // A clean stop on SIGTERM.
     let pid = server.child.id().to_string();
     assert!(
