@@ -98,7 +98,10 @@ fn dcmtk_clients_echo_and_store_and_unknown_callers_are_turned_away() {
         let _ = s.write_all(&junk);
         drop(s);
     }
-    assert!(dcmtk("echoscu", "S01PACS", &port, &[]).status.success(), "still serving");
+    assert!(
+        dcmtk("echoscu", "S01PACS", &port, &[]).status.success(),
+        "still serving"
+    );
 
     // A clean stop on SIGTERM.
     let pid = server.child.id().to_string();
