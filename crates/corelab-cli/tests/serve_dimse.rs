@@ -103,6 +103,25 @@ fn dcmtk_clients_echo_and_store_and_unknown_callers_are_turned_away() {
         "still serving"
     );
 
+    // A trial created while the server runs is routed at once.
+    let second = dir.path().join("second.toml");
+    std::fs::write(
+        &second,
+        TRIAL
+            .replace("NET-1", "NET-2")
+            .replace("S01PACS", "S02PACS"),
+    )
+    .unwrap();
+    assert!(
+        corelab(&data, &["trial", "create", second.to_str().unwrap()])
+            .status
+            .success()
+    );
+    assert!(
+        dcmtk("echoscu", "S02PACS", &port, &[]).status.success(),
+        "new site routed"
+    );
+
     // A clean stop on SIGTERM.
     let pid = server.child.id().to_string();
     assert!(

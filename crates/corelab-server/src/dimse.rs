@@ -1,7 +1,8 @@
 //! The DICOM storage SCP: C-ECHO and C-STORE over DIMSE (PS3.7) on dicom-ul's async upper layer.
 //!
 //! An association is accepted only from a calling AE title registered for a site of a trial
-//! (`site_ae_titles`); any other is rejected with A-ASSOCIATE-RJ "calling AE title not recognized"
+//! (`site_ae_titles`, read again at every new connection, so a trial created while the server runs
+//! is served at once); any other is rejected with A-ASSOCIATE-RJ "calling AE title not recognized"
 //! and the rejection is audited. Every transfer syntax the registry knows is accepted;
 //! encapsulated pixel data is stored as received. Each C-STORE data set is handed to the ingest
 //! pipeline, and the C-STORE response is sent only when the outcome is durable: 0x0000 when stored
@@ -189,6 +190,17 @@ pub async fn serve(
         let (socket, peer) = listener.accept().await?;
         // Without TCP_NODELAY each small response waits ~40 ms for Nagle's algorithm.
         let _ = socket.set_nodelay(true);
+        // Sites registered while the server runs are routed from their first association on.
+        match Routes::load(&store).await {
+            Ok(fresh) => {
+                if let Ok(mut r) = routes.write() {
+                    *r = fresh;
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "could not reload AE title routes; using the last ones")
+            }
+        }
         let Ok(permit) = slots.clone().acquire_owned().await else {
             return Ok(());
         };
