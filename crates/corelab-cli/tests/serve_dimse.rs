@@ -65,8 +65,9 @@ fn dcmtk_clients_echo_and_store_and_unknown_callers_are_turned_away() {
         !no_patient.status.success(),
         "a failure status makes storescu fail"
     );
-    // Sixteen associations at once, each sending the CT again: all acknowledged, stored once.
-    let clients: Vec<_> = (0..16)
+    // 64 associations at once (the default limit), each sending the CT again: all acknowledged,
+    // stored once.
+    let clients: Vec<_> = (0..64)
         .map(|_| {
             Command::new("/usr/bin/storescu")
                 .args(["-aet", "S01PACS", "-aec", "CORELAB", "127.0.0.1", &port])
@@ -153,7 +154,7 @@ fn dcmtk_clients_echo_and_store_and_unknown_callers_are_turned_away() {
             .iter()
             .filter(|a| **a == "instance.duplicate")
             .count(),
-        16,
+        64,
         "{actions:?}"
     );
     assert!(corelab(&data, &["audit", "verify"]).status.success());
