@@ -70,6 +70,21 @@ pub struct TrialSection {
     /// The disease or condition studied.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub indication: Option<String>,
+    /// A test trial (installation checks, conformance runs): never for patient data. Only a test
+    /// trial may turn de-identification off.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub test: bool,
+}
+
+/// Which confidentiality profile a trial applies.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeidProfile {
+    /// The Basic Application Level Confidentiality Profile (PS3.15 Table E.1-1) and options.
+    #[default]
+    Basic,
+    /// No de-identification: objects are stored exactly as received. Test trials only.
+    None,
 }
 
 /// One `[[sites]]` entry.
@@ -92,6 +107,9 @@ pub struct SiteSpec {
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DeidSection {
+    /// `basic` (the default) or `none` (test trials only).
+    #[serde(default)]
+    pub profile: DeidProfile,
     /// PS3.15 option names in kebab case; checked by the de-identification module.
     #[serde(default)]
     pub options: Vec<String>,
@@ -253,6 +271,12 @@ impl TrialFile {
                 }
             }
         }
+        if self.deid.profile == DeidProfile::None && !self.trial.test {
+            return invalid(
+                "deid.profile".into(),
+                "\"none\" stores objects with their identities: only a test trial ([trial] test = true) may use it".into(),
+            );
+        }
         for (i, rule) in self.deid.blackout.iter().enumerate() {
             if rule.modality.is_none()
                 && rule.manufacturer.is_none()
@@ -358,6 +382,20 @@ options = ["retain-long-modified-dates"]
         assert_eq!(t.deid.safe_private[0].tag.group, 0x0051);
         assert_eq!(t.deid.safe_private[0].tag.element, 0x10);
         assert_eq!(t.deid.blackout[0].rectangles[0], [0, 0, 100, 20]);
+    }
+
+    #[test]
+    fn only_a_test_trial_may_turn_de_identification_off() {
+        let off = format!("{MINIMAL}profile = \"none\"\n");
+        let e = TrialFile::parse(&off).unwrap_err().to_string();
+        assert!(
+            e.contains("deid.profile") && e.contains("test trial"),
+            "{e}"
+        );
+        let test = off.replace("phase = \"IIb\"", "phase = \"IIb\"\ntest = true");
+        let t = TrialFile::parse(&test).unwrap();
+        assert_eq!(t.deid.profile, DeidProfile::None);
+        assert!(t.trial.test);
     }
 
     #[test]

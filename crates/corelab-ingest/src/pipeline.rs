@@ -5,6 +5,7 @@
 use crate::checks::{check_required, is_dicomdir, text};
 use crate::trial::{RulesError, TrialRules};
 use bytes::Bytes;
+use corelab_core::DeidProfile;
 use corelab_dicom::deid::{Subject, encode_part10, original_subject};
 use corelab_store::ingest::{Catalogued, NewInstance, ToHold};
 use corelab_store::{OriginalIdentity, Store, StoreError};
@@ -244,7 +245,15 @@ impl Ingestor {
             id: subject_id.clone(),
             trial: Some(module),
         };
-        let deidentified = {
+        let deidentified = if rules.file.deid.profile == DeidProfile::None {
+            // A test trial without de-identification: stored exactly as received.
+            Ok((
+                bytes.clone(),
+                Fields::of(&parsed.dataset),
+                parsed.transfer_syntax,
+                None,
+            ))
+        } else {
             let rules = rules.clone();
             tokio::task::spawn_blocking(move || {
                 let (clean, outcome) = rules
@@ -254,17 +263,22 @@ impl Ingestor {
                 let fields = Fields::of(&clean);
                 let bytes = encode_part10(clean, &parsed.transfer_syntax)
                     .map_err(|e| format!("cannot encode the de-identified object: {e}"))?;
-                Ok::<_, String>((bytes, fields, parsed.transfer_syntax, outcome))
+                Ok::<_, String>((
+                    Bytes::from(bytes),
+                    fields,
+                    parsed.transfer_syntax,
+                    outcome.burned_in_risk,
+                ))
             })
             .await
             .map_err(|e| IngestError::Internal(e.to_string()))?
         };
-        let (clean_bytes, fields, transfer_syntax, deid_outcome) = match deidentified {
+        let (clean_bytes, fields, transfer_syntax, review) = match deidentified {
             Ok(d) => d,
             Err(why) => return self.hold(held, source, Some(&rules.id), &why, &bytes).await,
         };
         let size = clean_bytes.len() as u64;
-        let blob = self.store.blobs.put(Bytes::from(clean_bytes)).await?;
+        let blob = self.store.blobs.put(clean_bytes).await?;
         let catalogued = self
             .store
             .catalogue_instance(
@@ -295,7 +309,7 @@ impl Ingestor {
                 sop_instance_uid: fields.sop_instance_uid,
                 subject: subject_id,
                 version: 1,
-                review: deid_outcome.burned_in_risk,
+                review,
             },
             Catalogued::Duplicate { version, .. } => Outcome::Duplicate {
                 sop_instance_uid: fields.sop_instance_uid,

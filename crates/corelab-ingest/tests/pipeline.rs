@@ -335,3 +335,52 @@ async fn quarantine_seals_the_original_and_release_and_discard_are_on_record() {
     }
     assert!(lab.store.verify_audit().await.unwrap().ok);
 }
+
+/// A test trial with de-identification off: what lands is byte-for-byte what was sent.
+#[tokio::test]
+async fn a_test_trial_without_de_identification_round_trips_every_stored_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::init(&dir.path().join("lab"), &Overrides::default(), "test:init")
+        .await
+        .unwrap();
+    let text = TRIAL
+        .replace("ING-1", "RT-1")
+        .replace("phase = \"II\"", "phase = \"II\"\ntest = true")
+        .replace("[deid]\n", "[deid]\nprofile = \"none\"\n");
+    store
+        .create_trial("test", &TrialFile::parse(&text).unwrap(), &text)
+        .await
+        .unwrap();
+    let store = Arc::new(store);
+    let ingestor = Ingestor::new(store.clone(), "test:ingest");
+    let mut round_trips = 0;
+    for file in corpus_files() {
+        let bytes = std::fs::read(&file).unwrap();
+        let source = Source {
+            trial: "RT-1".into(),
+            ..source("import")
+        };
+        match ingestor
+            .ingest(&source, Bytes::from(bytes.clone()))
+            .await
+            .unwrap()
+        {
+            Outcome::Stored {
+                sop_instance_uid, ..
+            }
+            | Outcome::Conflict {
+                sop_instance_uid, ..
+            } => {
+                let stored = store
+                    .instance_bytes("RT-1", &sop_instance_uid)
+                    .await
+                    .unwrap();
+                assert!(stored == bytes, "{}: not byte-for-byte", file.display());
+                round_trips += 1;
+            }
+            _ => {}
+        }
+    }
+    assert!(round_trips >= 150, "only {round_trips} round trips");
+    assert!(store.verify_audit().await.unwrap().ok);
+}
