@@ -1,6 +1,8 @@
 //! `corelab deid --trial T --site S`: the trial's rules, subjects from the catalogue with their
 //! sealed links, the Clinical Trial modules, and `corelab subject assign | reveal`.
 
+mod common;
+
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -213,19 +215,9 @@ fn a_trial_deid_links_subjects_fills_the_modules_and_reveals_only_on_record() {
         revealed[0]["original"]["patient_id"],
         text(&ct_in, tags::PATIENT_ID)
     );
-    let log = ok(&corelab(&data, &["--json", "audit", "log"]));
-    let actions: Vec<&str> = log
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["action"].as_str().unwrap())
-        .collect();
-    assert_eq!(
-        actions.iter().filter(|a| **a == "subject.create").count(),
-        2,
-        "{actions:?}"
-    );
-    assert_eq!(actions.last(), Some(&"subject.reveal"));
+    let actions = common::audit_actions(&data);
+    assert_eq!(common::count(&actions, "subject.create"), 2, "{actions:?}");
+    assert_eq!(actions.last().map(String::as_str), Some("subject.reveal"));
     ok(&corelab(&data, &["audit", "verify"]));
 }
 

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{corelab, corpus as shared, json, lab_with_trial, serve};
+use common::{audit_actions, corelab, corpus as shared, count, json, lab_with_trial, serve};
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
@@ -137,25 +137,8 @@ fn dcmtk_clients_echo_and_store_and_unknown_callers_are_turned_away() {
     let status = json(&corelab(&data, &["--json", "status"]));
     assert_eq!(status["instances"], 2, "{status}");
     assert_eq!(status["quarantined"], 1, "{status}");
-    let log = json(&corelab(&data, &["--json", "audit", "log"]));
-    let actions: Vec<&str> = log
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["action"].as_str().unwrap())
-        .collect();
-    assert_eq!(
-        actions.iter().filter(|a| **a == "dimse.reject").count(),
-        1,
-        "{actions:?}"
-    );
-    assert_eq!(
-        actions
-            .iter()
-            .filter(|a| **a == "instance.duplicate")
-            .count(),
-        64,
-        "{actions:?}"
-    );
+    let actions = audit_actions(&data);
+    assert_eq!(count(&actions, "dimse.reject"), 1, "{actions:?}");
+    assert_eq!(count(&actions, "instance.duplicate"), 64, "{actions:?}");
     assert!(corelab(&data, &["audit", "verify"]).status.success());
 }

@@ -84,3 +84,18 @@ pub fn serve(data: &Path) -> Server {
         .to_owned();
     Server { child, port }
 }
+
+/// The actions of the installation's audit trail, oldest first.
+pub fn audit_actions(data: &Path) -> Vec<String> {
+    json(&corelab(data, &["--json", "audit", "log"]))
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// How many times `action` occurs in `actions`.
+pub fn count(actions: &[String], action: &str) -> usize {
+    actions.iter().filter(|a| *a == action).count()
+}
