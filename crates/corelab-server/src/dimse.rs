@@ -248,7 +248,7 @@ struct Session<'a> {
 }
 
 /// A C-STORE request being received.
-struct Store_ {
+struct StoreRequest {
     context: u8,
     message_id: u16,
     sop_class: String,
@@ -260,7 +260,7 @@ struct Store_ {
 impl Session<'_> {
     async fn run(&self, mut association: Association) {
         let started = Instant::now();
-        let mut pending: Option<Store_> = None;
+        let mut pending: Option<StoreRequest> = None;
         loop {
             let left = self.config.total_timeout.saturating_sub(started.elapsed());
             if left.is_zero() {
@@ -311,7 +311,7 @@ impl Session<'_> {
     async fn on_value(
         &self,
         association: &mut Association,
-        pending: &mut Option<Store_>,
+        pending: &mut Option<StoreRequest>,
         value: PDataValue,
     ) -> Result<(), String> {
         match value.value_type {
@@ -328,7 +328,7 @@ impl Session<'_> {
                         send_command(association, value.presentation_context_id, rsp).await
                     }
                     0x0001 => {
-                        *pending = Some(Store_ {
+                        *pending = Some(StoreRequest {
                             context: value.presentation_context_id,
                             message_id,
                             sop_class: command_text(&command, tags::AFFECTED_SOP_CLASS_UID),
@@ -377,7 +377,11 @@ impl Session<'_> {
     }
 
     /// Ingests one received data set; the status and error comment to answer with.
-    async fn store(&self, association: &Association, request: &Store_) -> (u16, Option<String>) {
+    async fn store(
+        &self,
+        association: &Association,
+        request: &StoreRequest,
+    ) -> (u16, Option<String>) {
         if request.too_large {
             return (
                 0xA700,

@@ -696,7 +696,8 @@ fn empty(elem: &InMemElement) -> InMemElement {
     }
 }
 
-fn text(obj: &InMemDicomObject, tag: Tag) -> Option<String> {
+/// A text value with its padding (NUL, spaces) trimmed.
+pub(crate) fn text(obj: &InMemDicomObject, tag: Tag) -> Option<String> {
     obj.element_opt(tag)
         .ok()
         .flatten()

@@ -14,11 +14,7 @@ use dicom_dictionary_std::tags;
 use dicom_object::InMemDicomObject;
 
 fn text(obj: &InMemDicomObject, tag: Tag) -> String {
-    obj.element_opt(tag)
-        .ok()
-        .flatten()
-        .and_then(|e| e.value().to_str().ok().map(|s| s.trim().to_owned()))
-        .unwrap_or_default()
+    super::engine::text(obj, tag).unwrap_or_default()
 }
 
 fn number(obj: &InMemDicomObject, tag: Tag) -> Option<u32> {
