@@ -6,7 +6,7 @@ use crate::checks::{check_required, is_dicomdir, text};
 use crate::trial::{RulesError, TrialRules};
 use bytes::Bytes;
 use corelab_core::DeidProfile;
-use corelab_dicom::deid::{Subject, encode_part10, original_subject};
+use corelab_dicom::deid::{OriginalSubject, Subject, encode_part10, original_subject};
 use corelab_store::ingest::{Catalogued, NewInstance, ToHold};
 use corelab_store::{OriginalIdentity, Store, StoreError};
 use dicom_dictionary_std::tags;
@@ -106,8 +106,7 @@ pub struct Ingestor {
     store: Arc<Store>,
     actor: String,
     rules: Mutex<HashMap<String, Arc<TrialRules>>>,
-    /// Subjects already linked: (trial, site, Patient ID) → subject. A link never changes once
-    /// made, so a returning patient costs no database round trip.
+    /// Subjects already linked: (trial, site, Patient ID) → subject (see [`Ingestor::subject_of`]).
     subjects: Mutex<HashMap<(String, String, String), String>>,
 }
 
@@ -209,37 +208,7 @@ impl Ingestor {
                 let why = "missing (0010,0020) Patient ID: the object cannot be linked to a trial subject (name the subject when importing: --subject)";
                 return self.hold(held, source, Some(&rules.id), why, &bytes).await;
             }
-            None => {
-                let key = (
-                    rules.id.clone(),
-                    source.site.clone(),
-                    original.patient_id.trim().to_owned(),
-                );
-                if let Some(id) = self.subjects.lock().ok().and_then(|m| m.get(&key).cloned()) {
-                    id
-                } else {
-                    let id = self
-                        .store
-                        .subject_for(
-                            &self.actor,
-                            &rules.id,
-                            &source.site,
-                            &OriginalIdentity {
-                                patient_id: original.patient_id.trim().to_owned(),
-                                patient_name: original.patient_name.clone(),
-                                issuer: original.issuer.clone(),
-                                birth_date: original.birth_date.clone(),
-                            },
-                            &rules.subject_rule,
-                        )
-                        .await?
-                        .subject;
-                    if let Ok(mut m) = self.subjects.lock() {
-                        m.insert(key, id.clone());
-                    }
-                    id
-                }
-            }
+            None => self.subject_of(&rules, &source.site, &original).await?,
         };
         let subject = Subject {
             id: subject_id.clone(),
@@ -320,6 +289,42 @@ impl Ingestor {
                 version,
             },
         })
+    }
+
+    /// The trial subject of an original identity at a site (its Patient ID must not be empty):
+    /// found or created through the sealed link, then remembered. A link never changes once made,
+    /// so a returning patient costs no database round trip.
+    pub async fn subject_of(
+        &self,
+        rules: &TrialRules,
+        site: &str,
+        original: &OriginalSubject,
+    ) -> Result<String, IngestError> {
+        let patient_id = original.patient_id.trim();
+        let key = (rules.id.clone(), site.to_owned(), patient_id.to_owned());
+        if let Some(id) = self.subjects.lock().ok().and_then(|m| m.get(&key).cloned()) {
+            return Ok(id);
+        }
+        let id = self
+            .store
+            .subject_for(
+                &self.actor,
+                &rules.id,
+                site,
+                &OriginalIdentity {
+                    patient_id: patient_id.to_owned(),
+                    patient_name: original.patient_name.clone(),
+                    issuer: original.issuer.clone(),
+                    birth_date: original.birth_date.clone(),
+                },
+                &rules.subject_rule,
+            )
+            .await?
+            .subject;
+        if let Ok(mut m) = self.subjects.lock() {
+            m.insert(key, id.clone());
+        }
+        Ok(id)
     }
 
     async fn hold(

@@ -5,15 +5,12 @@ use crate::cli::{DeidArgs, Global};
 use crate::exit::ERROR;
 use crate::output::emit;
 use anyhow::{Context, Result, bail};
-use corelab_core::SubjectIdRule;
 use corelab_dicom::deid::profile::ProfileOption;
 use corelab_dicom::deid::{
     ClinicalTrial, Deidentifier, OriginalPhi, OriginalSubject, Subject, SubjectResolver,
     TrialSecret, deidentify_file, read_dicom, verify_dataset,
 };
-use corelab_store::{OriginalIdentity, Store};
 use serde::Serialize;
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -84,7 +81,7 @@ pub async fn run(g: &Global, a: &DeidArgs) -> Result<u8> {
                     ctx.id
                 );
             };
-            d.with_subjects(Arc::new(ctx.subjects(g, site, a.time_point.as_deref())?))
+            d.with_subjects(Arc::new(ctx.subjects(site, a.time_point.as_deref())?))
         }
         None => d,
     };
@@ -92,7 +89,7 @@ pub async fn run(g: &Global, a: &DeidArgs) -> Result<u8> {
     let code = tokio::task::block_in_place(|| process(g, &d, &jobs))?;
     if let Some(ctx) = &trial {
         // Sign the new subjects' events at once.
-        ctx.store.checkpoint().await?;
+        ctx.ingestor.store().checkpoint().await?;
     }
     Ok(code)
 }
@@ -311,22 +308,23 @@ fn absolute(p: &Path) -> PathBuf {
 /// A trial of this installation, as de-identification needs it.
 struct TrialContext {
     id: String,
-    store: Arc<Store>,
-    rules: corelab_ingest::TrialRules,
+    ingestor: Arc<corelab_ingest::Ingestor>,
+    rules: Arc<corelab_ingest::TrialRules>,
 }
 
 impl TrialContext {
     async fn load(g: &Global, trial: &str) -> Result<Self> {
-        let store = super::open(g).await?;
-        let rules = corelab_ingest::TrialRules::load(&store, trial).await?;
+        let store = Arc::new(super::open(g).await?);
+        let ingestor = Arc::new(corelab_ingest::Ingestor::new(store, &super::actor(g)));
+        let rules = ingestor.rules(trial).await?;
         Ok(Self {
             id: trial.to_owned(),
-            store: Arc::new(store),
+            ingestor,
             rules,
         })
     }
 
-    fn subjects(&self, g: &Global, site: &str, time_point: Option<&str>) -> Result<TrialSubjects> {
+    fn subjects(&self, site: &str, time_point: Option<&str>) -> Result<TrialSubjects> {
         let Some(module) = self.rules.clinical_trial(site, time_point) else {
             bail!(
                 "trial {} has no site {site:?} (sites: {})",
@@ -335,72 +333,42 @@ impl TrialContext {
             );
         };
         Ok(TrialSubjects {
-            store: self.store.clone(),
+            ingestor: self.ingestor.clone(),
+            rules: self.rules.clone(),
             runtime: tokio::runtime::Handle::current(),
-            trial: self.id.clone(),
             site: site.to_owned(),
-            actor: super::actor(g),
-            rule: self.rules.subject_rule.clone(),
             module,
-            known: Mutex::new(HashMap::new()),
         })
     }
 }
 
-/// Subjects from the catalogue: found or created (and sealed) once per patient, then cached.
+/// Subjects from the catalogue, through the ingest pipeline's linking (found or created, sealed,
+/// then remembered), called from the de-identification threads.
 #[derive(Debug)]
 struct TrialSubjects {
-    store: Arc<Store>,
+    ingestor: Arc<corelab_ingest::Ingestor>,
+    rules: Arc<corelab_ingest::TrialRules>,
     runtime: tokio::runtime::Handle,
-    trial: String,
     site: String,
-    actor: String,
-    rule: SubjectIdRule,
     module: ClinicalTrial,
-    known: Mutex<HashMap<String, String>>,
 }
 
 impl SubjectResolver for TrialSubjects {
     fn resolve(&self, original: &OriginalSubject) -> std::result::Result<Subject, String> {
-        let patient_id = original.patient_id.trim();
-        if patient_id.is_empty() {
+        if original.patient_id.trim().is_empty() {
             return Err(
                 "the object has no PatientID (0010,0020), so it cannot be linked to a trial subject"
                     .into(),
             );
         }
-        let subject = |id: String| Subject {
+        let id = self
+            .runtime
+            .block_on(self.ingestor.subject_of(&self.rules, &self.site, original))
+            .map_err(|e| e.to_string())?;
+        Ok(Subject {
             id,
             trial: Some(self.module.clone()),
-        };
-        if let Some(id) = self
-            .known
-            .lock()
-            .ok()
-            .and_then(|k| k.get(patient_id).cloned())
-        {
-            return Ok(subject(id));
-        }
-        let identity = OriginalIdentity {
-            patient_id: patient_id.to_owned(),
-            patient_name: original.patient_name.clone(),
-            issuer: original.issuer.clone(),
-            birth_date: original.birth_date.clone(),
-        };
-        let link = self
-            .runtime
-            .block_on(self.store.subject_for(
-                &self.actor,
-                &self.trial,
-                &self.site,
-                &identity,
-                &self.rule,
-            ))
-            .map_err(|e| e.to_string())?;
-        if let Ok(mut k) = self.known.lock() {
-            k.insert(patient_id.to_owned(), link.subject.clone());
-        }
-        Ok(subject(link.subject))
+        })
     }
 }
 
