@@ -25,6 +25,6 @@ pub use secret::TrialSecret;
 pub use subject::{SubjectIdError, SubjectIdRule};
 pub use toml_error::toml_error_line;
 pub use trial::{
-    BlackoutRule, DeidProfile, DeidSection, Phase, PrivateTag, SafePrivateSpec, SiteSpec,
-    TrialError, TrialFile, TrialSection,
+    BlackoutRule, DeidProfile, DeidSection, IngestSection, Phase, PrivateTag, SafePrivateSpec,
+    SiteSpec, TrialError, TrialFile, TrialSection,
 };

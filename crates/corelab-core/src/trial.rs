@@ -101,6 +101,22 @@ pub struct SiteSpec {
     /// Calling AE titles the site sends from.
     #[serde(default)]
     pub ae_titles: Vec<AeTitle>,
+    /// The AE title the site calls corelab by, when it has one of its own; the node's own AE
+    /// title (`serve --aet`) otherwise. Two sites behind one gateway (one calling AE title) are
+    /// told apart by it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub called_ae_title: Option<AeTitle>,
+}
+
+/// The `[ingest]` table: how objects reach the trial.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IngestSection {
+    /// Objects from a calling AE title registered for several sites (of this or other trials
+    /// that allow it) are routed by their Clinical Trial Protocol ID (0012,0020) and Clinical
+    /// Trial Site ID (0012,0030). Off by default: then a calling AE title names one site.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub clinical_trial_routing: bool,
 }
 
 /// The `[deid]` table.
@@ -228,6 +244,9 @@ pub struct TrialFile {
     /// The `[deid]` table.
     #[serde(default)]
     pub deid: DeidSection,
+    /// The `[ingest]` table.
+    #[serde(default)]
+    pub ingest: IngestSection,
     /// Tables owned by later parts of the protocol, kept as they were written.
     #[serde(flatten)]
     pub rest: BTreeMap<String, toml::Value>,
@@ -259,15 +278,27 @@ impl TrialFile {
             if site.name.trim().is_empty() {
                 return invalid(format!("sites[{i}].name"), "must not be empty".into());
             }
+            let called = site.called_ae_title.as_ref().map(AeTitle::as_str);
             for (k, ae) in site.ae_titles.iter().enumerate() {
-                if let Some(j) = ae_titles.insert(ae.as_str(), i) {
-                    return invalid(
-                        format!("sites[{i}].ae_titles[{k}]"),
-                        format!(
-                            "AE title {:?} is already used by sites[{j}]; calls could not be routed",
-                            ae.as_str()
-                        ),
-                    );
+                match ae_titles.insert((ae.as_str(), called), i) {
+                    Some(j) if j != i && !self.ingest.clinical_trial_routing => {
+                        return invalid(
+                            format!("sites[{i}].ae_titles[{k}]"),
+                            format!(
+                                "AE title {:?} is already used by sites[{j}] with the same called AE title; \
+                                 calls could not be routed (give the sites different called_ae_title, \
+                                 or set [ingest] clinical_trial_routing = true)",
+                                ae.as_str()
+                            ),
+                        );
+                    }
+                    Some(j) if j == i => {
+                        return invalid(
+                            format!("sites[{i}].ae_titles[{k}]"),
+                            format!("AE title {:?} is listed twice", ae.as_str()),
+                        );
+                    }
+                    _ => {}
                 }
             }
         }
@@ -368,6 +399,27 @@ options = ["retain-long-modified-dates"]
         );
         let e = TrialFile::parse(&text).unwrap_err();
         assert!(e.to_string().contains("sites[1].ae_titles[0]"), "{e}");
+    }
+
+    #[test]
+    fn sites_behind_one_gateway_are_told_apart_by_called_ae_title_or_clinical_trial_routing() {
+        let second = "\n[[sites]]\nid = \"S02\"\nname = \"B\"\nae_titles = [\"S01PACS\"]\n";
+        let by_called = format!("{MINIMAL}{second}called_ae_title = \"CORELAB-S02\"\n");
+        let t = TrialFile::parse(&by_called).unwrap();
+        assert_eq!(
+            t.sites[1].called_ae_title.as_ref().map(AeTitle::as_str),
+            Some("CORELAB-S02")
+        );
+        let routed = format!("{MINIMAL}{second}\n[ingest]\nclinical_trial_routing = true\n");
+        assert!(
+            TrialFile::parse(&routed)
+                .unwrap()
+                .ingest
+                .clinical_trial_routing
+        );
+        let twice = MINIMAL.replace("[\"S01PACS\"]", "[\"S01PACS\", \"S01PACS\"]");
+        let e = TrialFile::parse(&twice).unwrap_err();
+        assert!(e.to_string().contains("listed twice"), "{e}");
     }
 
     #[test]

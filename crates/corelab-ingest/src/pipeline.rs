@@ -21,7 +21,7 @@ pub struct Source {
     pub trial: String,
     /// The site that sent it.
     pub site: String,
-    /// How it came (`import:<path>`, `dimse:<AE>@<address>`), for the audit trail.
+    /// How it came (`import:<path>`, `dimse:<calling AE>-><called AE>@<address>`), for the audit trail.
     pub origin: String,
     /// The trial subject the objects belong to, when the sender says so (objects that carry no
     /// usable Patient ID); otherwise the subject is found from the Patient ID.
@@ -165,30 +165,91 @@ impl Ingestor {
             );
             return self.hold(held, source, Some(&rules.id), &why, &bytes).await;
         };
-        // Parsing and checking are CPU work: off the async threads.
-        let parsed = {
-            let bytes = bytes.clone();
-            tokio::task::spawn_blocking(move || {
-                corelab_dicom::read::read_bytes(&bytes).and_then(|p| {
-                    if is_dicomdir(&p.dataset) {
-                        return Ok(None);
-                    }
-                    check_required(&p.dataset)?;
-                    Ok(Some(p))
-                })
-            })
+        let parsed = match parse(bytes.clone()).await? {
+            Parse::Object(p) => p,
+            Parse::Dicomdir => return Ok(dicomdir_skipped()),
+            Parse::Bad(why) => return self.hold(held, source, Some(&rules.id), &why, &bytes).await,
+        };
+        self.run_parsed(held, source, &rules, module, parsed, bytes)
             .await
-            .map_err(|e| IngestError::Internal(e.to_string()))?
+    }
+
+    /// Runs one object through the pipeline for the one of `sites` (trial, site) that its
+    /// Clinical Trial Protocol ID (0012,0020) and Clinical Trial Site ID (0012,0030) name: the
+    /// trial's `[trial] protocol` or id, and the site's id. An object that names none of them is
+    /// quarantined, with no trial.
+    pub async fn ingest_routed(
+        &self,
+        sites: &[(String, String)],
+        origin: &str,
+        bytes: Bytes,
+    ) -> Result<Outcome, IngestError> {
+        let held = Hold { hold: true };
+        let listed = sites
+            .iter()
+            .map(|(t, s)| format!("{t}/{s}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let unrouted = || ToHold {
+            trial: None,
+            site: None,
+            source: origin,
+            reason: "",
+            details: serde_json::json!({"size": bytes.len(), "routes": listed}),
         };
-        let parsed = match parsed {
-            Ok(Some(p)) => p,
-            Ok(None) => {
-                return Ok(Outcome::Skipped {
-                    reason: "a DICOMDIR (media directory): the index of a file set, not an object to store".into(),
-                });
+        let parsed = match parse(bytes.clone()).await? {
+            Parse::Object(p) => p,
+            Parse::Dicomdir => return Ok(dicomdir_skipped()),
+            Parse::Bad(why) => return self.hold_as(held, unrouted(), &why, &bytes).await,
+        };
+        let protocol = text(&parsed.dataset, tags::CLINICAL_TRIAL_PROTOCOL_ID).unwrap_or_default();
+        let site_id = text(&parsed.dataset, tags::CLINICAL_TRIAL_SITE_ID).unwrap_or_default();
+        let (protocol, site_id) = (protocol.trim(), site_id.trim());
+        for (trial, site) in sites {
+            if site != site_id {
+                continue;
             }
-            Err(why) => return self.hold(held, source, Some(&rules.id), &why, &bytes).await,
-        };
+            let rules = match self.rules(trial).await {
+                Ok(r) => r,
+                Err(RulesError::Store(e)) => return Err(e.into()),
+                Err(e) => {
+                    tracing::warn!(trial, error = %e, "trial cannot take objects");
+                    continue;
+                }
+            };
+            if protocol != rules.file.trial.protocol && protocol != rules.id {
+                continue;
+            }
+            let Some(module) = rules.clinical_trial(site, None) else {
+                continue;
+            };
+            let source = Source {
+                trial: trial.clone(),
+                site: site.clone(),
+                origin: origin.to_owned(),
+                subject: None,
+            };
+            return self
+                .run_parsed(held, &source, &rules, module, parsed, bytes)
+                .await;
+        }
+        let why = format!(
+            "no route: Clinical Trial Protocol ID (0012,0020) {protocol:?} and Site ID (0012,0030) \
+             {site_id:?} name none of the sites this sender routes to ({listed})"
+        );
+        self.hold_as(held, unrouted(), &why, &bytes).await
+    }
+
+    /// The pipeline after parsing, once trial and site are known.
+    async fn run_parsed(
+        &self,
+        held: Hold,
+        source: &Source,
+        rules: &Arc<TrialRules>,
+        module: corelab_dicom::deid::ClinicalTrial,
+        parsed: corelab_dicom::read::Parsed,
+        bytes: Bytes,
+    ) -> Result<Outcome, IngestError> {
         let original = original_subject(&parsed.dataset);
         let subject_id = match &source.subject {
             Some(id) => {
@@ -208,7 +269,19 @@ impl Ingestor {
                 let why = "missing (0010,0020) Patient ID: the object cannot be linked to a trial subject (name the subject when importing: --subject)";
                 return self.hold(held, source, Some(&rules.id), why, &bytes).await;
             }
-            None => self.subject_of(&rules, &source.site, &original).await?,
+            None => match self.subject_of(rules, &source.site, &original).await {
+                Ok(id) => id,
+                // The trial's subject ID rule gives an ID another site's subject has (the same
+                // Patient ID at two sites under a template without `{site}`): a person decides.
+                Err(IngestError::Store(StoreError::Conflict(why))) => {
+                    let why = format!(
+                        "{why}: the subject ID rule gives this patient an ID another subject has; \
+                         assign the subject (corelab subject assign) or release with --subject"
+                    );
+                    return self.hold(held, source, Some(&rules.id), &why, &bytes).await;
+                }
+                Err(e) => return Err(e),
+            },
         };
         let subject = Subject {
             id: subject_id.clone(),
@@ -288,6 +361,11 @@ impl Ingestor {
                 sop_instance_uid: fields.sop_instance_uid,
                 version,
             },
+            Catalogued::Refused { reason } => {
+                return self
+                    .hold(held, source, Some(&rules.id), &reason, &bytes)
+                    .await;
+            }
         })
     }
 
@@ -335,6 +413,26 @@ impl Ingestor {
         reason: &str,
         original: &[u8],
     ) -> Result<Outcome, IngestError> {
+        let at = ToHold {
+            trial,
+            site: Some(&source.site),
+            source: &source.origin,
+            reason,
+            details: serde_json::json!({
+                "size": original.len(), "trial": source.trial, "site": source.site,
+            }),
+        };
+        self.hold_as(held, at, reason, original).await
+    }
+
+    /// Quarantines `original` as `at` says, with `reason` (or, on a retry, only reports it).
+    async fn hold_as(
+        &self,
+        held: Hold,
+        at: ToHold<'_>,
+        reason: &str,
+        original: &[u8],
+    ) -> Result<Outcome, IngestError> {
         if !held.hold {
             return Ok(Outcome::Refused {
                 reason: reason.to_owned(),
@@ -342,24 +440,40 @@ impl Ingestor {
         }
         let id = self
             .store
-            .quarantine(
-                &self.actor,
-                &ToHold {
-                    trial,
-                    site: Some(&source.site),
-                    source: &source.origin,
-                    reason,
-                    details: serde_json::json!({
-                        "size": original.len(), "trial": source.trial, "site": source.site,
-                    }),
-                },
-                original,
-            )
+            .quarantine(&self.actor, &ToHold { reason, ..at }, original)
             .await?;
         Ok(Outcome::Quarantined {
             id,
             reason: reason.to_owned(),
         })
+    }
+}
+
+/// What parsing found.
+enum Parse {
+    Object(corelab_dicom::read::Parsed),
+    Dicomdir,
+    Bad(String),
+}
+
+/// Parses and checks an object; CPU work, so off the async threads.
+async fn parse(bytes: Bytes) -> Result<Parse, IngestError> {
+    tokio::task::spawn_blocking(move || match corelab_dicom::read::read_bytes(&bytes) {
+        Err(why) => Parse::Bad(why),
+        Ok(p) if is_dicomdir(&p.dataset) => Parse::Dicomdir,
+        Ok(p) => match check_required(&p.dataset) {
+            Ok(()) => Parse::Object(p),
+            Err(why) => Parse::Bad(why),
+        },
+    })
+    .await
+    .map_err(|e| IngestError::Internal(e.to_string()))
+}
+
+fn dicomdir_skipped() -> Outcome {
+    Outcome::Skipped {
+        reason: "a DICOMDIR (media directory): the index of a file set, not an object to store"
+            .into(),
     }
 }
 

@@ -42,23 +42,32 @@ pub enum RulesError {
     },
 }
 
+/// A trial's stored trial file.
+pub async fn trial_file(store: &Store, trial: &str) -> Result<TrialFile, RulesError> {
+    let Some(t) = store.trial(trial).await? else {
+        return Err(RulesError::NoTrial(trial.to_owned()));
+    };
+    let invalid = |why: String| RulesError::Invalid {
+        trial: trial.to_owned(),
+        why,
+    };
+    let digest = t
+        .config_sha256
+        .parse()
+        .map_err(|_| invalid("its trial file digest is not valid".into()))?;
+    let text = store.blobs.get(&digest).await?;
+    TrialFile::parse(&String::from_utf8_lossy(&text))
+        .map_err(|e| invalid(format!("stored trial file: {e}")))
+}
+
 impl TrialRules {
     /// Loads a trial's rules from the store (its trial file blob and its key).
     pub async fn load(store: &Store, trial: &str) -> Result<Self, RulesError> {
-        let Some(t) = store.trial(trial).await? else {
-            return Err(RulesError::NoTrial(trial.to_owned()));
-        };
+        let file = trial_file(store, trial).await?;
         let invalid = |why: String| RulesError::Invalid {
             trial: trial.to_owned(),
             why,
         };
-        let digest = t
-            .config_sha256
-            .parse()
-            .map_err(|_| invalid("its trial file digest is not valid".into()))?;
-        let text = store.blobs.get(&digest).await?;
-        let file = TrialFile::parse(&String::from_utf8_lossy(&text))
-            .map_err(|e| invalid(format!("stored trial file: {e}")))?;
         let secret = store.trial_secret(trial)?;
         let options = file
             .deid

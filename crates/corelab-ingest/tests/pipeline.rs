@@ -384,3 +384,60 @@ async fn a_test_trial_without_de_identification_round_trips_every_stored_file() 
     assert!(round_trips >= 150, "only {round_trips} round trips");
     assert!(store.verify_audit().await.unwrap().ok);
 }
+
+#[tokio::test]
+async fn the_same_patient_id_at_two_sites_under_a_template_without_site_is_quarantined_saying_why()
+{
+    let lab = lab(false).await;
+    let two_sites = r#"
+[trial]
+id = "ING-2"
+sponsor = "Example Pharma"
+protocol = "EXP-10"
+phase = "II"
+
+[[sites]]
+id = "S01"
+name = "A"
+
+[[sites]]
+id = "S02"
+name = "B"
+"#;
+    lab.store
+        .create_trial("test", &TrialFile::parse(two_sites).unwrap(), two_sites)
+        .await
+        .unwrap();
+    let ct = Bytes::from(std::fs::read(corpus().join("pydicom_test_files/CT_small.dcm")).unwrap());
+    let from = |site: &str| Source {
+        trial: "ING-2".into(),
+        site: site.into(),
+        origin: format!("test:{site}"),
+        subject: None,
+    };
+    let first = lab.ingestor.ingest(&from("S01"), ct.clone()).await.unwrap();
+    assert!(first.is_stored(), "{first:?}");
+    // The default SUBJ-{hash:12} hashes the Patient ID alone, so the same Patient ID at another
+    // site (another person, or the same one) gets the taken ID: not a retryable failure.
+    match lab.ingestor.ingest(&from("S02"), ct.clone()).await.unwrap() {
+        Outcome::Quarantined { reason, .. } => assert!(
+            reason.contains("is already taken") && reason.contains("corelab subject assign"),
+            "{reason}"
+        ),
+        other => panic!("{other:?}"),
+    }
+    // Named as another subject, the object's study is already filed under the first one: it is
+    // not filed under two subjects, and not made a "version" of the first one's image.
+    let named = Source {
+        subject: Some("B-001".into()),
+        ..from("S02")
+    };
+    match lab.ingestor.ingest(&named, ct).await.unwrap() {
+        Outcome::Quarantined { reason, .. } => {
+            assert!(reason.contains("is filed under subject SUBJ-"), "{reason}")
+        }
+        other => panic!("{other:?}"),
+    }
+    let status = lab.store.status().await.unwrap();
+    assert_eq!((status.instances, status.quarantined), (1, 2));
+}

@@ -21,7 +21,6 @@ use dicom_ul::association::Association as _;
 use dicom_ul::association::server::AccessControl;
 use dicom_ul::pdu::{AssociationRJServiceUserReason, PDataValue, PDataValueType, UserIdentity};
 use dicom_ul::{Pdu, ServerAssociationOptions};
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
@@ -61,43 +60,146 @@ impl Default for DimseConfig {
     }
 }
 
-/// Which trial and site each calling AE title sends for.
+/// One way in: a calling AE title of a site, and the called AE title it must use.
+#[derive(Clone, Debug)]
+struct Route {
+    calling: String,
+    /// The site's own called AE title; `None`: the node's.
+    called: Option<String>,
+    trial: String,
+    site: String,
+    /// The trial routes objects by their Clinical Trial attributes.
+    by_attributes: bool,
+}
+
+/// Where an association's objects go.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Destination {
+    /// One site of one trial.
+    Site {
+        /// The trial.
+        trial: String,
+        /// The site.
+        site: String,
+    },
+    /// Several (trial, site) pairs, all in trials that allow it: each object goes where its
+    /// Clinical Trial Protocol ID and Site ID say.
+    ByClinicalTrial(Vec<(String, String)>),
+}
+
+/// Why an association is refused, for the A-ASSOCIATE-RJ and the audit trail.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Refusal {
+    /// The reason sent to the caller.
+    pub reason: AssociationRJServiceUserReason,
+    /// What is audited.
+    pub why: String,
+}
+
+/// The sites each calling AE title sends for, read from the trials' files.
 #[derive(Clone, Debug, Default)]
 pub struct Routes {
-    by_ae: HashMap<String, Vec<(String, String)>>,
+    routes: Vec<Route>,
 }
 
 impl Routes {
-    /// The routes registered in the catalogue.
+    /// The routes of every trial in the catalogue (a trial whose file cannot be read is left
+    /// out, with a warning).
     pub async fn load(store: &Store) -> corelab_store::Result<Self> {
-        let mut by_ae: HashMap<String, Vec<(String, String)>> = HashMap::new();
+        let mut routes = Vec::new();
         for t in store.trials().await? {
-            for s in store.sites(&t.id).await? {
-                for ae in s.ae_titles {
-                    by_ae
-                        .entry(ae)
-                        .or_default()
-                        .push((t.id.clone(), s.id.clone()));
+            let file = match corelab_ingest::trial::trial_file(store, &t.id).await {
+                Ok(f) => f,
+                Err(corelab_ingest::trial::RulesError::Store(e)) => return Err(e),
+                Err(e) => {
+                    tracing::warn!(trial = %t.id, error = %e, "trial not routed");
+                    continue;
+                }
+            };
+            for s in &file.sites {
+                for ae in &s.ae_titles {
+                    routes.push(Route {
+                        calling: ae.as_str().to_owned(),
+                        called: s.called_ae_title.as_ref().map(|a| a.as_str().to_owned()),
+                        trial: t.id.clone(),
+                        site: s.id.as_str().to_owned(),
+                        by_attributes: file.ingest.clinical_trial_routing,
+                    });
                 }
             }
         }
-        Ok(Self { by_ae })
+        Ok(Self { routes })
     }
 
-    /// The trial and site of a calling AE title, if it names exactly one.
-    pub fn route(&self, calling: &str) -> Option<(String, String)> {
-        match self.by_ae.get(calling.trim()).map(Vec::as_slice) {
-            Some([one]) => Some(one.clone()),
-            _ => None,
+    /// Where an association from `calling` to `called` goes, this node being `node`.
+    pub fn resolve(&self, node: &str, calling: &str, called: &str) -> Result<Destination, Refusal> {
+        let (node, calling, called) = (node.trim(), calling.trim(), called.trim());
+        let refuse = |reason, why: String| Err(Refusal { reason, why });
+        let from: Vec<&Route> = self
+            .routes
+            .iter()
+            .filter(|r| r.calling == calling)
+            .collect();
+        if from.is_empty() {
+            return refuse(
+                AssociationRJServiceUserReason::CallingAETitleNotRecognized,
+                format!("calling AE title {calling:?} is not registered for any site"),
+            );
+        }
+        let to: Vec<&Route> = from
+            .iter()
+            .copied()
+            .filter(|r| r.called.as_deref().unwrap_or(node) == called)
+            .collect();
+        let named = |rs: &[&Route]| {
+            rs.iter()
+                .map(|r| {
+                    format!(
+                        "{}/{} via {}",
+                        r.trial,
+                        r.site,
+                        r.called.as_deref().unwrap_or(node)
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        match to.as_slice() {
+            [] => refuse(
+                AssociationRJServiceUserReason::CalledAETitleNotRecognized,
+                format!(
+                    "called AE title {called:?} is not one that {calling:?} sends to (its sites: {})",
+                    named(&from)
+                ),
+            ),
+            [one] => Ok(Destination::Site {
+                trial: one.trial.clone(),
+                site: one.site.clone(),
+            }),
+            several if several.iter().all(|r| r.by_attributes) => Ok(Destination::ByClinicalTrial(
+                several
+                    .iter()
+                    .map(|r| (r.trial.clone(), r.site.clone()))
+                    .collect(),
+            )),
+            several => refuse(
+                AssociationRJServiceUserReason::CallingAETitleNotRecognized,
+                format!(
+                    "calling AE title {calling:?} to {called:?} names several sites ({}) and not all \
+                     their trials route by Clinical Trial attributes",
+                    named(several)
+                ),
+            ),
         }
     }
 }
 
-/// The access check dicom-ul runs during association negotiation: a known calling AE title, and
-/// the called AE title this node answers to. Rejections are reported for the audit trail.
+/// The access check dicom-ul runs during association negotiation: a calling AE title registered
+/// for a site, calling this node by the AE title that site uses. Rejections are reported for the
+/// audit trail.
 struct SiteAccess {
     routes: Arc<RwLock<Routes>>,
-    rejected: mpsc::UnboundedSender<(String, String, &'static str)>,
+    rejected: mpsc::UnboundedSender<(String, String, String)>,
 }
 
 impl AccessControl for SiteAccess {
@@ -108,32 +210,24 @@ impl AccessControl for SiteAccess {
         called_ae_title: &str,
         _user_identity: Option<&UserIdentity>,
     ) -> Result<(), AssociationRJServiceUserReason> {
-        let reject = |why: &'static str, reason| {
-            let _ = self.rejected.send((
-                calling_ae_title.trim().to_owned(),
-                called_ae_title.trim().to_owned(),
-                why,
-            ));
-            Err(reason)
+        let resolved = match self.routes.read() {
+            Ok(r) => r.resolve(this_ae_title, calling_ae_title, called_ae_title),
+            Err(_) => Err(Refusal {
+                reason: AssociationRJServiceUserReason::NoReasonGiven,
+                why: "the routing table is unavailable".into(),
+            }),
         };
-        if called_ae_title.trim() != this_ae_title.trim() {
-            return reject(
-                "called AE title is not this node's",
-                AssociationRJServiceUserReason::CalledAETitleNotRecognized,
-            );
+        match resolved {
+            Ok(_) => Ok(()),
+            Err(refusal) => {
+                let _ = self.rejected.send((
+                    calling_ae_title.trim().to_owned(),
+                    called_ae_title.trim().to_owned(),
+                    refusal.why,
+                ));
+                Err(refusal.reason)
+            }
         }
-        let known = self
-            .routes
-            .read()
-            .map(|r| r.route(calling_ae_title).is_some())
-            .unwrap_or(false);
-        if !known {
-            return reject(
-                "calling AE title is not registered for exactly one site",
-                AssociationRJServiceUserReason::CallingAETitleNotRecognized,
-            );
-        }
-        Ok(())
     }
 }
 
@@ -149,8 +243,7 @@ pub async fn serve(
             .await
             .map_err(|e| std::io::Error::other(e.to_string()))?,
     ));
-    let (rejected_tx, mut rejected_rx) =
-        mpsc::unbounded_channel::<(String, String, &'static str)>();
+    let (rejected_tx, mut rejected_rx) = mpsc::unbounded_channel::<(String, String, String)>();
     {
         // Rejections are audited from here: the access check itself runs synchronously.
         let store = store.clone();
@@ -216,14 +309,17 @@ pub async fn serve(
             match established {
                 Ok(Ok(association)) => {
                     let calling = association.peer_ae_title().trim().to_owned();
-                    let route = routes.read().ok().and_then(|r| r.route(&calling));
-                    if let Some((trial, site)) = route {
+                    let called = association.called_ae_title().trim().to_owned();
+                    let destination = routes
+                        .read()
+                        .ok()
+                        .and_then(|r| r.resolve(&config.ae_title, &calling, &called).ok());
+                    if let Some(destination) = destination {
                         let session = Session {
                             ingestor: &ingestor,
                             config: &config,
-                            trial,
-                            site,
-                            origin: format!("dimse:{calling}@{peer}"),
+                            destination,
+                            origin: format!("dimse:{calling}->{called}@{peer}"),
                         };
                         session.run(association).await;
                     }
@@ -242,8 +338,7 @@ type Association = dicom_ul::association::server::AsyncServerAssociation<tokio::
 struct Session<'a> {
     ingestor: &'a Ingestor,
     config: &'a DimseConfig,
-    trial: String,
-    site: String,
+    destination: Destination,
     origin: String,
 }
 
@@ -414,13 +509,23 @@ impl Session<'_> {
         ) else {
             return (0xC000, Some("cannot build the file meta group".into()));
         };
-        let source = Source {
-            trial: self.trial.clone(),
-            site: self.site.clone(),
-            origin: self.origin.clone(),
-            subject: None,
+        let ingested = match &self.destination {
+            Destination::Site { trial, site } => {
+                let source = Source {
+                    trial: trial.clone(),
+                    site: site.clone(),
+                    origin: self.origin.clone(),
+                    subject: None,
+                };
+                self.ingestor.ingest(&source, Bytes::from(bytes)).await
+            }
+            Destination::ByClinicalTrial(sites) => {
+                self.ingestor
+                    .ingest_routed(sites, &self.origin, Bytes::from(bytes))
+                    .await
+            }
         };
-        match self.ingestor.ingest(&source, Bytes::from(bytes)).await {
+        match ingested {
             Ok(Outcome::Stored { .. } | Outcome::Duplicate { .. } | Outcome::Conflict { .. }) => {
                 (0x0000, None)
             }

@@ -40,6 +40,12 @@ pub struct SiteSummary {
     pub country: Option<String>,
     /// Calling AE titles.
     pub ae_titles: Vec<String>,
+    /// The AE title the site calls this node by, when it has its own.
+    pub called_ae_title: Option<String>,
+    /// Trial subjects at the site.
+    pub subjects: i64,
+    /// DICOM instances stored for the site (all versions).
+    pub instances: i64,
 }
 
 /// What the installation holds (`corelab status --json`).
@@ -111,12 +117,14 @@ impl Store {
         .map_err(|e| unique_or(e, format!("trial {key} already exists"), "creating a trial"))?;
         for site in &file.sites {
             let site_id: i64 = sqlx::query_scalar(
-                "INSERT INTO sites (trial_id, site_key, name, country, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+                "INSERT INTO sites (trial_id, site_key, name, country, called_ae_title, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
             )
             .bind(trial_id)
             .bind(site.id.as_str())
             .bind(&site.name)
             .bind(site.country.as_deref())
+            .bind(site.called_ae_title.as_ref().map(|a| a.as_str()))
             .bind(&now)
             .fetch_one(tx.conn())
             .await
@@ -133,7 +141,7 @@ impl Store {
                 .map_err(|e| {
                     unique_or(
                         e,
-                        format!("trial {key}: AE title {ae} is used by two sites"),
+                        format!("trial {key}: site {} lists AE title {ae} twice", site.id),
                         "recording an AE title",
                     )
                 })?;
@@ -189,11 +197,15 @@ impl Store {
             .collect()
     }
 
-    /// The sites of a trial, with their AE titles.
+    /// The sites of a trial, with their AE titles and what they hold.
     pub async fn sites(&self, trial_key: &str) -> Result<Vec<SiteSummary>> {
         let rows = sqlx::query(
-            "SELECT s.site_key, s.name, s.country, a.ae_title FROM sites s \
-             JOIN trials t ON t.id = s.trial_id \
+            "SELECT s.site_key, s.name, s.country, s.called_ae_title, a.ae_title, \
+             (SELECT COUNT(*) FROM subjects j WHERE j.site_id = s.id) AS n_subjects, \
+             (SELECT COUNT(*) FROM instances i JOIN series se ON se.id = i.series_id \
+              JOIN studies st ON st.id = se.study_id JOIN subjects j ON j.id = st.subject_id \
+              WHERE j.site_id = s.id) AS n_instances \
+             FROM sites s JOIN trials t ON t.id = s.trial_id \
              LEFT JOIN site_ae_titles a ON a.site_id = s.id \
              WHERE t.trial_key = $1 ORDER BY s.site_key, a.ae_title",
         )
@@ -212,6 +224,9 @@ impl Store {
                     name: r.try_get("name").map_err(ctx())?,
                     country: r.try_get("country").map_err(ctx())?,
                     ae_titles: Vec::new(),
+                    called_ae_title: r.try_get("called_ae_title").map_err(ctx())?,
+                    subjects: r.try_get("n_subjects").map_err(ctx())?,
+                    instances: r.try_get("n_instances").map_err(ctx())?,
                 });
             }
             if let (Some(ae), Some(last)) = (ae, out.last_mut()) {

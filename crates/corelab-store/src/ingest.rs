@@ -87,6 +87,12 @@ pub enum Catalogued {
         /// Its version.
         version: i64,
     },
+    /// The object contradicts the catalogue (its study is filed under another subject): nothing
+    /// written; a person must look.
+    Refused {
+        /// Why.
+        reason: String,
+    },
 }
 
 /// Why and whence an object is held.
@@ -218,16 +224,30 @@ impl Store {
         )
         .await
         .map_err(ctx("the visit"))?;
-        let study_id = match sqlx::query_scalar::<_, i64>(
-            "SELECT id FROM studies WHERE trial_id = $1 AND study_instance_uid = $2",
+        let study = sqlx::query(
+            "SELECT st.id, j.subject_key FROM studies st JOIN subjects j ON j.id = st.subject_id \
+             WHERE st.trial_id = $1 AND st.study_instance_uid = $2",
         )
         .bind(trial_id)
         .bind(&n.study_uid)
         .fetch_optional(tx.conn())
         .await
-        .map_err(ctx("the study"))?
-        {
-            Some(id) => id,
+        .map_err(ctx("the study"))?;
+        let study_id = match study {
+            Some(r) => {
+                let owner: String = r.try_get("subject_key").map_err(ctx("the study"))?;
+                if owner != n.subject {
+                    // Rolled back on drop: the visit and blob rows above are not kept.
+                    return Ok(Catalogued::Refused {
+                        reason: format!(
+                            "study {} is filed under subject {owner}, and this object of it came for subject {} \
+                             (the same study sent for two patients or from two sites): not filed",
+                            n.study_uid, n.subject
+                        ),
+                    });
+                }
+                r.try_get::<i64, _>("id").map_err(ctx("the study"))?
+            }
             None => sqlx::query_scalar(
                 "INSERT INTO studies (trial_id, subject_id, visit_id, study_instance_uid, study_date, description, created_at) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",

@@ -115,6 +115,9 @@ impl Store {
         let secret = self.trial_secret(trial)?;
         let lookup = lookup(&secret, site, &original.patient_id);
         // Races between nodes end in a unique violation; the retry then finds the winner's row.
+        // A conflict that outlasts the retries is not a race: the rule names this patient with
+        // an ID another subject of the trial has.
+        let mut last = String::new();
         for _ in 0..5 {
             if let Some(found) = self.linked(trial, &lookup).await? {
                 return Ok(found);
@@ -123,12 +126,12 @@ impl Store {
                 .link(actor, trial, site, original, &secret, &lookup, None, rule)
                 .await
             {
-                Err(StoreError::Conflict(_)) => continue,
+                Err(StoreError::Conflict(why)) => last = why,
                 other => return other,
             }
         }
         Err(StoreError::Conflict(format!(
-            "trial {trial} site {site}: could not name a new subject after 5 attempts (concurrent writers)"
+            "trial {trial} site {site}: no new subject could be named ({last})"
         )))
     }
 

@@ -63,11 +63,18 @@ pub async fn run(g: &Global, c: &TrialCommand) -> Result<u8> {
                     t.id, t.sponsor, t.protocol, t.phase
                 );
                 for s in &sites {
+                    let called = s
+                        .called_ae_title
+                        .as_deref()
+                        .map(|c| format!(" (calling {c})"))
+                        .unwrap_or_default();
                     out.push_str(&format!(
-                        "  site {}  {}  AE titles: {}\n",
+                        "  site {}  {}  AE titles: {}{called}  subjects: {}  instances: {}\n",
                         s.id,
                         s.name,
-                        s.ae_titles.join(", ")
+                        s.ae_titles.join(", "),
+                        s.subjects,
+                        s.instances
                     ));
                 }
                 out
