@@ -142,3 +142,144 @@ fn dcmtk_clients_echo_and_store_and_unknown_callers_are_turned_away() {
     assert_eq!(count(&actions, "instance.duplicate"), 64, "{actions:?}");
     assert!(corelab(&data, &["audit", "verify"]).status.success());
 }
+
+/// A DIMSE command set, encoded as the standard says (implicit VR little endian).
+fn command(elements: Vec<dicom_core::DataElement<dicom_object::InMemDicomObject>>) -> Vec<u8> {
+    let mut out = Vec::new();
+    dicom_object::InMemDicomObject::command_from_element_iter(elements)
+        .write_dataset_with_ts(
+            &mut out,
+            &dicom_transfer_syntax_registry::entries::IMPLICIT_VR_LITTLE_ENDIAN.erased(),
+        )
+        .unwrap();
+    out
+}
+
+#[test]
+fn transfers_broken_inside_an_association_leave_nothing_behind_and_the_server_serves_on() {
+    use dicom_core::{DataElement, PrimitiveValue, VR};
+    use dicom_dictionary_std::tags;
+    use dicom_ul::pdu::{PDataValue, PDataValueType, Pdu};
+    use std::io::Write;
+
+    let dir = tempfile::tempdir().unwrap();
+    let data = lab_with_trial(dir.path(), TRIAL);
+    let server = serve(&data);
+    let address = format!("CORELAB@127.0.0.1:{}", server.port);
+
+    let ct_path = shared("pydicom_test_files/CT_small.dcm");
+    let ct = dicom_object::open_file(&ct_path).unwrap();
+    let sop_class = ct.meta().media_storage_sop_class_uid().to_owned();
+    let sop_instance = ct.meta().media_storage_sop_instance_uid().to_owned();
+    let ts = ct.meta().transfer_syntax().to_owned();
+    let mut dataset = Vec::new();
+    ct.write_dataset_with_ts(
+        &mut dataset,
+        &dicom_transfer_syntax_registry::entries::EXPLICIT_VR_LITTLE_ENDIAN.erased(),
+    )
+    .unwrap();
+    let store_rq = command(vec![
+        DataElement::new(
+            tags::AFFECTED_SOP_CLASS_UID,
+            VR::UI,
+            PrimitiveValue::from(sop_class.as_str()),
+        ),
+        DataElement::new(tags::COMMAND_FIELD, VR::US, PrimitiveValue::from(0x0001u16)),
+        DataElement::new(tags::MESSAGE_ID, VR::US, PrimitiveValue::from(1u16)),
+        DataElement::new(tags::PRIORITY, VR::US, PrimitiveValue::from(0u16)),
+        DataElement::new(
+            tags::COMMAND_DATA_SET_TYPE,
+            VR::US,
+            PrimitiveValue::from(0x0000u16),
+        ),
+        DataElement::new(
+            tags::AFFECTED_SOP_INSTANCE_UID,
+            VR::UI,
+            PrimitiveValue::from(sop_instance.as_str()),
+        ),
+    ]);
+    let connect = || {
+        let a = dicom_ul::ClientAssociationOptions::new()
+            .calling_ae_title("S01PACS")
+            .with_presentation_context(sop_class.as_str(), vec![ts.trim_end_matches('\0')])
+            .establish_with(&address)
+            .unwrap();
+        let pc = a.presentation_contexts()[0].id;
+        (a, pc)
+    };
+    let pdv = |pc, value_type, is_last, data: &[u8]| Pdu::PData {
+        data: vec![PDataValue {
+            presentation_context_id: pc,
+            value_type,
+            is_last,
+            data: data.to_vec(),
+        }],
+    };
+
+    // 1. The command and half the data set, then the client vanishes (no release, no abort).
+    let (mut a, pc) = connect();
+    a.send(&pdv(pc, PDataValueType::Command, true, &store_rq))
+        .unwrap();
+    a.send(&pdv(
+        pc,
+        PDataValueType::Data,
+        false,
+        &dataset[..dataset.len() / 2],
+    ))
+    .unwrap();
+    drop(a);
+
+    // 2. A P-DATA-TF whose PDV item claims 100 bytes in a PDU of 10: the server aborts.
+    let (mut b, pc) = connect();
+    b.inner_stream()
+        .write_all(&[0x04, 0, 0, 0, 0, 10, 0, 0, 0, 100, pc, 0x02, 1, 2, 3, 4])
+        .unwrap();
+    assert!(
+        matches!(b.receive(), Ok(Pdu::AbortRQ { .. })),
+        "malformed P-DATA is answered with A-ABORT"
+    );
+
+    // 3. A data set with no C-STORE request before it, and 4. a command set that is not one.
+    for (value_type, bytes) in [
+        (PDataValueType::Data, dataset.clone()),
+        (PDataValueType::Command, vec![0xFF; 40]),
+    ] {
+        let (mut c, pc) = connect();
+        c.send(&pdv(pc, value_type, true, &bytes)).unwrap();
+        assert!(
+            matches!(c.receive(), Ok(Pdu::AbortRQ { .. })),
+            "a P-DATA out of order is answered with A-ABORT"
+        );
+    }
+
+    // 5. The whole object, sent in two fragments, is stored: the server kept serving.
+    let (mut d, pc) = connect();
+    d.send(&pdv(pc, PDataValueType::Command, true, &store_rq))
+        .unwrap();
+    let half = dataset.len() / 2;
+    d.send(&pdv(pc, PDataValueType::Data, false, &dataset[..half]))
+        .unwrap();
+    d.send(&pdv(pc, PDataValueType::Data, true, &dataset[half..]))
+        .unwrap();
+    let Ok(Pdu::PData { data: rsp }) = d.receive() else {
+        panic!("no C-STORE response")
+    };
+    let rsp = dicom_object::InMemDicomObject::read_dataset_with_ts(
+        rsp[0].data.as_slice(),
+        &dicom_transfer_syntax_registry::entries::IMPLICIT_VR_LITTLE_ENDIAN.erased(),
+    )
+    .unwrap();
+    assert_eq!(
+        rsp.element(tags::STATUS).unwrap().to_int::<u16>().unwrap(),
+        0
+    );
+    d.release().unwrap();
+    drop(server);
+
+    // Nothing from the broken transfers reached the catalogue or quarantine.
+    let status = json(&corelab(&data, &["--json", "status"]));
+    assert_eq!(status["instances"], 1, "{status}");
+    assert_eq!(status["quarantined"], 0, "{status}");
+    assert_eq!(count(&audit_actions(&data), "instance.store"), 1);
+    assert!(corelab(&data, &["audit", "verify"]).status.success());
+}

@@ -371,7 +371,10 @@ impl Session<'_> {
             {
                 Ok(Ok(pdu)) => pdu,
                 Ok(Err(e)) => {
+                    // A malformed PDU or a closed connection: whatever was being received is
+                    // dropped whole. A peer still listening is told with A-ABORT (PS3.8 9.3.8).
                     tracing::info!(origin = %self.origin, error = %e, "association ended");
+                    let _ = association.abort().await;
                     return;
                 }
                 Err(_) => {
