@@ -11,7 +11,7 @@ SHARED="$ROOT/../shared/bench"
 OUT=${1:-$ROOT/bench-out/deid}
 DATA=${DEID_BENCH_DATA:-${TMPDIR:-/tmp}/corelab-deid-bench-set}
 
-pip install -q pydicom dicognito deid
+pip install -q pydicom numpy dicognito deid
 [[ -d "$DATA/dicom" ]] || python3 "$SHARED/make_dataset.py" --out "$DATA"   # 8 subjects x 2 visits x 42 slices = 2,016 instances
 (cd "$ROOT" && cargo build --release -q -p corelab-cli)
 SECRET=$(mktemp)

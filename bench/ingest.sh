@@ -13,7 +13,7 @@ OUT=${1:-$ROOT/bench-out/ingest}
 DATA=${INGEST_BENCH_DATA:-${TMPDIR:-/tmp}/corelab-deid-bench-set}
 RUNS=${INGEST_BENCH_RUNS:-3}
 
-pip install -q pydicom
+pip install -q pydicom numpy
 [[ -d "$DATA/dicom" ]] || python3 "$SHARED/make_dataset.py" --out "$DATA"   # 2,016 CT/MR/PET instances
 (cd "$ROOT" && cargo build --release -q -p corelab-cli)
 BIN="$ROOT/target/release/corelab"

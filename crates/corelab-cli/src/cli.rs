@@ -170,6 +170,10 @@ pub struct ServeArgs {
     /// Largest object accepted, in MiB.
     #[arg(long, default_value_t = 2048)]
     pub max_mib: u64,
+    /// Memory the objects being processed at once may take, in MiB (each counts three times its
+    /// size; a larger one is processed alone). Objects being received are held on disk past 8 MiB.
+    #[arg(long, default_value_t = 4096)]
+    pub memory_mib: u64,
 }
 
 /// `corelab import …`.

@@ -283,3 +283,70 @@ fn transfers_broken_inside_an_association_leave_nothing_behind_and_the_server_se
     assert_eq!(count(&audit_actions(&data), "instance.store"), 1);
     assert!(corelab(&data, &["audit", "verify"]).status.success());
 }
+
+/// CT_small with a blank image of `side`² 16-bit pixels, written to `path`.
+fn large_ct(path: &std::path::Path, side: u16, uid_suffix: &str) {
+    use dicom_core::{DataElement, PrimitiveValue, VR};
+    use dicom_dictionary_std::tags;
+    let mut ct = dicom_object::open_file(shared("pydicom_test_files/CT_small.dcm")).unwrap();
+    let uid = format!("1.2.826.0.1.3680043.9.7782.77.{uid_suffix}");
+    for (tag, value) in [(tags::ROWS, side), (tags::COLUMNS, side)] {
+        ct.put(DataElement::new(tag, VR::US, PrimitiveValue::from(value)));
+    }
+    ct.put(DataElement::new(
+        tags::SOP_INSTANCE_UID,
+        VR::UI,
+        PrimitiveValue::from(uid.as_str()),
+    ));
+    ct.meta_mut().media_storage_sop_instance_uid = uid;
+    let pixels = vec![0u16; usize::from(side) * usize::from(side)];
+    ct.put(DataElement::new(
+        tags::PIXEL_DATA,
+        VR::OW,
+        PrimitiveValue::U16(pixels.into()),
+    ));
+    ct.write_to_file(path).unwrap();
+}
+
+#[test]
+fn objects_past_the_spill_size_are_stored_whole_and_those_past_the_limit_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = lab_with_trial(dir.path(), TRIAL);
+    let server = common::serve_with(&data, &["--max-mib", "16"]);
+    let (spilled, over) = (dir.path().join("10mib.dcm"), dir.path().join("20mib.dcm"));
+    large_ct(&spilled, 2304, "1"); // 10.6 MB: received into a temporary file (past 8 MiB)
+    large_ct(&over, 3200, "2"); // 20.5 MB: past --max-mib 16
+
+    let ok = dcmtk("storescu", "S01PACS", &server.port, &[spilled]);
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let refused = dcmtk("storescu", "S01PACS", &server.port, &[over]);
+    assert!(!refused.status.success());
+    drop(server);
+
+    let status = json(&corelab(&data, &["--json", "status"]));
+    assert_eq!(status["instances"], 1, "{status}");
+    assert_eq!(status["quarantined"], 0, "refused, not held: {status}");
+    // The blob store holds the whole object (de-identified; the pixels as sent).
+    fn largest(dir: &std::path::Path) -> u64 {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    largest(&p)
+                } else {
+                    p.metadata().unwrap().len()
+                }
+            })
+            .max()
+            .unwrap_or(0)
+    }
+    let size = largest(&data);
+    assert!(size > 2304 * 2304 * 2, "the whole object is stored: {size}");
+    // Spilled objects leave no file behind.
+    assert_eq!(std::fs::read_dir(data.join("spool")).unwrap().count(), 0);
+}

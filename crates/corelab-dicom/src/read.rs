@@ -245,7 +245,7 @@ fn read_bare_dataset(bytes: &[u8]) -> Option<(InMemDicomObject, String)> {
     let obj =
         InMemDicomObject::read_dataset_with_ts(std::io::Cursor::new(bytes), transfer_syntax(uid)?)
             .ok()?;
-    let has = |tag| obj.element_opt(tag).ok().flatten().is_some();
+    let has = |tag| obj.get(tag).is_some();
     (has(tags::SOP_CLASS_UID) && has(tags::SOP_INSTANCE_UID)).then(|| (obj, uid.to_owned()))
 }
 

@@ -30,9 +30,7 @@ fn inventory() -> Vec<(String, String)> {
 }
 
 fn text_of(obj: &dicom_object::InMemDicomObject, tag: dicom_core::Tag) -> String {
-    obj.element_opt(tag)
-        .ok()
-        .flatten()
+    obj.get(tag)
         .and_then(|e| {
             e.value()
                 .to_str()

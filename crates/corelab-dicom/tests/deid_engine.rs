@@ -101,7 +101,7 @@ fn everything_as_text(obj: &InMemDicomObject) -> String {
 }
 
 fn value(obj: &InMemDicomObject, tag: Tag) -> Option<String> {
-    obj.element_opt(tag).ok().flatten().map(|e| {
+    obj.get(tag).map(|e| {
         e.value()
             .to_str()
             .map(|s| s.into_owned())

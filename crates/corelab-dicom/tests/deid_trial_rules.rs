@@ -20,7 +20,7 @@ fn el(tag: Tag, vr: VR, v: &str) -> DataElement<InMemDicomObject> {
 }
 
 fn value(obj: &InMemDicomObject, tag: Tag) -> Option<String> {
-    obj.element_opt(tag).ok().flatten().map(|e| {
+    obj.get(tag).map(|e| {
         e.value()
             .to_str()
             .map(|s| s.trim().to_owned())

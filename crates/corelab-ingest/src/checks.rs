@@ -11,7 +11,7 @@ pub const MEDIA_STORAGE_DIRECTORY: &str = "1.2.840.10008.1.3.10";
 
 /// A non-empty text value (also from a UN element, whose bytes are the text).
 pub fn text(obj: &InMemDicomObject, tag: Tag) -> Option<String> {
-    let e = obj.element_opt(tag).ok().flatten()?;
+    let e = obj.get(tag)?;
     let s = if e.vr() == dicom_core::VR::UN {
         String::from_utf8_lossy(&e.value().to_bytes().ok()?).into_owned()
     } else {
@@ -23,11 +23,7 @@ pub fn text(obj: &InMemDicomObject, tag: Tag) -> Option<String> {
 /// Whether the data set is a DICOMDIR (its SOP class, or a Directory Record Sequence).
 pub fn is_dicomdir(obj: &InMemDicomObject) -> bool {
     text(obj, tags::SOP_CLASS_UID).as_deref() == Some(MEDIA_STORAGE_DIRECTORY)
-        || obj
-            .element_opt(tags::DIRECTORY_RECORD_SEQUENCE)
-            .ok()
-            .flatten()
-            .is_some()
+        || obj.get(tags::DIRECTORY_RECORD_SEQUENCE).is_some()
 }
 
 /// Whether `uid` is a Storage SOP class of the standard's dictionary (dicom-dictionary-std,
@@ -98,7 +94,7 @@ pub fn check_required(obj: &InMemDicomObject) -> Result<(), String> {
             tags::DOUBLE_FLOAT_PIXEL_DATA,
         ]
         .iter()
-        .any(|t| obj.element_opt(*t).ok().flatten().is_some());
+        .any(|t| obj.get(*t).is_some());
         if !has_pixels {
             return Err(format!("missing (7FE0,0010) Pixel Data, which {why}"));
         }

@@ -5,7 +5,7 @@
 use crate::checks::{check_required, is_dicomdir, text};
 use crate::trial::{RulesError, TrialRules};
 use bytes::Bytes;
-use corelab_core::DeidProfile;
+use corelab_core::{DeidProfile, Sha256Digest};
 use corelab_dicom::deid::{OriginalSubject, Subject, encode_part10, original_subject};
 use corelab_store::ingest::{Catalogued, NewInstance, ToHold};
 use corelab_store::{OriginalIdentity, Store, StoreError};
@@ -290,6 +290,7 @@ impl Ingestor {
         let deidentified = if rules.file.deid.profile == DeidProfile::None {
             // A test trial without de-identification: stored exactly as received.
             Ok((
+                Sha256Digest::of(&bytes),
                 bytes.clone(),
                 Fields::of(&parsed.dataset),
                 parsed.transfer_syntax,
@@ -305,7 +306,9 @@ impl Ingestor {
                 let fields = Fields::of(&clean);
                 let bytes = encode_part10(clean, &parsed.transfer_syntax)
                     .map_err(|e| format!("cannot encode the de-identified object: {e}"))?;
+                // Hashed here, off the async threads, for the blob store.
                 Ok::<_, String>((
+                    Sha256Digest::of(&bytes),
                     Bytes::from(bytes),
                     fields,
                     parsed.transfer_syntax,
@@ -315,15 +318,14 @@ impl Ingestor {
             .await
             .map_err(|e| IngestError::Internal(e.to_string()))?
         };
-        let (clean_bytes, fields, transfer_syntax, review) = match deidentified {
+        let (sha256, clean_bytes, fields, transfer_syntax, review) = match deidentified {
             Ok(d) => d,
             Err(why) => return self.hold(held, source, Some(&rules.id), &why, &bytes).await,
         };
         let size = clean_bytes.len() as u64;
-        let blob = self.store.blobs.put(clean_bytes).await?;
         let catalogued = self
             .store
-            .catalogue_instance(
+            .store_instance(
                 &self.actor,
                 &NewInstance {
                     trial: rules.id.clone(),
@@ -340,10 +342,11 @@ impl Ingestor {
                     sop_instance_uid: fields.sop_instance_uid.clone(),
                     sop_class_uid: fields.sop_class_uid,
                     transfer_syntax,
-                    sha256: blob.sha256,
+                    sha256,
                     size,
                     source: source.origin.clone(),
                 },
+                clean_bytes,
             )
             .await?;
         Ok(match catalogued {

@@ -10,7 +10,7 @@
 //! quarantined or refused. Objects larger than the limit are read and dropped, never buffered
 //! whole, and answered 0xA700. Idle and total time limits end stalled associations with A-ABORT.
 
-use bytes::Bytes;
+use crate::spool::Spool;
 use corelab_ingest::{Ingestor, Outcome, Source};
 use corelab_store::{NewEvent, Store};
 use dicom_core::{DataElement, PrimitiveValue, VR};
@@ -22,6 +22,7 @@ use dicom_ul::association::server::AccessControl;
 use dicom_ul::pdu::{AssociationRJServiceUserReason, PDataValue, PDataValueType, UserIdentity};
 use dicom_ul::{Pdu, ServerAssociationOptions};
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
@@ -45,6 +46,13 @@ pub struct DimseConfig {
     pub total_timeout: Duration,
     /// The largest object accepted, in bytes.
     pub max_object_bytes: u64,
+    /// An object being received is held in memory up to this size, then in a temporary file.
+    pub spill_bytes: usize,
+    /// Where received objects larger than `spill_bytes` are held (unnamed files).
+    pub spool_dir: PathBuf,
+    /// Memory the objects being processed at once may take, counted as three times their size
+    /// (received, parsed, de-identified). A larger object is processed alone.
+    pub memory_budget_bytes: u64,
 }
 
 impl Default for DimseConfig {
@@ -56,6 +64,9 @@ impl Default for DimseConfig {
             idle_timeout: Duration::from_secs(60),
             total_timeout: Duration::from_secs(6 * 3600),
             max_object_bytes: 2 << 30,
+            spill_bytes: 8 << 20,
+            spool_dir: std::env::temp_dir(),
+            memory_budget_bytes: 4 << 30,
         }
     }
 }
@@ -279,6 +290,7 @@ pub async fn serve(
     }
     let options = Arc::new(options);
     let slots = Arc::new(Semaphore::new(config.max_associations.max(1)));
+    let budget = Arc::new(Budget::new(config.memory_budget_bytes));
     loop {
         let (socket, peer) = listener.accept().await?;
         // Without TCP_NODELAY each small response waits ~40 ms for Nagle's algorithm.
@@ -297,11 +309,12 @@ pub async fn serve(
         let Ok(permit) = slots.clone().acquire_owned().await else {
             return Ok(());
         };
-        let (options, ingestor, config, routes) = (
+        let (options, ingestor, config, routes, budget) = (
             options.clone(),
             ingestor.clone(),
             config.clone(),
             routes.clone(),
+            budget.clone(),
         );
         tokio::spawn(async move {
             let established =
@@ -318,6 +331,7 @@ pub async fn serve(
                         let session = Session {
                             ingestor: &ingestor,
                             config: &config,
+                            budget: &budget,
                             destination,
                             origin: format!("dimse:{calling}->{called}@{peer}"),
                         };
@@ -338,6 +352,7 @@ type Association = dicom_ul::association::server::AsyncServerAssociation<tokio::
 struct Session<'a> {
     ingestor: &'a Ingestor,
     config: &'a DimseConfig,
+    budget: &'a Budget,
     destination: Destination,
     origin: String,
 }
@@ -348,8 +363,31 @@ struct StoreRequest {
     message_id: u16,
     sop_class: String,
     sop_instance: String,
-    data: Vec<u8>,
-    too_large: bool,
+    /// The Part 10 object being assembled, or the answer already decided (the data set is then
+    /// read and dropped).
+    body: Result<Spool, (u16, String)>,
+}
+
+/// Memory for objects being processed, in MiB: each takes three times its size (received,
+/// parsed, de-identified), so many large objects at once wait rather than exhaust memory.
+struct Budget {
+    mib: Semaphore,
+    total: u32,
+}
+
+impl Budget {
+    fn new(bytes: u64) -> Self {
+        let total = u32::try_from(bytes >> 20).unwrap_or(u32::MAX).max(1);
+        Self {
+            mib: Semaphore::new(total as usize),
+            total,
+        }
+    }
+
+    async fn reserve(&self, object_bytes: u64) -> Option<tokio::sync::SemaphorePermit<'_>> {
+        let need = u32::try_from((object_bytes.saturating_mul(3) >> 20) + 1).unwrap_or(u32::MAX);
+        self.mib.acquire_many(need.min(self.total)).await.ok()
+    }
 }
 
 impl Session<'_> {
@@ -426,13 +464,20 @@ impl Session<'_> {
                         send_command(association, value.presentation_context_id, rsp).await
                     }
                     0x0001 => {
+                        let sop_class = command_text(&command, tags::AFFECTED_SOP_CLASS_UID);
+                        let sop_instance = command_text(&command, tags::AFFECTED_SOP_INSTANCE_UID);
+                        let body = self.start(
+                            association,
+                            value.presentation_context_id,
+                            &sop_class,
+                            &sop_instance,
+                        );
                         *pending = Some(StoreRequest {
                             context: value.presentation_context_id,
                             message_id,
-                            sop_class: command_text(&command, tags::AFFECTED_SOP_CLASS_UID),
-                            sop_instance: command_text(&command, tags::AFFECTED_SOP_INSTANCE_UID),
-                            data: Vec::new(),
-                            too_large: false,
+                            sop_class,
+                            sop_instance,
+                            body,
                         });
                         Ok(())
                     }
@@ -445,13 +490,18 @@ impl Session<'_> {
                 let Some(request) = pending.as_mut() else {
                     return Err("a data set arrived without a C-STORE request".into());
                 };
-                if !request.too_large {
-                    if (request.data.len() + value.data.len()) as u64 > self.config.max_object_bytes
-                    {
-                        request.too_large = true;
-                        request.data = Vec::new(); // read on, keep nothing
-                    } else {
-                        request.data.extend_from_slice(&value.data);
+                if let Ok(spool) = &mut request.body {
+                    if spool.len() + value.data.len() as u64 > self.config.max_object_bytes {
+                        request.body = Err((
+                            0xA700,
+                            format!(
+                                "object larger than the limit of {} bytes",
+                                self.config.max_object_bytes
+                            ),
+                        )); // read on, keep nothing
+                    } else if let Err(e) = spool.push(&value.data).await {
+                        tracing::error!(origin = %self.origin, error = %e, "cannot spool a received object");
+                        request.body = Err((0xA700, format!("not stored, try again: {e}")));
                     }
                 }
                 if !value.is_last {
@@ -460,7 +510,7 @@ impl Session<'_> {
                 let Some(request) = pending.take() else {
                     return Ok(());
                 };
-                let (status, comment) = self.store(association, &request).await;
+                let (status, comment) = self.store(request.body).await;
                 let rsp = response(
                     0x8001,
                     request.message_id,
@@ -474,43 +524,50 @@ impl Session<'_> {
         }
     }
 
-    /// Ingests one received data set; the status and error comment to answer with.
-    async fn store(
+    /// How a C-STORE request's data set will be kept: a spool that starts with the Part 10
+    /// preamble and file meta group (so the data set is appended as it arrives, never copied),
+    /// or the answer when it will not be stored.
+    fn start(
         &self,
         association: &Association,
-        request: &StoreRequest,
-    ) -> (u16, Option<String>) {
-        if request.too_large {
-            return (
-                0xA700,
-                Some(format!(
-                    "object larger than the limit of {} bytes",
-                    self.config.max_object_bytes
-                )),
-            );
-        }
-        if !corelab_ingest::checks::is_storage_sop_class(&request.sop_class) {
-            return (
+        context: u8,
+        sop_class: &str,
+        sop_instance: &str,
+    ) -> Result<Spool, (u16, String)> {
+        if !corelab_ingest::checks::is_storage_sop_class(sop_class) {
+            return Err((
                 0x0122,
-                Some(format!(
-                    "SOP class {} is not a storage SOP class",
-                    request.sop_class
-                )),
-            );
+                format!("SOP class {sop_class} is not a storage SOP class"),
+            ));
         }
         let ts = association
             .presentation_contexts()
             .iter()
-            .find(|pc| pc.id == request.context)
+            .find(|pc| pc.id == context)
             .map(|pc| pc.transfer_syntax.trim_end_matches('\0').to_owned())
             .unwrap_or_default();
-        let Some(bytes) = part10(
-            &request.sop_class,
-            &request.sop_instance,
-            &ts,
-            &request.data,
-        ) else {
-            return (0xC000, Some("cannot build the file meta group".into()));
+        let head = part10_head(sop_class, sop_instance, &ts)
+            .ok_or((0xC000, "cannot build the file meta group".to_owned()))?;
+        Ok(Spool::new(
+            head,
+            self.config.spill_bytes,
+            &self.config.spool_dir,
+        ))
+    }
+
+    /// Ingests one received object; the status and error comment to answer with.
+    async fn store(&self, body: Result<Spool, (u16, String)>) -> (u16, Option<String>) {
+        let spool = match body {
+            Ok(spool) => spool,
+            Err((status, comment)) => return (status, Some(comment)),
+        };
+        let _memory = self.budget.reserve(spool.len()).await;
+        let bytes = match spool.into_bytes().await {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::error!(origin = %self.origin, error = %e, "cannot read a spooled object");
+                return (0xA700, Some(format!("not stored, try again: {e}")));
+            }
         };
         let ingested = match &self.destination {
             Destination::Site { trial, site } => {
@@ -520,11 +577,11 @@ impl Session<'_> {
                     origin: self.origin.clone(),
                     subject: None,
                 };
-                self.ingestor.ingest(&source, Bytes::from(bytes)).await
+                self.ingestor.ingest(&source, bytes).await
             }
             Destination::ByClinicalTrial(sites) => {
                 self.ingestor
-                    .ingest_routed(sites, &self.origin, Bytes::from(bytes))
+                    .ingest_routed(sites, &self.origin, bytes)
                     .await
             }
         };
@@ -647,8 +704,9 @@ async fn send_command(
         .map_err(|e| format!("cannot send a DIMSE response: {e}"))
 }
 
-/// A received data set as Part 10 bytes: preamble, file meta group, the data set as received.
-fn part10(sop_class: &str, sop_instance: &str, ts: &str, dataset: &[u8]) -> Option<Vec<u8>> {
+/// The start of a received object as Part 10 bytes: preamble, `DICM`, the file meta group; the
+/// data set follows as received.
+fn part10_head(sop_class: &str, sop_instance: &str, ts: &str) -> Option<Vec<u8>> {
     let meta = dicom_object::meta::FileMetaTableBuilder::new()
         .media_storage_sop_class_uid(sop_class)
         .media_storage_sop_instance_uid(sop_instance)
@@ -658,7 +716,6 @@ fn part10(sop_class: &str, sop_instance: &str, ts: &str, dataset: &[u8]) -> Opti
     let mut out = vec![0u8; 128];
     out.extend_from_slice(b"DICM"); // FileMetaTable::write writes the group, not the magic
     meta.write(&mut out).ok()?;
-    out.extend_from_slice(dataset);
     Some(out)
 }
 

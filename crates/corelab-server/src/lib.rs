@@ -2,3 +2,4 @@
 //! through the same ingest pipeline as `corelab import`.
 
 pub mod dimse;
+pub mod spool;

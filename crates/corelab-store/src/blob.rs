@@ -150,6 +150,12 @@ impl BlobStore {
     /// Stores `bytes` under their digest. Idempotent: a second put of the same bytes is a no-op.
     pub async fn put(&self, bytes: Bytes) -> Result<BlobRef> {
         let sha256 = Sha256Digest::of(&bytes);
+        self.put_digested(sha256, bytes).await
+    }
+
+    /// [`BlobStore::put`] of bytes whose digest the caller has just computed (hashing is CPU
+    /// work the caller may do off the async threads).
+    pub(crate) async fn put_digested(&self, sha256: Sha256Digest, bytes: Bytes) -> Result<BlobRef> {
         let size = bytes.len() as u64;
         let loc = self.location(&sha256);
         if self.exists_at(&loc).await? {

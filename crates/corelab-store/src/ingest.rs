@@ -22,6 +22,9 @@ use serde::Serialize;
 use serde_json::json;
 use sqlx::Row;
 
+/// A blob write under way, started by [`Store::store_instance`].
+type PendingWrite = tokio::task::JoinHandle<Result<crate::blob::BlobRef>>;
+
 /// The quarantine key's file name in the data directory.
 pub const QUARANTINE_KEY_FILE: &str = "quarantine.key";
 
@@ -142,9 +145,37 @@ pub struct QuarantineEntry {
 impl Store {
     /// Catalogues a de-identified instance whose bytes are in the blob store, with its event.
     pub async fn catalogue_instance(&self, actor: &str, n: &NewInstance) -> Result<Catalogued> {
+        self.catalogue(actor, n, None).await
+    }
+
+    /// Stores a de-identified instance: its bytes (whose digest and size `n` gives) are written
+    /// to the blob store while its catalogue rows are prepared, and the transaction commits only
+    /// once the bytes are durable (invariant 1), so the two waits overlap instead of adding up.
+    pub async fn store_instance(
+        &self,
+        actor: &str,
+        n: &NewInstance,
+        bytes: Bytes,
+    ) -> Result<Catalogued> {
+        debug_assert_eq!(
+            bytes.len() as u64,
+            n.size,
+            "NewInstance.size is the bytes' length"
+        );
+        let (blobs, digest) = (self.blobs.clone(), n.sha256);
+        let write = tokio::spawn(async move { blobs.put_digested(digest, bytes).await });
+        self.catalogue(actor, n, Some(write)).await
+    }
+
+    async fn catalogue(
+        &self,
+        actor: &str,
+        n: &NewInstance,
+        mut write: Option<PendingWrite>,
+    ) -> Result<Catalogued> {
         // Two writers racing on one UID end in a unique violation; the retry sees the winner.
         for _ in 0..5 {
-            match self.try_catalogue(actor, n).await {
+            match self.try_catalogue(actor, n, &mut write).await {
                 Err(StoreError::Db { source, .. }) if is_unique(&source) => continue,
                 other => return other,
             }
@@ -155,7 +186,12 @@ impl Store {
         )))
     }
 
-    async fn try_catalogue(&self, actor: &str, n: &NewInstance) -> Result<Catalogued> {
+    async fn try_catalogue(
+        &self,
+        actor: &str,
+        n: &NewInstance,
+        write: &mut Option<PendingWrite>,
+    ) -> Result<Catalogued> {
         let mut tx = self.begin(actor).await?;
         let ctx =
             |what: &str| StoreError::db(format!("cataloguing {}: {what}", n.sop_instance_uid));
@@ -326,6 +362,15 @@ impl Store {
                 .details(json!({"source": n.source})),
         )
         .await?;
+        // The bytes must be durable before the rows that name them are.
+        if let Some(w) = write.take() {
+            w.await.map_err(|e| StoreError::Blob {
+                url: self.blobs.url().to_owned(),
+                op: "put",
+                location: n.sha256.to_hex(),
+                why: format!("the write task failed: {e}"),
+            })??;
+        }
         tx.commit().await?;
         Ok(if review.is_some() {
             Catalogued::Conflict { id, version }

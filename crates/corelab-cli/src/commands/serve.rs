@@ -18,11 +18,17 @@ pub async fn run(g: &Global, a: &ServeArgs) -> Result<u8> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("cannot listen on {addr}"))?;
+    // Objects being received spill here past 8 MiB, as unnamed files (nothing stays behind).
+    let spool_dir = store.installation.dir.join("spool");
+    std::fs::create_dir_all(&spool_dir)
+        .with_context(|| format!("cannot create {}", spool_dir.display()))?;
     let config = DimseConfig {
         ae_title: a.aet.clone(),
         max_associations: a.max_associations,
         idle_timeout: Duration::from_secs(a.idle_timeout.max(1)),
         max_object_bytes: a.max_mib.saturating_mul(1 << 20),
+        memory_budget_bytes: a.memory_mib.saturating_mul(1 << 20),
+        spool_dir,
         ..DimseConfig::default()
     };
     let bound = listener.local_addr()?;

@@ -64,10 +64,16 @@ impl Drop for Server {
 
 /// Starts the storage SCP on a free port and reads the port from its first line.
 pub fn serve(data: &Path) -> Server {
+    serve_with(data, &[])
+}
+
+/// [`serve`] with more options.
+pub fn serve_with(data: &Path, options: &[&str]) -> Server {
     let mut child = Command::new(env!("CARGO_BIN_EXE_corelab"))
         .arg("--data")
         .arg(data)
         .args(["serve", "--dicom", "127.0.0.1:0", "--aet", "CORELAB"])
+        .args(options)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()

@@ -407,7 +407,7 @@ impl Deidentifier {
         }
         for (group, block) in used_blocks {
             let tag = Tag(group, block as u16);
-            if let Ok(Some(creator)) = obj.element_opt(tag) {
+            if let Some(creator) = obj.get(tag) {
                 out.put(creator.clone());
             }
         }
@@ -698,9 +698,7 @@ fn empty(elem: &InMemElement) -> InMemElement {
 
 /// A text value with its padding (NUL, spaces) trimmed.
 pub(crate) fn text(obj: &InMemDicomObject, tag: Tag) -> Option<String> {
-    obj.element_opt(tag)
-        .ok()
-        .flatten()
+    obj.get(tag)
         .and_then(|e| e.value().to_str().ok())
         .map(|s| s.trim_matches(|c: char| c == '\0' || c == ' ').to_owned())
 }

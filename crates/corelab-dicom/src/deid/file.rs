@@ -107,7 +107,7 @@ fn pixels_as_bytes(dataset: &mut InMemDicomObject, transfer_syntax: &str) {
     ) {
         return; // big endian
     }
-    let Ok(Some(elem)) = dataset.element_opt(tags::PIXEL_DATA) else {
+    let Some(elem) = dataset.get(tags::PIXEL_DATA) else {
         return;
     };
     let bytes: Vec<u8> = match elem.value() {

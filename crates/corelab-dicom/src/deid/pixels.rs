@@ -18,7 +18,7 @@ fn text(obj: &InMemDicomObject, tag: Tag) -> String {
 }
 
 fn number(obj: &InMemDicomObject, tag: Tag) -> Option<u32> {
-    let e = obj.element_opt(tag).ok().flatten()?;
+    let e = obj.get(tag)?;
     e.value()
         .to_int::<u32>()
         .ok()
@@ -75,9 +75,7 @@ pub fn black_out(obj: &mut InMemDicomObject, rule: &BlackoutRule) -> Result<Stri
         0
     };
     let elem = obj
-        .element_opt(tags::PIXEL_DATA)
-        .ok()
-        .flatten()
+        .get(tags::PIXEL_DATA)
         .ok_or("no Pixel Data (7FE0,0010)")?;
     let vr = elem.vr();
     let value = match elem.value() {

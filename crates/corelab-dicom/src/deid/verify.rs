@@ -174,9 +174,7 @@ pub fn verify_dataset(
 ) -> Vec<Finding> {
     let mut out = Vec::new();
     let removed = obj
-        .element_opt(tags::PATIENT_IDENTITY_REMOVED)
-        .ok()
-        .flatten()
+        .get(tags::PATIENT_IDENTITY_REMOVED)
         .and_then(|e| e.value().to_str().ok().map(|s| s.trim().to_owned()));
     if removed.as_deref() != Some("YES") {
         out.push(Finding {
