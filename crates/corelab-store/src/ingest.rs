@@ -22,6 +22,55 @@ use serde::Serialize;
 use serde_json::json;
 use sqlx::Row;
 
+/// Where instances are filed: (trial, site, subject, visit, study UID, series UID).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct PlaceKey([String; 6]);
+
+impl PlaceKey {
+    fn of(n: &NewInstance) -> Self {
+        Self([
+            n.trial.clone(),
+            n.site.clone(),
+            n.subject.clone(),
+            n.visit.clone(),
+            n.study_uid.clone(),
+            n.series_uid.clone(),
+        ])
+    }
+}
+
+/// The rows a series' instances are filed under.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Place {
+    trial_id: i64,
+    subject_id: i64,
+    series_id: i64,
+}
+
+/// The places of series already catalogued. Those rows are never changed nor deleted (invariant
+/// 2) and a place is remembered only after the transaction that made it commits, so a hit saves
+/// four lookups per instance and is never stale, whatever other nodes do.
+#[derive(Debug, Default)]
+pub(crate) struct Places(std::sync::Mutex<std::collections::HashMap<PlaceKey, Place>>);
+
+impl Places {
+    /// Series remembered at most; past it the memory starts over.
+    const MAX: usize = 100_000;
+
+    fn get(&self, key: &PlaceKey) -> Option<Place> {
+        self.0.lock().ok()?.get(key).copied()
+    }
+
+    fn put(&self, key: PlaceKey, place: Place) {
+        if let Ok(mut m) = self.0.lock() {
+            if m.len() >= Self::MAX {
+                m.clear();
+            }
+            m.insert(key, place);
+        }
+    }
+}
+
 /// A blob write under way, started by [`Store::store_instance`].
 type PendingWrite = tokio::task::JoinHandle<Result<crate::blob::BlobRef>>;
 
@@ -195,25 +244,35 @@ impl Store {
         let mut tx = self.begin(actor).await?;
         let ctx =
             |what: &str| StoreError::db(format!("cataloguing {}: {what}", n.sop_instance_uid));
-        let ids = sqlx::query(
-            "SELECT t.id AS trial_id, j.id AS subject_id FROM trials t \
-             JOIN subjects j ON j.trial_id = t.id JOIN sites s ON s.id = j.site_id \
-             WHERE t.trial_key = $1 AND s.site_key = $2 AND j.subject_key = $3",
-        )
-        .bind(&n.trial)
-        .bind(&n.site)
-        .bind(&n.subject)
-        .fetch_optional(tx.conn())
-        .await
-        .map_err(ctx("finding the subject"))?
-        .ok_or_else(|| {
-            StoreError::NotFound(format!(
-                "trial {} site {} has no subject {}",
-                n.trial, n.site, n.subject
-            ))
-        })?;
-        let trial_id: i64 = ids.try_get("trial_id").map_err(ctx("trial"))?;
-        let subject_id: i64 = ids.try_get("subject_id").map_err(ctx("subject"))?;
+        let key = PlaceKey::of(n);
+        let cached = self.places.get(&key);
+        let (trial_id, subject_id) = match &cached {
+            Some(p) => (p.trial_id, p.subject_id),
+            None => {
+                let ids = sqlx::query(
+                    "SELECT t.id AS trial_id, j.id AS subject_id FROM trials t \
+                     JOIN subjects j ON j.trial_id = t.id JOIN sites s ON s.id = j.site_id \
+                     WHERE t.trial_key = $1 AND s.site_key = $2 AND j.subject_key = $3",
+                )
+                .bind(&n.trial)
+                .bind(&n.site)
+                .bind(&n.subject)
+                .fetch_optional(tx.conn())
+                .await
+                .map_err(ctx("finding the subject"))?
+                .ok_or_else(|| {
+                    StoreError::NotFound(format!(
+                        "trial {} site {} has no subject {}",
+                        n.trial, n.site, n.subject
+                    ))
+                })?;
+                (
+                    ids.try_get::<i64, _>("trial_id").map_err(ctx("trial"))?,
+                    ids.try_get::<i64, _>("subject_id")
+                        .map_err(ctx("subject"))?,
+                )
+            }
+        };
         let sha = n.sha256.to_hex();
         let latest = sqlx::query(
             "SELECT id, version, blob_sha256 FROM instances WHERE trial_id = $1 AND sop_instance_uid = $2 \
@@ -251,77 +310,87 @@ impl Store {
         // The instance event below names the blob (sha256, size): one event for both rows.
         tx.record_blob_row(&n.sha256, n.size, "application/dicom")
             .await?;
-        let visit_id = upsert_id(
-            &mut tx,
-            "SELECT id FROM visits WHERE subject_id = $1 AND visit_name = $2",
-            "INSERT INTO visits (subject_id, visit_name, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-            (subject_id, &n.visit),
-            &now,
-        )
-        .await
-        .map_err(ctx("the visit"))?;
-        let study = sqlx::query(
-            "SELECT st.id, j.subject_key FROM studies st JOIN subjects j ON j.id = st.subject_id \
-             WHERE st.trial_id = $1 AND st.study_instance_uid = $2",
-        )
-        .bind(trial_id)
-        .bind(&n.study_uid)
-        .fetch_optional(tx.conn())
-        .await
-        .map_err(ctx("the study"))?;
-        let study_id = match study {
-            Some(r) => {
-                let owner: String = r.try_get("subject_key").map_err(ctx("the study"))?;
-                if owner != n.subject {
-                    // Rolled back on drop: the visit and blob rows above are not kept.
-                    return Ok(Catalogued::Refused {
-                        reason: format!(
-                            "study {} is filed under subject {owner}, and this object of it came for subject {} \
-                             (the same study sent for two patients or from two sites): not filed",
-                            n.study_uid, n.subject
-                        ),
-                    });
+        let place = match cached {
+            Some(p) => p,
+            None => {
+                let visit_id = upsert_id(
+                    &mut tx,
+                    "SELECT id FROM visits WHERE subject_id = $1 AND visit_name = $2",
+                    "INSERT INTO visits (subject_id, visit_name, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                    (subject_id, &n.visit),
+                    &now,
+                )
+                .await
+                .map_err(ctx("the visit"))?;
+                let study = sqlx::query(
+                    "SELECT st.id, j.subject_key FROM studies st JOIN subjects j ON j.id = st.subject_id \
+                     WHERE st.trial_id = $1 AND st.study_instance_uid = $2",
+                )
+                .bind(trial_id)
+                .bind(&n.study_uid)
+                .fetch_optional(tx.conn())
+                .await
+                .map_err(ctx("the study"))?;
+                let study_id = match study {
+                    Some(r) => {
+                        let owner: String = r.try_get("subject_key").map_err(ctx("the study"))?;
+                        if owner != n.subject {
+                            // Rolled back on drop: the visit and blob rows above are not kept.
+                            return Ok(Catalogued::Refused {
+                                reason: format!(
+                                    "study {} is filed under subject {owner}, and this object of it came for subject {} \
+                                     (the same study sent for two patients or from two sites): not filed",
+                                    n.study_uid, n.subject
+                                ),
+                            });
+                        }
+                        r.try_get::<i64, _>("id").map_err(ctx("the study"))?
+                    }
+                    None => sqlx::query_scalar(
+                        "INSERT INTO studies (trial_id, subject_id, visit_id, study_instance_uid, study_date, description, created_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+                    )
+                    .bind(trial_id)
+                    .bind(subject_id)
+                    .bind(visit_id)
+                    .bind(&n.study_uid)
+                    .bind(n.study_date.as_deref())
+                    .bind(n.study_description.as_deref())
+                    .bind(&now)
+                    .fetch_one(tx.conn())
+                    .await
+                    .map_err(ctx("creating the study"))?,
+                };
+                let series_id = match sqlx::query_scalar::<_, i64>(
+                    "SELECT id FROM series WHERE study_id = $1 AND series_instance_uid = $2",
+                )
+                .bind(study_id)
+                .bind(&n.series_uid)
+                .fetch_optional(tx.conn())
+                .await
+                .map_err(ctx("the series"))?
+                {
+                    Some(id) => id,
+                    None => sqlx::query_scalar(
+                        "INSERT INTO series (study_id, series_instance_uid, modality, series_number, description, created_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+                    )
+                    .bind(study_id)
+                    .bind(&n.series_uid)
+                    .bind(&n.modality)
+                    .bind(n.series_number)
+                    .bind(n.series_description.as_deref())
+                    .bind(&now)
+                    .fetch_one(tx.conn())
+                    .await
+                    .map_err(ctx("creating the series"))?,
+                };
+                Place {
+                    trial_id,
+                    subject_id,
+                    series_id,
                 }
-                r.try_get::<i64, _>("id").map_err(ctx("the study"))?
             }
-            None => sqlx::query_scalar(
-                "INSERT INTO studies (trial_id, subject_id, visit_id, study_instance_uid, study_date, description, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
-            )
-            .bind(trial_id)
-            .bind(subject_id)
-            .bind(visit_id)
-            .bind(&n.study_uid)
-            .bind(n.study_date.as_deref())
-            .bind(n.study_description.as_deref())
-            .bind(&now)
-            .fetch_one(tx.conn())
-            .await
-            .map_err(ctx("creating the study"))?,
-        };
-        let series_id = match sqlx::query_scalar::<_, i64>(
-            "SELECT id FROM series WHERE study_id = $1 AND series_instance_uid = $2",
-        )
-        .bind(study_id)
-        .bind(&n.series_uid)
-        .fetch_optional(tx.conn())
-        .await
-        .map_err(ctx("the series"))?
-        {
-            Some(id) => id,
-            None => sqlx::query_scalar(
-                "INSERT INTO series (study_id, series_instance_uid, modality, series_number, description, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
-            )
-            .bind(study_id)
-            .bind(&n.series_uid)
-            .bind(&n.modality)
-            .bind(n.series_number)
-            .bind(n.series_description.as_deref())
-            .bind(&now)
-            .fetch_one(tx.conn())
-            .await
-            .map_err(ctx("creating the series"))?,
         };
         let (version, supersedes, review) = match &earlier {
             Some((id, v, _)) => (v + 1, Some(*id), Some("conflict")),
@@ -333,7 +402,7 @@ impl Store {
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
         )
         .bind(trial_id)
-        .bind(series_id)
+        .bind(place.series_id)
         .bind(&n.sop_instance_uid)
         .bind(&n.sop_class_uid)
         .bind(version)
@@ -372,6 +441,7 @@ impl Store {
             })??;
         }
         tx.commit().await?;
+        self.places.put(key, place);
         Ok(if review.is_some() {
             Catalogued::Conflict { id, version }
         } else {

@@ -37,6 +37,8 @@ pub struct Store {
     /// The blob store.
     pub blobs: BlobStore,
     key: AuditKey,
+    /// Where catalogued series are filed (see `ingest::Places`).
+    pub(crate) places: crate::ingest::Places,
 }
 
 impl Store {
@@ -122,6 +124,7 @@ impl Store {
             db,
             blobs,
             key,
+            places: Default::default(),
         };
         let mut tx = store.begin(actor).await?;
         for (k, v) in [
@@ -187,6 +190,7 @@ impl Store {
             db,
             blobs,
             key,
+            places: Default::default(),
         })
     }
 
