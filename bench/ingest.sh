@@ -39,6 +39,8 @@ export CANDIDATE_SETUP_CMD="$BIN --data {dir} init && $BIN --data {dir} trial cr
 export CANDIDATE_CMD="$BIN --data {dir} serve --dicom 0.0.0.0:{dicom_port} --aet {aet}"
 export CANDIDATE_COUNT_CMD="$BIN --data {dir} --json status | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"instances\"])'"
 # Debian's dcmtk and Orthanc read TCP_NODELAY; without it each C-STORE waits ~40 ms for Nagle.
-TCP_NODELAY=1 bash "$SHARED/ingest_peer.sh" -n "$RUNS" -s /dev/shm -t dcmtk,orthanc,candidate \
+# RUST_BACKTRACE (a developer's setting, read by no peer) would make every end-of-data-set in
+# dicom-rs's parser capture a backtrace: the servers run as in production, without it.
+TCP_NODELAY=1 env -u RUST_BACKTRACE -u RUST_LIB_BACKTRACE bash "$SHARED/ingest_peer.sh" -n "$RUNS" -s /dev/shm -t dcmtk,orthanc,candidate \
   -o 'cstore' -d "$DATA/dicom" 11200 "$OUT"
 cat "$OUT/summary.md"

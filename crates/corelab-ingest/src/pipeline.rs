@@ -107,7 +107,7 @@ pub struct Ingestor {
     actor: String,
     rules: Mutex<HashMap<String, Arc<TrialRules>>>,
     /// Subjects already linked: (trial, site, Patient ID) → subject (see [`Ingestor::subject_of`]).
-    subjects: Mutex<HashMap<(String, String, String), String>>,
+    subjects: Arc<SubjectCache>,
 }
 
 impl Ingestor {
@@ -117,7 +117,7 @@ impl Ingestor {
             store,
             actor: actor.to_owned(),
             rules: Mutex::new(HashMap::new()),
-            subjects: Mutex::new(HashMap::new()),
+            subjects: Arc::default(),
         }
     }
 
@@ -165,13 +165,51 @@ impl Ingestor {
             );
             return self.hold(held, source, Some(&rules.id), &why, &bytes).await;
         };
-        let parsed = match parse(bytes.clone()).await? {
-            Parse::Object(p) => p,
-            Parse::Dicomdir => return Ok(dicomdir_skipped()),
-            Parse::Bad(why) => return self.hold(held, source, Some(&rules.id), &why, &bytes).await,
+        // A returning patient (subject linked already) is parsed and de-identified in one
+        // worker step; any other object is parsed first, linked, then de-identified.
+        let known = match source.subject {
+            Some(_) => None,
+            None => Some((self.subjects.clone(), source.site.clone(), module.clone())),
         };
-        self.run_parsed(held, source, &rules, module, parsed, bytes)
+        let first = {
+            let (bytes, rules) = (bytes.clone(), rules.clone());
+            tokio::task::spawn_blocking(move || {
+                let parsed = match parse_now(&bytes) {
+                    Parse::Object(p) => p,
+                    other => return First::Parsed(other),
+                };
+                let Some((subjects, site, module)) = known else {
+                    return First::Parsed(Parse::Object(parsed));
+                };
+                let original = original_subject(&parsed.dataset);
+                match subjects.get(&rules.id, &site, &original.patient_id) {
+                    Some(id) => {
+                        let subject = Subject {
+                            id: id.clone(),
+                            trial: Some(module),
+                        };
+                        First::Cleaned(id, clean(&rules, parsed, &subject, &bytes).map(Box::new))
+                    }
+                    None => First::Parsed(Parse::Object(parsed)),
+                }
+            })
             .await
+            .map_err(|e| IngestError::Internal(e.to_string()))?
+        };
+        match first {
+            First::Parsed(Parse::Object(parsed)) => {
+                self.run_parsed(held, source, &rules, module, parsed, bytes)
+                    .await
+            }
+            First::Cleaned(subject, Ok(cleaned)) => {
+                self.file(held, source, &rules, subject, *cleaned, bytes)
+                    .await
+            }
+            First::Cleaned(_, Err(why)) | First::Parsed(Parse::Bad(why)) => {
+                self.hold(held, source, Some(&rules.id), &why, &bytes).await
+            }
+            First::Parsed(Parse::Dicomdir) => Ok(dicomdir_skipped()),
+        }
     }
 
     /// Runs one object through the pipeline for the one of `sites` (trial, site) that its
@@ -287,41 +325,38 @@ impl Ingestor {
             id: subject_id.clone(),
             trial: Some(module),
         };
-        let deidentified = if rules.file.deid.profile == DeidProfile::None {
-            // A test trial without de-identification: stored exactly as received.
-            Ok((
-                Sha256Digest::of(&bytes),
-                bytes.clone(),
-                Fields::of(&parsed.dataset),
-                parsed.transfer_syntax,
-                None,
-            ))
-        } else {
-            let rules = rules.clone();
-            tokio::task::spawn_blocking(move || {
-                let (clean, outcome) = rules
-                    .deid
-                    .deidentify_as(&parsed.dataset, &subject)
-                    .map_err(|r| format!("de-identification refused: {r}"))?;
-                let fields = Fields::of(&clean);
-                let bytes = encode_part10(clean, &parsed.transfer_syntax)
-                    .map_err(|e| format!("cannot encode the de-identified object: {e}"))?;
-                // Hashed here, off the async threads, for the blob store.
-                Ok::<_, String>((
-                    Sha256Digest::of(&bytes),
-                    Bytes::from(bytes),
-                    fields,
-                    parsed.transfer_syntax,
-                    outcome.burned_in_risk,
-                ))
-            })
-            .await
-            .map_err(|e| IngestError::Internal(e.to_string()))?
+        let cleaned = {
+            let (rules, bytes) = (rules.clone(), bytes.clone());
+            tokio::task::spawn_blocking(move || clean(&rules, parsed, &subject, &bytes))
+                .await
+                .map_err(|e| IngestError::Internal(e.to_string()))?
         };
-        let (sha256, clean_bytes, fields, transfer_syntax, review) = match deidentified {
-            Ok(d) => d,
-            Err(why) => return self.hold(held, source, Some(&rules.id), &why, &bytes).await,
-        };
+        match cleaned {
+            Ok(cleaned) => {
+                self.file(held, source, rules, subject_id, cleaned, bytes)
+                    .await
+            }
+            Err(why) => self.hold(held, source, Some(&rules.id), &why, &bytes).await,
+        }
+    }
+
+    /// Stores and catalogues a de-identified object.
+    async fn file(
+        &self,
+        held: Hold,
+        source: &Source,
+        rules: &TrialRules,
+        subject_id: String,
+        cleaned: Cleaned,
+        bytes: Bytes,
+    ) -> Result<Outcome, IngestError> {
+        let Cleaned {
+            sha256,
+            bytes: clean_bytes,
+            fields,
+            transfer_syntax,
+            review,
+        } = cleaned;
         let size = clean_bytes.len() as u64;
         let catalogued = self
             .store
@@ -382,8 +417,7 @@ impl Ingestor {
         original: &OriginalSubject,
     ) -> Result<String, IngestError> {
         let patient_id = original.patient_id.trim();
-        let key = (rules.id.clone(), site.to_owned(), patient_id.to_owned());
-        if let Some(id) = self.subjects.lock().ok().and_then(|m| m.get(&key).cloned()) {
+        if let Some(id) = self.subjects.get(&rules.id, site, patient_id) {
             return Ok(id);
         }
         let id = self
@@ -402,9 +436,7 @@ impl Ingestor {
             )
             .await?
             .subject;
-        if let Ok(mut m) = self.subjects.lock() {
-            m.insert(key, id.clone());
-        }
+        self.subjects.put(&rules.id, site, patient_id, &id);
         Ok(id)
     }
 
@@ -459,18 +491,99 @@ enum Parse {
     Bad(String),
 }
 
-/// Parses and checks an object; CPU work, so off the async threads.
-async fn parse(bytes: Bytes) -> Result<Parse, IngestError> {
-    tokio::task::spawn_blocking(move || match corelab_dicom::read::read_bytes(&bytes) {
+/// What the first worker step of an object with a known route did.
+enum First {
+    /// Parsed (or not) only.
+    Parsed(Parse),
+    /// Parsed and de-identified for this (already linked) subject.
+    Cleaned(String, Result<Box<Cleaned>, String>),
+}
+
+/// Parses and checks an object.
+fn parse_now(bytes: &[u8]) -> Parse {
+    match corelab_dicom::read::read_bytes(bytes) {
         Err(why) => Parse::Bad(why),
         Ok(p) if is_dicomdir(&p.dataset) => Parse::Dicomdir,
         Ok(p) => match check_required(&p.dataset) {
             Ok(()) => Parse::Object(p),
             Err(why) => Parse::Bad(why),
         },
+    }
+}
+
+/// Parses and checks an object; CPU work, so off the async threads.
+async fn parse(bytes: Bytes) -> Result<Parse, IngestError> {
+    tokio::task::spawn_blocking(move || parse_now(&bytes))
+        .await
+        .map_err(|e| IngestError::Internal(e.to_string()))
+}
+
+/// A de-identified object, encoded and hashed.
+struct Cleaned {
+    sha256: Sha256Digest,
+    bytes: Bytes,
+    fields: Fields,
+    transfer_syntax: String,
+    review: Option<String>,
+}
+
+/// De-identifies, encodes and hashes an object for `subject` (CPU work: call it off the async
+/// threads). A test trial without de-identification keeps the `original` bytes exactly.
+fn clean(
+    rules: &TrialRules,
+    parsed: corelab_dicom::read::Parsed,
+    subject: &Subject,
+    original: &Bytes,
+) -> Result<Cleaned, String> {
+    if rules.file.deid.profile == DeidProfile::None {
+        return Ok(Cleaned {
+            sha256: Sha256Digest::of(original),
+            bytes: original.clone(),
+            fields: Fields::of(&parsed.dataset),
+            transfer_syntax: parsed.transfer_syntax,
+            review: None,
+        });
+    }
+    let (clean, outcome) = rules
+        .deid
+        .deidentify_as(&parsed.dataset, subject)
+        .map_err(|r| format!("de-identification refused: {r}"))?;
+    let fields = Fields::of(&clean);
+    let bytes = encode_part10(clean, &parsed.transfer_syntax)
+        .map_err(|e| format!("cannot encode the de-identified object: {e}"))?;
+    Ok(Cleaned {
+        sha256: Sha256Digest::of(&bytes),
+        bytes: Bytes::from(bytes),
+        fields,
+        transfer_syntax: parsed.transfer_syntax,
+        review: outcome.burned_in_risk,
     })
-    .await
-    .map_err(|e| IngestError::Internal(e.to_string()))
+}
+
+/// Subjects already linked: (trial, site, Patient ID) → subject. A link never changes once made.
+#[derive(Debug, Default)]
+struct SubjectCache(Mutex<HashMap<(String, String, String), String>>);
+
+impl SubjectCache {
+    fn get(&self, trial: &str, site: &str, patient_id: &str) -> Option<String> {
+        let key = (
+            trial.to_owned(),
+            site.to_owned(),
+            patient_id.trim().to_owned(),
+        );
+        self.0.lock().ok()?.get(&key).cloned()
+    }
+
+    fn put(&self, trial: &str, site: &str, patient_id: &str, subject: &str) {
+        if let Ok(mut m) = self.0.lock() {
+            let key = (
+                trial.to_owned(),
+                site.to_owned(),
+                patient_id.trim().to_owned(),
+            );
+            m.insert(key, subject.to_owned());
+        }
+    }
 }
 
 fn dicomdir_skipped() -> Outcome {
