@@ -164,3 +164,96 @@ fn a_folder_and_a_zip_are_imported_and_every_object_is_accounted_for() {
     assert!(String::from_utf8_lossy(&r.stderr).contains("no site \"S09\""));
     assert!(corelab(&data, &["audit", "verify"]).status.success());
 }
+
+#[test]
+fn a_dicomdir_brings_the_files_of_its_set_and_one_that_points_outside_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = lab_with_trial(dir.path(), TRIAL);
+    // The DICOMDIR of pydicom's test file set: 31 image records under 77654033/ and 98892001/.
+    let index = shared("dicomdirtests/DICOMDIR");
+    let r = corelab(
+        &data,
+        &[
+            "--json",
+            "import",
+            "IMP-1",
+            "--site",
+            "S01",
+            index.to_str().unwrap(),
+        ],
+    );
+    let s = json(&r);
+    let files = s["files"].as_array().unwrap();
+    assert_eq!(files.len(), 32, "the index and its 31 files: {s}");
+    assert_eq!(
+        files[0]["outcome"], "skipped",
+        "the index itself: {}",
+        files[0]
+    );
+    assert_eq!(
+        s["stored"].as_u64().unwrap() + s["quarantined"].as_u64().unwrap(),
+        31,
+        "{s}"
+    );
+    // The same set named twice (its folder and its index): each file once.
+    let folder = index.parent().unwrap().join("77654033");
+    let twice = json(&corelab(
+        &data,
+        &[
+            "--json",
+            "import",
+            "IMP-1",
+            "--site",
+            "S01",
+            folder.to_str().unwrap(),
+            index.to_str().unwrap(),
+        ],
+    ));
+    assert_eq!(twice["files"].as_array().unwrap().len(), 32, "{twice}");
+
+    // A DICOMDIR whose record points at ../../etc/passwd: refused by name, nothing read.
+    use dicom_core::{DataElement, PrimitiveValue, VR};
+    use dicom_dictionary_std::tags;
+    let mut evil = dicom_object::open_file(&index).unwrap();
+    let record = dicom_object::InMemDicomObject::from_element_iter([
+        DataElement::new(
+            tags::DIRECTORY_RECORD_TYPE,
+            VR::CS,
+            PrimitiveValue::from("IMAGE"),
+        ),
+        DataElement::new(
+            tags::REFERENCED_FILE_ID,
+            VR::CS,
+            PrimitiveValue::Strs(
+                ["..", "..", "ETC", "PASSWD"]
+                    .map(String::from)
+                    .into_iter()
+                    .collect(),
+            ),
+        ),
+    ]);
+    evil.put(DataElement::new(
+        tags::DIRECTORY_RECORD_SEQUENCE,
+        VR::SQ,
+        dicom_core::value::DataSetSequence::from(vec![record]),
+    ));
+    let evil_dir = dir.path().join("media");
+    std::fs::create_dir_all(&evil_dir).unwrap();
+    evil.write_to_file(evil_dir.join("DICOMDIR")).unwrap();
+    let r = corelab(
+        &data,
+        &[
+            "import",
+            "IMP-1",
+            "--site",
+            "S01",
+            evil_dir.join("DICOMDIR").to_str().unwrap(),
+        ],
+    );
+    assert_eq!(r.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert!(
+        err.contains("record 1 references") && err.contains("outside the file set"),
+        "{err}"
+    );
+}

@@ -1,5 +1,5 @@
-//! What `corelab import` reads: files, folders (recursively) and zip archives, each object read
-//! into memory under a size limit. Zip entries are read, never extracted, so a path that escapes
+//! What `corelab import` reads: files, folders (recursively), zip archives and DICOMDIR file sets,
+//! each object read into memory under a size limit. Zip entries are read, never extracted, so a path that escapes
 //! the archive (`../`, absolute) cannot write anywhere; such entries are refused by name anyway,
 //! as are entries larger than the limit, declared or actual (a zip bomb stops at the limit).
 
@@ -7,7 +7,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 /// One object to import.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Item {
     /// A file.
     File(PathBuf),
@@ -33,7 +33,9 @@ impl Item {
 }
 
 /// Every object under `paths`, in order (folders sorted), or the first path that cannot be read.
-/// Items that can be listed but not read (a bad zip entry) are listed and fail at [`read_item`].
+/// A DICOMDIR named on its own brings the files it references (a folder's files are all taken
+/// anyway). Items that can be listed but not read (a bad zip entry, a file a DICOMDIR names that
+/// is missing) are listed and fail at [`read_item`]; each file is listed once.
 pub fn expand(paths: &[PathBuf]) -> Result<Vec<Item>, String> {
     let mut items = Vec::new();
     for path in paths {
@@ -44,9 +46,67 @@ pub fn expand(paths: &[PathBuf]) -> Result<Vec<Item>, String> {
             }
         } else {
             push_file(path.clone(), &mut items)?;
+            for f in dicomdir_files(path)? {
+                push_file(f, &mut items)?;
+            }
         }
     }
+    let mut seen = std::collections::HashSet::new();
+    items.retain(|i| seen.insert(i.clone()));
     Ok(items)
+}
+
+/// The files a DICOMDIR (the index of a DICOM file set, PS3.10 and PS3.3 F.3) references, in
+/// record order; none if `path` is not a readable DICOMDIR (a file set's index is always named
+/// DICOMDIR; one that cannot be read is imported, and quarantined, like any other file). A
+/// Referenced File ID that would leave the file set's folder is refused by name.
+fn dicomdir_files(path: &Path) -> Result<Vec<PathBuf>, String> {
+    let named = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.to_ascii_uppercase().starts_with("DICOMDIR"));
+    if !named {
+        return Ok(Vec::new());
+    }
+    let Ok(parsed) = corelab_dicom::read::read_path(path) else {
+        return Ok(Vec::new());
+    };
+    let Some(records) = parsed
+        .dataset
+        .get(dicom_dictionary_std::tags::DIRECTORY_RECORD_SEQUENCE)
+        .and_then(|e| e.items())
+    else {
+        return Ok(Vec::new());
+    };
+    let root = path.parent().unwrap_or(Path::new("."));
+    let mut files = Vec::new();
+    for (i, record) in records.iter().enumerate() {
+        let Some(id) = record
+            .get(dicom_dictionary_std::tags::REFERENCED_FILE_ID)
+            .and_then(|e| e.value().to_multi_str().ok())
+        else {
+            continue; // a patient, study or series record
+        };
+        let parts: Vec<&str> = id.iter().map(|p| p.trim_matches(['\0', ' '])).collect();
+        let bad = parts.is_empty()
+            || parts
+                .iter()
+                .any(|p| p.is_empty() || *p == "." || *p == ".." || p.contains(['/', '\\', ':']));
+        if bad {
+            return Err(format!(
+                "{}: record {} references {:?}, a path outside the file set's folder; refused",
+                path.display(),
+                i + 1,
+                parts.join("\\")
+            ));
+        }
+        files.push(
+            parts
+                .iter()
+                .fold(root.to_path_buf(), |p, part| p.join(part)),
+        );
+    }
+    Ok(files)
 }
 
 fn push_file(path: PathBuf, items: &mut Vec<Item>) -> Result<(), String> {
