@@ -1,8 +1,10 @@
 """A pynetdicom storage SCU for corelab's tests: one association per file, one JSON line per file.
 
-usage: scu.py PORT CALLING CALLED [--echo] [--set GGGG,EEEE=VALUE ...] [FILE ...]
+usage: scu.py PORT CALLING CALLED [--echo] [--fill] [--set GGGG,EEEE=VALUE ...] [FILE ...]
 
-Each line: {"file", "accepted", "status", "comment", "error"}. `accepted` is false when the
+--fill gives an object the Patient ID, Study and Series Instance UIDs and Modality it lacks.
+
+Each line: {"file", "accepted", "status", "comment", "error", "transfer_syntax"}. `accepted` is false when the
 association was rejected (then "error" says why); `status` is the C-STORE (or C-ECHO) status, or
 null when nothing was sent (a file the client cannot read, a rejected association).
 """
@@ -13,6 +15,7 @@ import sys
 from pydicom import dcmread
 from pydicom.datadict import dictionary_VR
 from pydicom.tag import Tag
+from pydicom.uid import generate_uid
 from pynetdicom import AE
 from pynetdicom.sop_class import Verification
 
@@ -20,12 +23,15 @@ from pynetdicom.sop_class import Verification
 def main(argv):
     port, calling, called, *rest = argv
     echo = False
+    fill = False
     sets = []
     files = []
     it = iter(rest)
     for a in it:
         if a == "--echo":
             echo = True
+        elif a == "--fill":
+            fill = True
         elif a == "--set":
             tag, value = next(it).split("=", 1)
             g, e = tag.split(",")
@@ -39,10 +45,15 @@ def main(argv):
             ds = dcmread(f)
             for tag, value in sets:
                 ds.add_new(tag, dictionary_VR(tag), value)
+            if fill:
+                for keyword, value in [("PatientID", "FILLED"), ("StudyInstanceUID", generate_uid()),
+                                       ("SeriesInstanceUID", generate_uid()), ("Modality", "OT")]:
+                    if not ds.get(keyword):
+                        setattr(ds, keyword, value)
         except Exception as e:  # the client cannot send what it cannot read
             report(f, None, None, None, f"client cannot read: {e}")
             continue
-        report(f, *exchange(port, calling, called, ds))
+        report(f, *exchange(port, calling, called, ds), ts=str(ds.file_meta.get("TransferSyntaxUID", "")))
 
 
 def exchange(port, calling, called, ds):
@@ -72,9 +83,9 @@ def exchange(port, calling, called, ds):
             assoc.release()
 
 
-def report(f, accepted, status, comment, error):
+def report(f, accepted, status, comment, error, ts=None):
     print(json.dumps({"file": f, "accepted": accepted, "status": status, "comment": comment,
-                      "error": error}), flush=True)
+                      "error": error, "transfer_syntax": ts}), flush=True)
 
 
 if __name__ == "__main__":
