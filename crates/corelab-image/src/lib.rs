@@ -1,0 +1,17 @@
+//! Volumes with exact patient-space geometry, and their files.
+//!
+//! - [`geometry`]: [`Geometry`], the voxel → patient (LPS, millimetres) affine of a grid, and the
+//!   one place where LPS and RAS meet.
+//! - [`volume`]: [`Volume<T>`], voxels (`ndarray`, indexed `[i, j, k]`, `i` fastest) with their
+//!   geometry and where they came from.
+//! - [`nifti_io`]: NIfTI-1 files (`.nii`, `.nii.gz`) written and read with consistent sform and
+//!   qform.
+//!
+//! `docs/geometry.md` states the conventions.
+
+pub mod geometry;
+pub mod nifti_io;
+pub mod volume;
+
+pub use geometry::{Geometry, GeometryError};
+pub use volume::{ShapeMismatch, Source, Volume};
