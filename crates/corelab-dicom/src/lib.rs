@@ -12,5 +12,6 @@
 
 pub mod deid;
 pub mod read;
+pub mod series;
 mod skim;
 pub mod synthetic;

@@ -1,0 +1,117 @@
+//! A generated MR series with exact geometry, shared by the series tests.
+#![allow(dead_code)]
+
+use corelab_dicom::series::Instance;
+use dicom_core::{DataElement, PrimitiveValue, Tag, VR};
+use dicom_dictionary_std::tags;
+use dicom_object::{FileDicomObject, FileMetaTableBuilder, InMemDicomObject};
+
+pub struct Spec {
+    pub position: [f64; 3],
+    pub orientation: [f64; 6],
+    pub spacing: [f64; 2], // row spacing, column spacing (DICOM order)
+    pub rows: u16,
+    pub columns: u16,
+    pub slope: f64,
+    pub intercept: f64,
+    pub extra: Vec<(Tag, VR, String)>,
+}
+
+pub fn spec(z: f64) -> Spec {
+    Spec {
+        position: [-50.0, -40.0, z],
+        orientation: [1.0, 0.0, 0.0, 0.0, 1.0, 0.0],
+        spacing: [0.8, 0.5],
+        rows: 6,
+        columns: 5,
+        slope: 2.0,
+        intercept: -100.0,
+        extra: Vec::new(),
+    }
+}
+
+/// Stored value at (i = column, j = row) of a slice with Instance Number n.
+pub fn stored(i: usize, j: usize, n: usize) -> u16 {
+    (i + 10 * j + 100 * n) as u16
+}
+
+pub fn instance(s: &Spec, n: usize) -> Instance {
+    let ds = |v: &[f64]| {
+        v.iter()
+            .map(|x| format!("{x}"))
+            .collect::<Vec<_>>()
+            .join("\\")
+    };
+    let uid = format!("1.2.826.0.1.3680043.9.7782.5.{n}");
+    let mut pixels = Vec::new();
+    for j in 0..usize::from(s.rows) {
+        for i in 0..usize::from(s.columns) {
+            pixels.push(stored(i, j, n));
+        }
+    }
+    let t = |tag, vr, v: String| DataElement::new(tag, vr, PrimitiveValue::from(v));
+    let us = |tag, v: u16| DataElement::new(tag, VR::US, PrimitiveValue::from(v));
+    let mut obj = InMemDicomObject::from_element_iter([
+        t(
+            tags::SOP_CLASS_UID,
+            VR::UI,
+            "1.2.840.10008.5.1.4.1.1.4".into(),
+        ),
+        t(tags::SOP_INSTANCE_UID, VR::UI, uid.clone()),
+        t(
+            tags::SERIES_INSTANCE_UID,
+            VR::UI,
+            "1.2.826.0.1.3680043.9.7782.5".into(),
+        ),
+        t(tags::INSTANCE_NUMBER, VR::IS, n.to_string()),
+        t(tags::IMAGE_POSITION_PATIENT, VR::DS, ds(&s.position)),
+        t(tags::IMAGE_ORIENTATION_PATIENT, VR::DS, ds(&s.orientation)),
+        t(tags::PIXEL_SPACING, VR::DS, ds(&s.spacing)),
+        us(tags::SAMPLES_PER_PIXEL, 1),
+        t(
+            tags::PHOTOMETRIC_INTERPRETATION,
+            VR::CS,
+            "MONOCHROME2".into(),
+        ),
+        us(tags::ROWS, s.rows),
+        us(tags::COLUMNS, s.columns),
+        us(tags::BITS_ALLOCATED, 16),
+        us(tags::BITS_STORED, 16),
+        us(tags::HIGH_BIT, 15),
+        us(tags::PIXEL_REPRESENTATION, 0),
+        t(tags::RESCALE_SLOPE, VR::DS, format!("{}", s.slope)),
+        t(tags::RESCALE_INTERCEPT, VR::DS, format!("{}", s.intercept)),
+        DataElement::new(tags::PIXEL_DATA, VR::OW, PrimitiveValue::U16(pixels.into())),
+    ]);
+    for (tag, vr, v) in &s.extra {
+        obj.put(DataElement::new(
+            *tag,
+            *vr,
+            PrimitiveValue::from(v.as_str()),
+        ));
+    }
+    let meta = FileMetaTableBuilder::new()
+        .media_storage_sop_class_uid("1.2.840.10008.5.1.4.1.1.4")
+        .media_storage_sop_instance_uid(uid.as_str())
+        .transfer_syntax("1.2.840.10008.1.2.1")
+        .build()
+        .unwrap();
+    Instance {
+        name: format!("slice-{n}"),
+        sha256: format!("{n:064x}"),
+        object: FileDicomObject::new_empty_with_meta(meta).tap(obj),
+    }
+}
+
+trait Tap {
+    fn tap(self, obj: InMemDicomObject) -> FileDicomObject<InMemDicomObject>;
+}
+
+impl Tap for FileDicomObject<InMemDicomObject> {
+    fn tap(mut self, obj: InMemDicomObject) -> FileDicomObject<InMemDicomObject> {
+        for e in obj {
+            self.put(e);
+        }
+        self
+    }
+}
