@@ -11,6 +11,7 @@
 //! ```
 
 pub mod deid;
+pub mod pet;
 pub mod read;
 pub mod series;
 mod skim;

@@ -6,11 +6,14 @@
 //!   geometry and where they came from.
 //! - [`nifti_io`]: NIfTI-1 files (`.nii`, `.nii.gz`) written and read with consistent sform and
 //!   qform.
+//! - [`suv`]: PET SUV factors (body weight, lean body mass, body surface area) from header values,
+//!   per QIBA, or a refusal naming what is missing.
 //!
 //! `docs/geometry.md` states the conventions.
 
 pub mod geometry;
 pub mod nifti_io;
+pub mod suv;
 pub mod volume;
 
 pub use geometry::{Geometry, GeometryError};
