@@ -6,13 +6,18 @@
 //!   geometry and where they came from.
 //! - [`nifti_io`]: NIfTI-1 files (`.nii`, `.nii.gz`) written and read with consistent sform and
 //!   qform.
+//! - [`distance`]: the exact Euclidean distance transform in mm; [`components`]: connected
+//!   components (6/18/26); [`overlap`]: Dice, Jaccard, volume difference, HD95, ASSD.
 //! - [`suv`]: PET SUV factors (body weight, lean body mass, body surface area) from header values,
 //!   per QIBA, or a refusal naming what is missing.
 //!
 //! `docs/geometry.md` states the conventions.
 
+pub mod components;
+pub mod distance;
 pub mod geometry;
 pub mod nifti_io;
+pub mod overlap;
 pub mod suv;
 pub mod volume;
 
