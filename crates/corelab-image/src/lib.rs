@@ -16,6 +16,7 @@
 pub mod components;
 pub mod distance;
 pub mod geometry;
+pub mod morphology;
 pub mod nifti_io;
 pub mod overlap;
 pub mod suv;
