@@ -8,6 +8,9 @@
 //!   qform.
 //! - [`distance`]: the exact Euclidean distance transform in mm; [`components`]: connected
 //!   components (6/18/26); [`overlap`]: Dice, Jaccard, volume difference, HD95, ASSD.
+//! - [`resample`]: a volume onto another grid (nearest, trilinear) through patient space;
+//!   [`filters`]: Gaussian and median with widths in mm; [`morphology`]: erode, dilate, open,
+//!   close with radii in mm, hole filling.
 //! - [`suv`]: PET SUV factors (body weight, lean body mass, body surface area) from header values,
 //!   per QIBA, or a refusal naming what is missing.
 //!
@@ -15,10 +18,12 @@
 
 pub mod components;
 pub mod distance;
+pub mod filters;
 pub mod geometry;
 pub mod morphology;
 pub mod nifti_io;
 pub mod overlap;
+pub mod resample;
 pub mod suv;
 pub mod volume;
 
