@@ -66,12 +66,25 @@ pub enum Command {
     /// Objects held in quarantine: list, show, release (run the pipeline again), discard.
     #[command(subcommand)]
     Quarantine(QuarantineCommand),
+    /// One DICOM series (a folder) to a volume: OUT.nii[.gz] with a JSON sidecar of its
+    /// geometry and provenance, or the reason it cannot be one.
+    Convert(ConvertArgs),
     /// The main job, end to end, on a fresh installation.
     Demo {
         /// Where to create the demo installation (must be absent or empty; default: a new temporary folder).
         #[arg(long)]
         out: Option<PathBuf>,
     },
+}
+
+/// `corelab convert SERIES_DIR OUT`.
+#[derive(Debug, Args)]
+pub struct ConvertArgs {
+    /// A folder holding the files of one series (searched recursively).
+    pub series_dir: PathBuf,
+    /// The NIfTI file to write (.nii or .nii.gz); a series of several stacks (echoes, time
+    /// points) gives OUT-1, OUT-2, ….
+    pub out: PathBuf,
 }
 
 /// `corelab trial …`.

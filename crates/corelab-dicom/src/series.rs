@@ -17,7 +17,7 @@ use dicom_core::Tag;
 use dicom_dictionary_std::tags;
 use dicom_object::{FileDicomObject, InMemDicomObject};
 use dicom_pixeldata::PixelDecoder;
-use ndarray::Array3;
+use ndarray::{Array3, ShapeBuilder};
 
 /// One instance of a series.
 pub struct Instance {
@@ -27,6 +27,28 @@ pub struct Instance {
     pub sha256: String,
     /// The object.
     pub object: FileDicomObject<InMemDicomObject>,
+}
+
+impl Instance {
+    /// An instance read from a file with corelab's reader (lenient meta, hostile lengths
+    /// refused by name before anything is allocated; `crate::read`).
+    pub fn from_path(path: &std::path::Path) -> Result<Self, SeriesError> {
+        let name = path.display().to_string();
+        let bytes = std::fs::read(path).or_else(|e| fail(&name, e.to_string()))?;
+        let parsed = crate::read::read_bytes(&bytes).or_else(|why| fail(&name, why))?;
+        let uid = |tag| text(&parsed.dataset, tag).unwrap_or_default();
+        let meta = dicom_object::meta::FileMetaTableBuilder::new()
+            .media_storage_sop_class_uid(uid(tags::SOP_CLASS_UID))
+            .media_storage_sop_instance_uid(uid(tags::SOP_INSTANCE_UID))
+            .transfer_syntax(parsed.transfer_syntax.as_str())
+            .build()
+            .or_else(|e| fail(&name, format!("no usable file meta group: {e}")))?;
+        Ok(Self {
+            sha256: corelab_core::Sha256Digest::of(&bytes).to_hex(),
+            object: parsed.dataset.with_exact_meta(meta),
+            name,
+        })
+    }
 }
 
 /// Why a series cannot form a volume.
@@ -395,7 +417,9 @@ fn stack_volume(mut slices: Vec<Slice>) -> Result<Volume<f32>, SeriesError> {
         affine[(r, 3)] = slices[0].position[r];
     }
     let geometry = Geometry { dims, affine };
-    let mut data = Array3::<f32>::zeros((dims[0], dims[1], dims[2]));
+    // Fortran order (i fastest), as DICOM rows and NIfTI files lay voxels out: each slice is one
+    // contiguous block, and writing the file is sequential.
+    let mut data = Array3::<f32>::zeros((dims[0], dims[1], dims[2]).f());
     for (k, s) in slices.iter().enumerate() {
         let frame = decode(s.instance)?;
         if frame.shape()[0] != usize::from(rows) || frame.shape()[1] != usize::from(columns) {
@@ -407,9 +431,7 @@ fn stack_volume(mut slices: Vec<Slice>) -> Result<Volume<f32>, SeriesError> {
                 ),
             );
         }
-        for ((j, i), v) in frame.indexed_iter() {
-            data[[i, j, k]] = *v;
-        }
+        data.index_axis_mut(ndarray::Axis(2), k).assign(&frame.t());
     }
     let series_uid = text(&slices[0].instance.object, tags::SERIES_INSTANCE_UID);
     let source = Source {

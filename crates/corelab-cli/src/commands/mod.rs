@@ -1,6 +1,7 @@
 //! One function per command; each opens what it needs, calls the library, and prints.
 
 mod audit;
+mod convert;
 mod deid;
 mod demo;
 mod import;
@@ -28,6 +29,7 @@ pub async fn run(cli: Cli) -> Result<u8> {
         Command::Import(a) => import::run(g, a).await,
         Command::Serve(a) => serve::run(g, a).await,
         Command::Quarantine(c) => quarantine::run(g, c).await,
+        Command::Convert(a) => convert::run(g, a).await,
         Command::Demo { out } => demo::run(g, out.as_deref()).await,
     }
 }
