@@ -21,6 +21,7 @@ pub mod distance;
 pub mod filters;
 pub mod geometry;
 pub mod morphology;
+pub mod nifti2;
 pub mod nifti_io;
 pub mod overlap;
 pub mod resample;

@@ -72,9 +72,27 @@ pub fn write<T: Voxel>(path: &Path, volume: &Volume<T>) -> Result<(), NiftiIoErr
     written
 }
 
-/// Reads a 3-D NIfTI-1 file (a 4-D one with one volume too), voxels as `f32` with the file's
-/// scl_slope and scl_inter applied.
+/// Reads a 3-D NIfTI-1 or NIfTI-2 file (a 4-D one with one volume too), voxels as `f32` with
+/// the file's scl_slope and scl_inter applied.
 pub fn read(path: &Path) -> Result<Volume<f32>, NiftiIoError> {
+    let mut head = [0u8; 4];
+    let opened = std::fs::File::open(path).map_err(|e| err(path, e))?;
+    let mut reader: Box<dyn std::io::Read> = {
+        let mut magic = [0u8; 2];
+        let mut f = std::io::BufReader::new(opened);
+        let n = std::io::Read::read(&mut f, &mut magic).map_err(|e| err(path, e))?;
+        let rest = std::io::Read::chain(std::io::Cursor::new(magic[..n].to_vec()), f);
+        if magic == [0x1f, 0x8b] {
+            Box::new(flate2::read::MultiGzDecoder::new(rest))
+        } else {
+            Box::new(rest)
+        }
+    };
+    if std::io::Read::read_exact(&mut reader, &mut head).is_ok() && crate::nifti2::is_nifti2(&head)
+    {
+        let bytes = crate::nifti2::file_bytes(path).map_err(|why| err(path, why))?;
+        return crate::nifti2::read(&bytes).map_err(|why| err(path, format!("NIfTI-2: {why}")));
+    }
     let object = ReaderOptions::new()
         .read_file(path)
         .map_err(|e| err(path, e))?;

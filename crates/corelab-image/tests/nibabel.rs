@@ -110,3 +110,49 @@ fn nibabel_reads_what_we_write_and_we_read_what_it_writes() {
         );
     }
 }
+
+#[test]
+fn we_read_nibabel_nifti2_files_with_sform_or_qform_plain_or_gzipped() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, sform) in [("two.nii", true), ("two.nii.gz", true), ("q.nii", false)] {
+        let path = dir.path().join(name);
+        python(&format!(
+            "import numpy as np, nibabel as nib\n\
+             d = np.fromfunction(lambda i, j, k: i + 10 * j + 100 * k, (5, 4, 3)).astype('>i2')\n\
+             c, s = np.cos(0.3), np.sin(0.3)\n\
+             a = np.array([[-0.8 * c, 0.9 * s, 0, 90.0], [-0.8 * s, -0.9 * c, 0, -126.0], [0, 0, 2.5, -72.0], [0, 0, 0, 1]])\n\
+             img = nib.Nifti2Image(d, a)\n\
+             img.header.set_slope_inter(2.0, 1.0)\n\
+             if not {sform}:\n    img.set_sform(None, code=0); img.set_qform(a, code=1)\n\
+             nib.save(img, {path:?})\n\
+             print('{{}}')",
+            sform = if sform { "True" } else { "False" },
+            path = path.to_str().unwrap()
+        ));
+        let v = nifti_io::read(&path).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(v.geometry.dims, [5, 4, 3], "{name}");
+        let (c, s) = (0.3f64.cos(), 0.3f64.sin());
+        let expected = [
+            [-0.8 * c, 0.9 * s, 0.0, 90.0],
+            [-0.8 * s, -0.9 * c, 0.0, -126.0],
+            [0.0, 0.0, 2.5, -72.0],
+        ];
+        let ras = v.geometry.to_ras();
+        for (r, row) in expected.iter().enumerate() {
+            for (col, x) in row.iter().enumerate() {
+                assert!(
+                    (ras[(r, col)] - x).abs() < 1e-5,
+                    "{name} ({r},{col}): {}",
+                    ras[(r, col)]
+                );
+            }
+        }
+        for ((i, j, k), x) in v.data.indexed_iter() {
+            assert_eq!(
+                *x,
+                (i + 10 * j + 100 * k) as f32 * 2.0 + 1.0,
+                "{name} [{i},{j},{k}]"
+            );
+        }
+    }
+}
