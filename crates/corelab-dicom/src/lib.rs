@@ -16,3 +16,4 @@ pub mod read;
 pub mod series;
 mod skim;
 pub mod synthetic;
+pub mod values;

@@ -1,6 +1,7 @@
 //! What a PET image's header says for SUV (`corelab_image::suv`): units, corrections, times,
 //! dose, half-life, patient size, and Philips' private scale factors.
 
+use crate::values::text;
 use corelab_image::suv::PetHeader;
 use dicom_core::Tag;
 use dicom_dictionary_std::tags;
@@ -11,13 +12,6 @@ const PHILIPS_CREATOR: &str = "Philips PET Private Group";
 const PHILIPS_GROUP: u16 = 0x7053;
 const PHILIPS_SUV_SCALE: u16 = 0x00; // (7053,xx00) SUV Scale Factor
 const PHILIPS_ACTIVITY_SCALE: u16 = 0x09; // (7053,xx09) Activity Concentration Scale Factor
-
-fn text(obj: &InMemDicomObject, tag: Tag) -> Option<String> {
-    obj.get(tag)
-        .and_then(|e| e.value().to_str().ok())
-        .map(|s| s.trim_matches(['\0', ' ']).to_owned())
-        .filter(|s| !s.is_empty())
-}
 
 fn number(obj: &InMemDicomObject, tag: Tag) -> Option<f64> {
     text(obj, tag).and_then(|t| t.split('\\').next()?.trim().parse().ok())

@@ -12,6 +12,7 @@
 //!
 //! Hand-written (DEPS.md): dicom-rs decodes pixels but does not assemble series geometry.
 
+use crate::values::text;
 use corelab_image::{Geometry, Source, Volume};
 use dicom_core::Tag;
 use dicom_dictionary_std::tags;
@@ -115,13 +116,6 @@ impl StackKey {
         parts.push(format!("orientation {}", o.join("\\")));
         parts.join(", ")
     }
-}
-
-fn text(obj: &InMemDicomObject, tag: Tag) -> Option<String> {
-    obj.get(tag)
-        .and_then(|e| e.value().to_str().ok())
-        .map(|s| s.trim_matches(['\0', ' ']).to_owned())
-        .filter(|s| !s.is_empty())
 }
 
 fn numbers(obj: &InMemDicomObject, tag: Tag, n: usize, name: &str) -> Result<Vec<f64>, String> {

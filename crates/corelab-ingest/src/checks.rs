@@ -9,16 +9,7 @@ use dicom_object::InMemDicomObject;
 /// The Media Storage Directory SOP class (a DICOMDIR): an index of a file set, not an object.
 pub const MEDIA_STORAGE_DIRECTORY: &str = "1.2.840.10008.1.3.10";
 
-/// A non-empty text value (also from a UN element, whose bytes are the text).
-pub fn text(obj: &InMemDicomObject, tag: Tag) -> Option<String> {
-    let e = obj.get(tag)?;
-    let s = if e.vr() == dicom_core::VR::UN {
-        String::from_utf8_lossy(&e.value().to_bytes().ok()?).into_owned()
-    } else {
-        e.value().to_str().ok()?.into_owned()
-    };
-    Some(s.trim_matches(['\0', ' ']).to_owned()).filter(|s| !s.is_empty())
-}
+pub use corelab_dicom::values::text;
 
 /// Whether the data set is a DICOMDIR (its SOP class, or a Directory Record Sequence).
 pub fn is_dicomdir(obj: &InMemDicomObject) -> bool {
