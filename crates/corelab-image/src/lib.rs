@@ -17,6 +17,7 @@
 //! `docs/geometry.md` states the conventions.
 
 pub mod components;
+pub mod diameters;
 pub mod distance;
 pub mod filters;
 pub mod geometry;
