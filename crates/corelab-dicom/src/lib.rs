@@ -13,6 +13,7 @@
 pub mod deid;
 pub mod pet;
 pub mod read;
+pub mod rtstruct;
 pub mod series;
 mod skim;
 pub mod synthetic;

@@ -1,7 +1,7 @@
 //! The IBSI soft-tissue sarcoma validation case (`../shared/data/radiomics/ibsi_validation_sts`):
 //! its CT, PET and MR series, made into volumes by corelab, agree with the NIfTI images shipped
 //! beside them (made by MIRP): every voxel of ours lands on a voxel of theirs in patient space and
-//! holds the same value.
+//! holds the same value; and its RTSTRUCT contours rasterise to exactly the shipped masks.
 
 use corelab_dicom::series::{Instance, volumes};
 use std::path::Path;
@@ -57,6 +57,61 @@ fn the_ibsi_sts_series_agree_with_the_shipped_nifti_images() {
         assert!(
             worst_value < 1e-5,
             "{modality}: values differ by {worst_value} (relative)"
+        );
+    }
+}
+
+#[test]
+fn the_ibsi_sts_gtv_contours_rasterise_to_the_shipped_masks() {
+    let case = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/data/radiomics/ibsi_validation_sts/STS_008");
+    for modality in ["CT", "PET", "MR_T1"] {
+        let dir = case.join("dicom").join(modality);
+        let mut files: Vec<_> = std::fs::read_dir(dir.join("image"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        files.sort();
+        let instances: Vec<Instance> = files
+            .iter()
+            .map(|f| Instance::from_path(f).unwrap())
+            .collect();
+        let grid = volumes(&instances).unwrap().remove(0).geometry;
+        let rs = Instance::from_path(&dir.join("mask/RS.dcm")).unwrap();
+        // Named GTV_Mass_<modality> in each structure set.
+        let name = corelab_dicom::rtstruct::roi_names(&rs.object)
+            .into_iter()
+            .map(|(_, n)| n)
+            .find(|n| n.starts_with("GTV_Mass"))
+            .unwrap();
+        let ours = corelab_dicom::rtstruct::rasterise(&rs.object, &name, &grid)
+            .unwrap_or_else(|e| panic!("{modality}: {e}"));
+        let theirs =
+            corelab_image::nifti_io::read(&case.join(format!("nifti/{modality}_mask.nii.gz")))
+                .unwrap();
+        let to_theirs = theirs.geometry.affine.try_inverse().unwrap() * grid.affine;
+        let (mut same, mut differ, mut total) = (0usize, 0usize, 0usize);
+        for ((i, j, k), v) in ours.indexed_iter() {
+            let h = to_theirs * nalgebra::Vector4::new(i as f64, j as f64, k as f64, 1.0);
+            let t = theirs.data[[
+                h[0].round() as usize,
+                h[1].round() as usize,
+                h[2].round() as usize,
+            ]] > 0.5;
+            if *v || t {
+                total += 1;
+                if *v == t {
+                    same += 1;
+                } else {
+                    differ += 1;
+                }
+            }
+        }
+        eprintln!("{modality}: {same} voxels agree, {differ} differ, of {total} in either mask");
+        assert!(same > 0);
+        assert!(
+            differ * 100 <= total,
+            "{modality}: {differ} of {total} voxels differ"
         );
     }
 }
