@@ -70,7 +70,18 @@ fn convert(json_out: bool, dir: &Path, out: &Path) -> Result<u8> {
         } else {
             parent.join(format!("{stem}-{}{ext}", n + 1))
         };
-        corelab_image::nifti_io::write(&file, v)?;
+        // Whole numbers that fit (CT, most MR, after rescale) are written as int16, as dcm2niix
+        // writes them: half the bytes of float32, the same values.
+        let whole = v
+            .data
+            .iter()
+            .all(|x| x.fract() == 0.0 && (-32768.0..=32767.0).contains(x));
+        if whole {
+            let ints = corelab_image::Volume::new(v.data.mapv(|x| x as i16), v.geometry.clone())?;
+            corelab_image::nifti_io::write(&file, &ints)?;
+        } else {
+            corelab_image::nifti_io::write(&file, v)?;
+        }
         let sidecar = parent.join(format!(
             "{}.json",
             file.file_name()
