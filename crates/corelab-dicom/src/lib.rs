@@ -14,6 +14,7 @@ pub mod deid;
 pub mod pet;
 pub mod read;
 pub mod rtstruct;
+pub mod seg;
 pub mod series;
 mod skim;
 pub mod synthetic;

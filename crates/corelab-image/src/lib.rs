@@ -24,6 +24,7 @@ pub mod geometry;
 pub mod morphology;
 pub mod nifti2;
 pub mod nifti_io;
+pub mod nrrd;
 pub mod overlap;
 pub mod resample;
 pub mod suv;

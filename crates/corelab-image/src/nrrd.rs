@@ -1,0 +1,133 @@
+//! NRRD volumes read (the format of dcmqi's and 3D Slicer's label maps): a text header (type,
+//! sizes, space, space directions and origin, endian, encoding raw or gzip) and the voxels
+//! attached. Hand-written: no maintained Rust crate reads NRRD.
+
+use crate::geometry::Geometry;
+use crate::volume::Volume;
+use nalgebra::Matrix4;
+use ndarray::{Array3, ShapeBuilder};
+use std::io::Read;
+
+/// Reads a 3-D NRRD file with its voxels attached, as `f32`.
+pub fn read(path: &std::path::Path) -> Result<Volume<f32>, String> {
+    let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
+    if !bytes.starts_with(b"NRRD000") {
+        return Err("no NRRD magic".into());
+    }
+    let end = bytes
+        .windows(2)
+        .position(|w| w == b"\n\n")
+        .ok_or("no blank line after the header (a detached data file is not read)")?;
+    let header = String::from_utf8_lossy(&bytes[..end]);
+    let field = |name: &str| {
+        header.lines().find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            (k.trim() == name).then(|| v.trim().to_owned())
+        })
+    };
+    let need = |name: &str| field(name).ok_or(format!("no \"{name}\" field"));
+    if need("dimension")? != "3" {
+        return Err("only 3-D NRRD files are read".into());
+    }
+    let sizes: Vec<usize> = need("sizes")?
+        .split_whitespace()
+        .map(|s| s.parse().map_err(|_| format!("sizes: {s:?}")))
+        .collect::<Result<_, _>>()?;
+    let dims = [sizes[0], sizes[1], sizes[2]];
+    let vectors: Vec<[f64; 3]> = need("space directions")?
+        .split_whitespace()
+        .map(triple)
+        .collect::<Result<_, _>>()?;
+    if vectors.len() != 3 {
+        return Err("space directions: three vectors expected".into());
+    }
+    let origin = triple(&need("space origin")?)?;
+    let flip = match need("space")?.as_str() {
+        "left-posterior-superior" | "LPS" => 1.0,
+        "right-anterior-superior" | "RAS" => -1.0,
+        other => return Err(format!("space {other:?}: LPS or RAS expected")),
+    };
+    let mut affine = Matrix4::identity();
+    for (c, v) in vectors.iter().enumerate() {
+        for r in 0..3 {
+            affine[(r, c)] = v[r] * if r < 2 { flip } else { 1.0 };
+        }
+    }
+    for r in 0..3 {
+        affine[(r, 3)] = origin[r] * if r < 2 { flip } else { 1.0 };
+    }
+    let raw = &bytes[end + 2..];
+    let data = match need("encoding")?.as_str() {
+        "raw" => raw.to_vec(),
+        "gzip" | "gz" => {
+            let mut out = Vec::new();
+            flate2::read::MultiGzDecoder::new(raw)
+                .read_to_end(&mut out)
+                .map_err(|e| format!("gzip: {e}"))?;
+            out
+        }
+        other => return Err(format!("encoding {other:?}: raw or gzip expected")),
+    };
+    let little = field("endian").is_none_or(|e| e == "little");
+    let (size, convert): (usize, Decode) = match need("type")?.as_str() {
+        "uchar" | "unsigned char" | "uint8" | "uint8_t" => (1, |b, _| f32::from(b[0])),
+        "signed char" | "int8" | "int8_t" => (1, |b, _| f32::from(b[0] as i8)),
+        "short" | "short int" | "signed short" | "int16" | "int16_t" => (2, |b, le| {
+            let a = [b[0], b[1]];
+            f32::from(if le {
+                i16::from_le_bytes(a)
+            } else {
+                i16::from_be_bytes(a)
+            })
+        }),
+        "ushort" | "unsigned short" | "uint16" | "uint16_t" => (2, |b, le| {
+            let a = [b[0], b[1]];
+            f32::from(if le {
+                u16::from_le_bytes(a)
+            } else {
+                u16::from_be_bytes(a)
+            })
+        }),
+        "float" => (4, |b, le| {
+            let a = [b[0], b[1], b[2], b[3]];
+            if le {
+                f32::from_le_bytes(a)
+            } else {
+                f32::from_be_bytes(a)
+            }
+        }),
+        other => return Err(format!("type {other:?} is not read")),
+    };
+    let n = dims[0] * dims[1] * dims[2];
+    if data.len() < n * size {
+        return Err(format!(
+            "{} bytes of voxels; {} expected",
+            data.len(),
+            n * size
+        ));
+    }
+    let values: Vec<f32> = data[..n * size]
+        .chunks(size)
+        .map(|b| convert(b, little))
+        .collect();
+    let array = Array3::from_shape_vec((dims[0], dims[1], dims[2]).f(), values)
+        .map_err(|e| e.to_string())?;
+    Volume::new(array, Geometry { dims, affine }).map_err(|e| e.to_string())
+}
+
+/// One voxel's bytes (little endian or not) as a value.
+type Decode = fn(&[u8], bool) -> f32;
+
+/// `(x,y,z)` as three numbers.
+fn triple(s: &str) -> Result<[f64; 3], String> {
+    let v: Vec<f64> = s
+        .trim_matches(['(', ')'])
+        .split(',')
+        .map(|x| {
+            x.trim()
+                .parse()
+                .map_err(|_| format!("{s:?} is not (x,y,z)"))
+        })
+        .collect::<Result<_, _>>()?;
+    v.try_into().map_err(|_| format!("{s:?} is not (x,y,z)"))
+}
