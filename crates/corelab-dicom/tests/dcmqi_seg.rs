@@ -57,6 +57,14 @@ fn dcmqi_segmentations_decode_to_their_label_maps() {
         same > 1000 && differ == 0,
         "liver: {same} agree, {differ} differ"
     );
+    // On another grid (shifted by 0.4 mm), the frames fall between voxels: refused, not guessed.
+    let mut shifted = grid.clone();
+    shifted.affine[(0, 3)] += 0.4;
+    let e = corelab_dicom::seg::masks(&liver.object, &shifted).unwrap_err();
+    assert!(
+        e.to_string().contains("falls between voxels of the grid"),
+        "{e}"
+    );
 
     // Made by dcmqi from three label maps (seg-example_partial_overlaps.json): which segment is
     // which label of which file, by its Segment Label.
