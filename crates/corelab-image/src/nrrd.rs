@@ -131,3 +131,36 @@ fn triple(s: &str) -> Result<[f64; 3], String> {
         .collect::<Result<_, _>>()?;
     v.try_into().map_err(|_| format!("{s:?} is not (x,y,z)"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn nrrd(header: &str, data: &[u8]) -> Result<Volume<f32>, String> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.nrrd");
+        let mut bytes = header.as_bytes().to_vec();
+        bytes.extend_from_slice(data);
+        std::fs::write(&path, bytes).unwrap();
+        read(&path)
+    }
+
+    const HEAD: &str = "NRRD0004\ntype: short\ndimension: 3\nspace: right-anterior-superior\nsizes: 2 1 1\n\
+                        space directions: (2,0,0) (0,3,0) (0,0,4)\nendian: little\nencoding: raw\n\
+                        space origin: (10,20,30)\n\n";
+
+    #[test]
+    fn a_raw_ras_file_reads_into_lps_and_bad_ones_are_refused_saying_why() {
+        let v = nrrd(HEAD, &[7, 0, 0xFF, 0xFF]).unwrap();
+        assert_eq!(v.data.iter().copied().collect::<Vec<_>>(), vec![7.0, -1.0]);
+        assert_eq!(v.geometry.origin(), [-10.0, -20.0, 30.0]);
+        assert_eq!(v.geometry.spacing(), [2.0, 3.0, 4.0]);
+        assert!(nrrd("P5\n", &[]).unwrap_err().contains("no NRRD magic"));
+        let short = nrrd(HEAD, &[7]).unwrap_err();
+        assert!(short.contains("1 bytes of voxels; 4 expected"), "{short}");
+        let flat = nrrd(&HEAD.replace("dimension: 3", "dimension: 2"), &[0; 4]).unwrap_err();
+        assert!(flat.contains("only 3-D"), "{flat}");
+        let odd = nrrd(&HEAD.replace("encoding: raw", "encoding: bzip2"), &[0; 4]).unwrap_err();
+        assert!(odd.contains("bzip2"), "{odd}");
+    }
+}
