@@ -8,7 +8,7 @@
 //!   qform.
 //! - [`distance`]: the exact Euclidean distance transform in mm; [`components`]: connected
 //!   components (6/18/26); [`overlap`]: Dice, Jaccard, volume difference, HD95, ASSD.
-//! - [`resample`]: a volume onto another grid (nearest, trilinear) through patient space;
+//! - [`resample`]: a volume onto another grid (nearest, trilinear, cubic B-spline) through patient space;
 //!   [`filters`]: Gaussian and median with widths in mm; [`morphology`]: erode, dilate, open,
 //!   close with radii in mm, hole filling.
 //! - [`suv`]: PET SUV factors (body weight, lean body mass, body surface area) from header values,
