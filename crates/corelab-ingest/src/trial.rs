@@ -47,8 +47,16 @@ pub async fn trial_file(store: &Store, trial: &str) -> Result<TrialFile, RulesEr
     let Some(t) = store.trial(trial).await? else {
         return Err(RulesError::NoTrial(trial.to_owned()));
     };
+    file_of(store, &t).await
+}
+
+/// The trial file of a trial already looked up.
+pub async fn file_of(
+    store: &Store,
+    t: &corelab_store::TrialSummary,
+) -> Result<TrialFile, RulesError> {
     let invalid = |why: String| RulesError::Invalid {
-        trial: trial.to_owned(),
+        trial: t.id.clone(),
         why,
     };
     let digest = t

@@ -21,6 +21,7 @@ use dicom_ul::association::Association as _;
 use dicom_ul::association::server::AccessControl;
 use dicom_ul::pdu::{AssociationRJServiceUserReason, PDataValue, PDataValueType, UserIdentity};
 use dicom_ul::{Pdu, ServerAssociationOptions};
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
@@ -110,16 +111,31 @@ pub struct Refusal {
 /// The sites each calling AE title sends for, read from the trials' files.
 #[derive(Clone, Debug, Default)]
 pub struct Routes {
-    routes: Vec<Route>,
+    /// Per trial: the digest of the trial file the routes were read from, and the routes.
+    trials: BTreeMap<String, (String, Vec<Route>)>,
 }
 
 impl Routes {
     /// The routes of every trial in the catalogue (a trial whose file cannot be read is left
     /// out, with a warning).
     pub async fn load(store: &Store) -> corelab_store::Result<Self> {
-        let mut routes = Vec::new();
+        Self::default().reload(store).await
+    }
+
+    /// The routes now: a trial whose file is unchanged (same digest) keeps the routes read
+    /// before; only new trials' files are read and parsed.
+    pub async fn reload(&self, store: &Store) -> corelab_store::Result<Self> {
+        let mut trials = BTreeMap::new();
         for t in store.trials().await? {
-            let file = match corelab_ingest::trial::trial_file(store, &t.id).await {
+            if let Some(known) = self
+                .trials
+                .get(&t.id)
+                .filter(|(d, _)| *d == t.config_sha256)
+            {
+                trials.insert(t.id.clone(), known.clone());
+                continue;
+            }
+            let file = match corelab_ingest::trial::file_of(store, &t).await {
                 Ok(f) => f,
                 Err(corelab_ingest::trial::RulesError::Store(e)) => return Err(e),
                 Err(e) => {
@@ -127,6 +143,7 @@ impl Routes {
                     continue;
                 }
             };
+            let mut routes = Vec::new();
             for s in &file.sites {
                 for ae in &s.ae_titles {
                     routes.push(Route {
@@ -138,8 +155,9 @@ impl Routes {
                     });
                 }
             }
+            trials.insert(t.id.clone(), (t.config_sha256.clone(), routes));
         }
-        Ok(Self { routes })
+        Ok(Self { trials })
     }
 
     /// Where an association from `calling` to `called` goes, this node being `node`.
@@ -147,8 +165,9 @@ impl Routes {
         let (node, calling, called) = (node.trim(), calling.trim(), called.trim());
         let refuse = |reason, why: String| Err(Refusal { reason, why });
         let from: Vec<&Route> = self
-            .routes
-            .iter()
+            .trials
+            .values()
+            .flat_map(|(_, routes)| routes)
             .filter(|r| r.calling == calling)
             .collect();
         if from.is_empty() {
@@ -296,7 +315,8 @@ pub async fn serve(
         // Without TCP_NODELAY each small response waits ~40 ms for Nagle's algorithm.
         let _ = socket.set_nodelay(true);
         // Sites registered while the server runs are routed from their first association on.
-        match Routes::load(&store).await {
+        let current = routes.read().map(|r| r.clone()).unwrap_or_default();
+        match current.reload(&store).await {
             Ok(fresh) => {
                 if let Ok(mut r) = routes.write() {
                     *r = fresh;
