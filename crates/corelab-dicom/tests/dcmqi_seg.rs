@@ -1,6 +1,9 @@
 //! dcmqi's DICOM SEG objects (`../shared/data/dicom_seg_sr_dcmqi`) decoded onto their CT's grid
 //! give exactly dcmqi's NRRD label maps: the liver segment, and three partially overlapping ones.
 
+mod common;
+
+use common::series_in;
 use corelab_dicom::series::{Instance, volumes};
 use std::path::{Path, PathBuf};
 
@@ -38,15 +41,7 @@ fn compare(
 
 #[test]
 fn dcmqi_segmentations_decode_to_their_label_maps() {
-    let mut files: Vec<_> = std::fs::read_dir(data().join("ct-3slice"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    files.sort();
-    let ct: Vec<Instance> = files
-        .iter()
-        .map(|f| Instance::from_path(f).unwrap())
-        .collect();
+    let ct = series_in(&data().join("ct-3slice"));
     let grid = volumes(&ct).unwrap().remove(0).geometry;
 
     let liver = Instance::from_path(&data().join("liver.dcm")).unwrap();

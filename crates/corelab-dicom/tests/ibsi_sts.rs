@@ -3,6 +3,9 @@
 //! beside them (made by MIRP): every voxel of ours lands on a voxel of theirs in patient space and
 //! holds the same value; and its RTSTRUCT contours rasterise to exactly the shipped masks.
 
+mod common;
+
+use common::series_in;
 use corelab_dicom::series::{Instance, volumes};
 use std::path::Path;
 
@@ -11,16 +14,7 @@ fn the_ibsi_sts_series_agree_with_the_shipped_nifti_images() {
     let case = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../../shared/data/radiomics/ibsi_validation_sts/STS_008");
     for modality in ["CT", "PET", "MR_T1"] {
-        let dir = case.join("dicom").join(modality).join("image");
-        let mut files: Vec<_> = std::fs::read_dir(&dir)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .collect();
-        files.sort();
-        let instances: Vec<Instance> = files
-            .iter()
-            .map(|f| Instance::from_path(f).unwrap())
-            .collect();
+        let instances = series_in(&case.join("dicom").join(modality).join("image"));
         let ours = volumes(&instances).unwrap();
         assert_eq!(ours.len(), 1, "{modality}");
         let ours = &ours[0];
@@ -67,15 +61,7 @@ fn the_ibsi_sts_gtv_contours_rasterise_to_the_shipped_masks() {
         .join("../../../shared/data/radiomics/ibsi_validation_sts/STS_008");
     for modality in ["CT", "PET", "MR_T1"] {
         let dir = case.join("dicom").join(modality);
-        let mut files: Vec<_> = std::fs::read_dir(dir.join("image"))
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .collect();
-        files.sort();
-        let instances: Vec<Instance> = files
-            .iter()
-            .map(|f| Instance::from_path(f).unwrap())
-            .collect();
+        let instances = series_in(&dir.join("image"));
         let grid = volumes(&instances).unwrap().remove(0).geometry;
         let rs = Instance::from_path(&dir.join("mask/RS.dcm")).unwrap();
         // Named GTV_Mass_<modality> in each structure set.

@@ -115,3 +115,16 @@ impl Tap for FileDicomObject<InMemDicomObject> {
         self
     }
 }
+
+/// The instances of the files directly in `dir`, in name order.
+pub fn series_in(dir: &std::path::Path) -> Vec<Instance> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    files
+        .iter()
+        .map(|f| Instance::from_path(f).unwrap())
+        .collect()
+}
