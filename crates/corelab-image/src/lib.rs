@@ -11,6 +11,8 @@
 //! - [`resample`]: a volume onto another grid (nearest, trilinear, cubic B-spline) through patient space;
 //!   [`filters`]: Gaussian and median with widths in mm; [`morphology`]: erode, dilate, open,
 //!   close with radii in mm, hole filling.
+//! - [`registration`]: rigid and affine registration (mean squares, Mattes mutual information,
+//!   multi-resolution, deterministic), transforms as ITK text.
 //! - [`suv`]: PET SUV factors (body weight, lean body mass, body surface area) from header values,
 //!   per QIBA, or a refusal naming what is missing.
 //!
@@ -26,6 +28,7 @@ pub mod nifti2;
 pub mod nifti_io;
 pub mod nrrd;
 pub mod overlap;
+pub mod registration;
 pub mod resample;
 pub mod suv;
 pub mod volume;

@@ -1,10 +1,11 @@
-//! Resampling a volume onto another grid (nearest neighbour or trilinear), through patient
-//! space: each target voxel's centre is mapped to LPS by the target affine and into the source by
-//! the inverse of the source affine. Outside the source, a fill value.
+//! Resampling a volume onto another grid (nearest neighbour, trilinear or cubic B-spline), through
+//! patient space: each target voxel's centre is mapped to LPS by the target affine (and, when
+//! resampling through a transform, by that transform) and into the source by the inverse of the
+//! source affine. Outside the source, a fill value.
 
 use crate::geometry::Geometry;
 use crate::volume::Volume;
-use nalgebra::Vector4;
+use nalgebra::{Matrix4, Vector4};
 use ndarray::Array3;
 
 /// How values between voxel centres are found.
@@ -32,8 +33,21 @@ pub fn resample(
     interpolation: Interpolation,
     fill: f32,
 ) -> Result<Volume<f32>, Singular> {
+    resample_through(source, target, &Matrix4::identity(), interpolation, fill)
+}
+
+/// `source` on `target`'s grid through a spatial transform: `target_to_source` maps a target
+/// point (LPS mm) to the source point whose value it takes — the direction ITK and ANTs store a
+/// registration's transform in (fixed → moving), so the moving image comes out on the fixed grid.
+pub fn resample_through(
+    source: &Volume<f32>,
+    target: &Geometry,
+    target_to_source: &Matrix4<f64>,
+    interpolation: Interpolation,
+    fill: f32,
+) -> Result<Volume<f32>, Singular> {
     let inverse = source.geometry.affine.try_inverse().ok_or(Singular)?;
-    let to_source = inverse * target.affine;
+    let to_source = inverse * target_to_source * target.affine;
     let [ni, nj, nk] = source.geometry.dims;
     let data = &source.data;
     let at = |i: isize, j: isize, k: isize| -> Option<f32> {
