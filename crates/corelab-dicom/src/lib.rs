@@ -11,6 +11,7 @@
 //! ```
 
 pub mod deid;
+mod enhanced;
 pub mod pet;
 pub mod read;
 pub mod rtstruct;

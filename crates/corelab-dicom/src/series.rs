@@ -1,24 +1,31 @@
 //! A DICOM series → volumes with exact geometry (`docs/geometry.md`), or a reason.
 //!
-//! Single-frame images are grouped into stacks (one per echo, temporal position, b-value and
+//! Every single-frame image, and every frame of an enhanced multi-frame object (placed by its
+//! own functional groups, `crate::enhanced`), becomes one slice. Slices are grouped into stacks
+//! (one per echo, temporal position, b-value, Stack ID and other non-spatial dimension, and
 //! orientation: a series holding several is split, each volume saying why), sorted along the
-//! slice normal by Image Position (Patient), and checked: same size and pixel spacing, one
-//! position per slice, uniform spacing (a gap that is a multiple of the others is reported as
-//! missing slices). A gantry tilt (slices offset along the rows or columns) is kept exactly, as a
-//! sheared affine, and noted. Rescale Slope/Intercept is applied per slice (by dicom-pixeldata's
-//! Modality LUT step); pixel data is decoded by dicom-pixeldata, and a transfer syntax it cannot
-//! decode is named in the error. A series that cannot form a volume gets an error naming the
-//! instance and what is inconsistent, never a wrong volume.
+//! slice normal by Image Position (Patient), and checked: same size, orientation and pixel
+//! spacing, one position per slice, uniform spacing (a gap that is a multiple of the others is
+//! reported as missing slices). A gantry tilt (slices offset along the rows or columns) is kept
+//! exactly, as a sheared affine, and noted. Each slice's own Rescale Slope/Intercept is applied
+//! to its stored values (dicom-pixeldata's Modality LUT step, given the slice's parameters);
+//! pixel data is decoded by dicom-pixeldata, and a transfer syntax it cannot decode is named in
+//! the error. A series that cannot form a volume gets an error naming the instance (and the
+//! frame) and what is inconsistent, never a wrong volume.
 //!
 //! Hand-written (DEPS.md): dicom-rs decodes pixels but does not assemble series geometry.
 
 use crate::values::text;
 use corelab_image::{Geometry, Source, Volume};
 use dicom_core::Tag;
-use dicom_dictionary_std::tags;
+use dicom_dictionary_std::{tags, uids};
+use dicom_encoding::transfer_syntax::TransferSyntaxIndex;
 use dicom_object::{FileDicomObject, InMemDicomObject};
-use dicom_pixeldata::PixelDecoder;
+use dicom_pixeldata::{ConvertOptions, DecodedPixelData, ModalityLutOption, PixelDecoder, Rescale};
+use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
 use ndarray::{Array3, ShapeBuilder};
+use std::cmp::Ordering;
+use std::collections::HashMap;
 
 /// One instance of a series.
 pub struct Instance {
@@ -62,7 +69,7 @@ pub struct SeriesError {
     pub why: String,
 }
 
-fn fail<T>(instance: &str, why: impl Into<String>) -> Result<T, SeriesError> {
+pub(crate) fn fail<T>(instance: &str, why: impl Into<String>) -> Result<T, SeriesError> {
     Err(SeriesError {
         instance: instance.to_owned(),
         why: why.into(),
@@ -73,52 +80,136 @@ fn fail<T>(instance: &str, why: impl Into<String>) -> Result<T, SeriesError> {
 const SPACING_TOLERANCE: f64 = 0.01;
 const POSITION_TOLERANCE: f64 = 1e-3;
 
-/// What the geometry of one slice says.
-struct Slice<'a> {
-    instance: &'a Instance,
-    position: [f64; 3],
-    row_dir: [f64; 3],
-    col_dir: [f64; 3],
-    /// Spacing between columns (along a row, i) and between rows (j).
-    spacing_ij: [f64; 2],
-    rows: u16,
-    columns: u16,
-    stack: StackKey,
+/// One image of a stack: a single-frame instance, or one frame of a multi-frame object.
+pub(crate) struct Slice<'a> {
+    pub(crate) instance: &'a Instance,
+    /// The instance's place in the series given to [`volumes`] (decoded objects are kept by it).
+    pub(crate) index: usize,
+    /// The frame (from 0) of a multi-frame object; `None` for a single-frame image.
+    pub(crate) frame: Option<u32>,
+    pub(crate) plane: Plane,
+    pub(crate) rows: u16,
+    pub(crate) columns: u16,
+    /// Slice Thickness, when stated (the spacing of a stack of one).
+    pub(crate) thickness: Option<f64>,
+    /// Stored value → modality value, for this slice.
+    pub(crate) rescale: Rescale,
+    pub(crate) stack: StackKey,
 }
 
-/// What separates stacks in one series.
-#[derive(Clone, Debug, PartialEq, PartialOrd)]
-struct StackKey {
-    echo: Option<String>,
-    temporal: Option<String>,
-    b_value: Option<String>,
-    /// Image Orientation (Patient), rounded.
-    orientation: [i64; 6],
+impl Slice<'_> {
+    /// How the slice is named in errors: the instance, and the frame (from 1, as PS3.3 numbers
+    /// frames) of a multi-frame object.
+    pub(crate) fn name(&self) -> String {
+        match self.frame {
+            None => self.instance.name.clone(),
+            Some(f) => format!("{} frame {}", self.instance.name, f + 1),
+        }
+    }
+}
+
+/// Where a slice lies: Image Position (Patient), the unit row and column directions, and the
+/// spacing between columns (along a row, i) and between rows (j).
+pub(crate) struct Plane {
+    pub(crate) position: [f64; 3],
+    pub(crate) row_dir: [f64; 3],
+    pub(crate) col_dir: [f64; 3],
+    pub(crate) spacing_ij: [f64; 2],
+}
+
+/// Checks the three in-plane attributes (as read: position 3 values, orientation 6, Pixel
+/// Spacing 2 in DICOM's row\column order) and makes them a [`Plane`].
+pub(crate) fn plane(
+    position: &[f64],
+    orientation: &[f64],
+    spacing: &[f64],
+) -> Result<Plane, String> {
+    if spacing.iter().any(|s| *s <= 0.0) {
+        return Err(format!(
+            "(0028,0030) Pixel Spacing {spacing:?} must be positive"
+        ));
+    }
+    let (Some(row_dir), Some(col_dir)) = (
+        unit([orientation[0], orientation[1], orientation[2]]),
+        unit([orientation[3], orientation[4], orientation[5]]),
+    ) else {
+        return Err(format!(
+            "(0020,0037) Image Orientation (Patient) {orientation:?} has a zero vector"
+        ));
+    };
+    if dot(row_dir, col_dir).abs() > 1e-3 {
+        return Err(format!(
+            "(0020,0037) Image Orientation (Patient) {orientation:?}: the row and column directions are not perpendicular"
+        ));
+    }
+    Ok(Plane {
+        position: [position[0], position[1], position[2]],
+        row_dir,
+        col_dir,
+        spacing_ij: [spacing[1], spacing[0]],
+    })
+}
+
+/// What separates stacks in one series: named values (Echo Numbers, Stack ID, …) and, where
+/// nothing else says which frames form a stack, the orientation.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct StackKey {
+    pub(crate) parts: Vec<(String, String)>,
+    /// Image Orientation (Patient), rounded; `None` where a Stack ID defines the stack (a frame
+    /// of another orientation in it is then an error, not a stack of its own).
+    pub(crate) orientation: Option<[i64; 6]>,
 }
 
 impl StackKey {
     fn describe(&self) -> String {
-        let mut parts = Vec::new();
-        if let Some(e) = &self.echo {
-            parts.push(format!("Echo Numbers {e}"));
+        let mut parts: Vec<String> = self.parts.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        if let Some(orientation) = self.orientation {
+            let o: Vec<String> = orientation
+                .iter()
+                .map(|v| format!("{:.3}", *v as f64 / 1e4))
+                .collect();
+            parts.push(format!("orientation {}", o.join("\\")));
         }
-        if let Some(t) = &self.temporal {
-            parts.push(format!("Temporal Position Identifier {t}"));
-        }
-        if let Some(b) = &self.b_value {
-            parts.push(format!("Diffusion b-value {b}"));
-        }
-        let o: Vec<String> = self
-            .orientation
-            .iter()
-            .map(|v| format!("{:.3}", *v as f64 / 1e4))
-            .collect();
-        parts.push(format!("orientation {}", o.join("\\")));
         parts.join(", ")
+    }
+
+    /// Stacks in a stable order: by their values (numbers as numbers), then orientation.
+    fn order(&self, other: &Self) -> Ordering {
+        let value = |a: &str, b: &str| match (a.parse::<f64>(), b.parse::<f64>()) {
+            (Ok(x), Ok(y)) => x.partial_cmp(&y).unwrap_or(Ordering::Equal),
+            _ => a.cmp(b),
+        };
+        for (a, b) in self.parts.iter().zip(&other.parts) {
+            let o = a.0.cmp(&b.0).then_with(|| value(&a.1, &b.1));
+            if o != Ordering::Equal {
+                return o;
+            }
+        }
+        self.parts
+            .len()
+            .cmp(&other.parts.len())
+            .then_with(|| self.orientation.cmp(&other.orientation))
     }
 }
 
-fn numbers(obj: &InMemDicomObject, tag: Tag, n: usize, name: &str) -> Result<Vec<f64>, String> {
+/// Row and column directions rounded to 1e-4, to tell orientations apart.
+pub(crate) fn rounded(plane: &Plane) -> [i64; 6] {
+    let mut rounded = [0i64; 6];
+    for (r, v) in rounded
+        .iter_mut()
+        .zip(plane.row_dir.iter().chain(plane.col_dir.iter()))
+    {
+        *r = (v * 1e4).round() as i64;
+    }
+    rounded
+}
+
+pub(crate) fn numbers(
+    obj: &InMemDicomObject,
+    tag: Tag,
+    n: usize,
+    name: &str,
+) -> Result<Vec<f64>, String> {
     let Some(e) = obj.get(tag) else {
         return Err(format!("no {tag} {name}"));
     };
@@ -141,6 +232,30 @@ fn numbers(obj: &InMemDicomObject, tag: Tag, n: usize, name: &str) -> Result<Vec
     Ok(values)
 }
 
+/// Rescale Slope and Intercept of `obj` (the data set, or a Pixel Value Transformation item);
+/// an absent one is the identity's (1, 0).
+pub(crate) fn rescale_of(obj: &InMemDicomObject) -> Result<Rescale, String> {
+    let one = |tag, name, default| match obj.get(tag) {
+        None => Ok(default),
+        Some(_) => numbers(obj, tag, 1, name).map(|v| v[0]),
+    };
+    Ok(Rescale {
+        slope: one(tags::RESCALE_SLOPE, "Rescale Slope", 1.0)?,
+        intercept: one(tags::RESCALE_INTERCEPT, "Rescale Intercept", 0.0)?,
+    })
+}
+
+/// Rows and Columns of an instance.
+pub(crate) fn size(obj: &InMemDicomObject) -> Result<(u16, u16), String> {
+    let dim = |tag: Tag, what: &str| {
+        obj.get(tag)
+            .and_then(|e| e.to_int::<u16>().ok())
+            .filter(|v| *v > 0)
+            .ok_or_else(|| format!("no valid {tag} {what}"))
+    };
+    Ok((dim(tags::ROWS, "Rows")?, dim(tags::COLUMNS, "Columns")?))
+}
+
 fn unit(v: [f64; 3]) -> Option<[f64; 3]> {
     let n = (v[0] * v[0] + v[1] * v[1] + v[2] * v[2]).sqrt();
     (n > 1e-6).then(|| [v[0] / n, v[1] / n, v[2] / n])
@@ -158,11 +273,24 @@ fn dot(a: [f64; 3], b: [f64; 3]) -> f64 {
     a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
 }
 
-fn slice_of(instance: &Instance) -> Result<Slice<'_>, SeriesError> {
+/// The slices of one instance: itself, or each frame of an enhanced multi-frame object.
+fn slices_of(instance: &Instance, index: usize) -> Result<Vec<Slice<'_>>, SeriesError> {
     let obj: &InMemDicomObject = &instance.object;
     let name = instance.name.as_str();
     if obj.get(tags::PIXEL_DATA).is_none() {
         return fail(name, "no (7FE0,0010) Pixel Data");
+    }
+    if text(obj, tags::SOP_CLASS_UID).as_deref() == Some(uids::SEGMENTATION_STORAGE) {
+        return fail(
+            name,
+            "a Segmentation: its frames are segments of an image, not an image (decode it onto the image's grid with seg::masks)",
+        );
+    }
+    if let Some(per_frame) = obj
+        .get(tags::PER_FRAME_FUNCTIONAL_GROUPS_SEQUENCE)
+        .and_then(|e| e.items())
+    {
+        return crate::enhanced::frames(instance, index, per_frame);
     }
     let frames = text(obj, tags::NUMBER_OF_FRAMES)
         .and_then(|n| n.parse::<u32>().ok())
@@ -170,90 +298,71 @@ fn slice_of(instance: &Instance) -> Result<Slice<'_>, SeriesError> {
     if frames > 1 {
         return fail(
             name,
-            format!("{frames} frames: enhanced multi-frame objects are not assembled yet"),
-        );
-    }
-    let position = numbers(
-        obj,
-        tags::IMAGE_POSITION_PATIENT,
-        3,
-        "Image Position (Patient)",
-    )
-    .or_else(|why| fail(name, why))?;
-    let orientation = numbers(
-        obj,
-        tags::IMAGE_ORIENTATION_PATIENT,
-        6,
-        "Image Orientation (Patient)",
-    )
-    .or_else(|why| fail(name, why))?;
-    let spacing =
-        numbers(obj, tags::PIXEL_SPACING, 2, "Pixel Spacing").or_else(|why| fail(name, why))?;
-    if spacing.iter().any(|s| *s <= 0.0) {
-        return fail(
-            name,
-            format!("(0028,0030) Pixel Spacing {spacing:?} must be positive"),
-        );
-    }
-    let (Some(row_dir), Some(col_dir)) = (
-        unit([orientation[0], orientation[1], orientation[2]]),
-        unit([orientation[3], orientation[4], orientation[5]]),
-    ) else {
-        return fail(
-            name,
-            format!("(0020,0037) Image Orientation (Patient) {orientation:?} has a zero vector"),
-        );
-    };
-    if dot(row_dir, col_dir).abs() > 1e-3 {
-        return fail(
-            name,
             format!(
-                "(0020,0037) Image Orientation (Patient) {orientation:?}: the row and column directions are not perpendicular"
+                "{frames} frames and no (5200,9230) Per-frame Functional Groups Sequence: nothing places each frame in the patient (only enhanced multi-frame objects are assembled)"
             ),
         );
     }
-    let dim = |tag: Tag, what: &str| {
-        obj.get(tag)
-            .and_then(|e| e.to_int::<u16>().ok())
-            .filter(|v| *v > 0)
-            .ok_or_else(|| SeriesError {
-                instance: name.to_owned(),
-                why: format!("no valid {tag} {what}"),
-            })
+    let read = || -> Result<Slice<'_>, String> {
+        let position = numbers(
+            obj,
+            tags::IMAGE_POSITION_PATIENT,
+            3,
+            "Image Position (Patient)",
+        )?;
+        let orientation = numbers(
+            obj,
+            tags::IMAGE_ORIENTATION_PATIENT,
+            6,
+            "Image Orientation (Patient)",
+        )?;
+        let spacing = numbers(obj, tags::PIXEL_SPACING, 2, "Pixel Spacing")?;
+        let plane = plane(&position, &orientation, &spacing)?;
+        let (rows, columns) = size(obj)?;
+        let mut parts = Vec::new();
+        for (tag, what) in [
+            (tags::ECHO_NUMBERS, "Echo Numbers"),
+            (
+                tags::TEMPORAL_POSITION_IDENTIFIER,
+                "Temporal Position Identifier",
+            ),
+            (tags::DIFFUSION_B_VALUE, "Diffusion b-value"),
+        ] {
+            if let Some(v) = text(obj, tag) {
+                parts.push((what.to_owned(), v));
+            }
+        }
+        Ok(Slice {
+            instance,
+            index,
+            frame: None,
+            stack: StackKey {
+                parts,
+                orientation: Some(rounded(&plane)),
+            },
+            plane,
+            rows,
+            columns,
+            thickness: text(obj, tags::SLICE_THICKNESS)
+                .and_then(|t| t.parse::<f64>().ok())
+                .filter(|t| *t > 0.0),
+            rescale: rescale_of(obj)?,
+        })
     };
-    let rows = dim(tags::ROWS, "Rows")?;
-    let columns = dim(tags::COLUMNS, "Columns")?;
-    let mut rounded = [0i64; 6];
-    for (r, v) in rounded.iter_mut().zip(row_dir.iter().chain(col_dir.iter())) {
-        *r = (v * 1e4).round() as i64;
-    }
-    Ok(Slice {
-        instance,
-        position: [position[0], position[1], position[2]],
-        row_dir,
-        col_dir,
-        spacing_ij: [spacing[1], spacing[0]],
-        rows,
-        columns,
-        stack: StackKey {
-            echo: text(obj, tags::ECHO_NUMBERS),
-            temporal: text(obj, tags::TEMPORAL_POSITION_IDENTIFIER),
-            b_value: text(obj, tags::DIFFUSION_B_VALUE),
-            orientation: rounded,
-        },
-    })
+    read().map(|s| vec![s]).or_else(|why| fail(name, why))
 }
 
 /// The volumes of a series: one, or one per stack when the series holds several (each volume's
-/// `source.notes` says which). `instances` may come in any order.
+/// `source.notes` says which). `instances` may come in any order; an enhanced multi-frame
+/// object gives one slice per frame.
 pub fn volumes(instances: &[Instance]) -> Result<Vec<Volume<f32>>, SeriesError> {
     if instances.is_empty() {
         return fail("series", "no instances");
     }
-    let slices = instances
-        .iter()
-        .map(slice_of)
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut slices = Vec::new();
+    for (index, instance) in instances.iter().enumerate() {
+        slices.extend(slices_of(instance, index)?);
+    }
     let mut stacks: Vec<(StackKey, Vec<Slice>)> = Vec::new();
     for s in slices {
         match stacks.iter_mut().find(|(k, _)| *k == s.stack) {
@@ -261,13 +370,14 @@ pub fn volumes(instances: &[Instance]) -> Result<Vec<Volume<f32>>, SeriesError> 
             None => stacks.push((s.stack.clone(), vec![s])),
         }
     }
-    stacks.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap_or(std::cmp::Ordering::Equal));
+    stacks.sort_by(|a, b| a.0.order(&b.0));
     let split = stacks.len() > 1;
     let count = stacks.len();
+    let mut pixels = Pixels::default();
     stacks
         .into_iter()
         .map(|(key, slices)| {
-            let mut v = stack_volume(slices)?;
+            let mut v = stack_volume(slices, &mut pixels)?;
             if split {
                 v.source.notes.insert(
                     0,
@@ -282,15 +392,21 @@ pub fn volumes(instances: &[Instance]) -> Result<Vec<Volume<f32>>, SeriesError> 
         .collect()
 }
 
-fn stack_volume(mut slices: Vec<Slice>) -> Result<Volume<f32>, SeriesError> {
+/// Differences of unit direction vectors above this are different orientations in one stack.
+const ORIENTATION_TOLERANCE: f64 = 1e-4;
+
+fn stack_volume<'a>(
+    mut slices: Vec<Slice<'a>>,
+    pixels: &mut Pixels<'a>,
+) -> Result<Volume<f32>, SeriesError> {
     let first = &slices[0];
-    let (rows, columns, spacing_ij) = (first.rows, first.columns, first.spacing_ij);
-    let (row_dir, col_dir) = (first.row_dir, first.col_dir);
-    let first_name = first.instance.name.clone();
+    let (rows, columns, spacing_ij) = (first.rows, first.columns, first.plane.spacing_ij);
+    let (row_dir, col_dir) = (first.plane.row_dir, first.plane.col_dir);
+    let first_name = first.name();
     for s in &slices[1..] {
         if (s.rows, s.columns) != (rows, columns) {
             return fail(
-                &s.instance.name,
+                &s.name(),
                 format!(
                     "{}×{} pixels (columns × rows), while {first_name} has {columns}×{rows}",
                     s.columns, s.rows
@@ -298,44 +414,55 @@ fn stack_volume(mut slices: Vec<Slice>) -> Result<Volume<f32>, SeriesError> {
             );
         }
         let same = |a: f64, b: f64| (a - b).abs() <= SPACING_TOLERANCE * b.max(1e-6);
-        if !same(s.spacing_ij[0], spacing_ij[0]) || !same(s.spacing_ij[1], spacing_ij[1]) {
+        let [si, sj] = s.plane.spacing_ij;
+        if !same(si, spacing_ij[0]) || !same(sj, spacing_ij[1]) {
             return fail(
-                &s.instance.name,
+                &s.name(),
                 format!(
                     "Pixel Spacing {:?}, while {first_name} has {:?}",
-                    [s.spacing_ij[1], s.spacing_ij[0]],
+                    [sj, si],
                     [spacing_ij[1], spacing_ij[0]]
+                ),
+            );
+        }
+        let apart =
+            |a: [f64; 3], b: [f64; 3]| (0..3).any(|x| (a[x] - b[x]).abs() > ORIENTATION_TOLERANCE);
+        if apart(s.plane.row_dir, row_dir) || apart(s.plane.col_dir, col_dir) {
+            return fail(
+                &s.name(),
+                format!(
+                    "Image Orientation (Patient) {:?}, while {first_name} in the same stack has {:?}",
+                    [s.plane.row_dir, s.plane.col_dir].concat(),
+                    [row_dir, col_dir].concat()
                 ),
             );
         }
     }
     let normal = cross(row_dir, col_dir);
-    slices.sort_by(|a, b| {
-        dot(a.position, normal)
-            .partial_cmp(&dot(b.position, normal))
-            .unwrap_or(std::cmp::Ordering::Equal)
-    });
+    let along = |s: &Slice| dot(s.plane.position, normal);
+    slices.sort_by(|a, b| along(a).partial_cmp(&along(b)).unwrap_or(Ordering::Equal));
     let mut notes = Vec::new();
     let n = slices.len();
     let mut step = [0.0, 0.0, 0.0];
     if n > 1 {
         let gaps: Vec<f64> = slices
             .windows(2)
-            .map(|w| dot(w[1].position, normal) - dot(w[0].position, normal))
+            .map(|w| along(&w[1]) - along(&w[0]))
             .collect();
         for (i, g) in gaps.iter().enumerate() {
             if *g < POSITION_TOLERANCE {
                 return fail(
-                    &slices[i + 1].instance.name,
+                    &slices[i + 1].name(),
                     format!(
                         "at the same position as {} ({:?}): two images of one place (several acquisitions in one series?)",
-                        slices[i].instance.name, slices[i].position
+                        slices[i].name(),
+                        slices[i].plane.position
                     ),
                 );
             }
         }
         let mut sorted = gaps.clone();
-        sorted.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+        sorted.sort_by(|a, b| a.partial_cmp(b).unwrap_or(Ordering::Equal));
         let typical = sorted[sorted.len() / 2];
         for (i, g) in gaps.iter().enumerate() {
             if (g - typical).abs() > SPACING_TOLERANCE * typical + POSITION_TOLERANCE {
@@ -344,45 +471,41 @@ fn stack_volume(mut slices: Vec<Slice>) -> Result<Volume<f32>, SeriesError> {
                     format!(
                         "{} missing slice(s) between {} and {}: a gap of {g:.3} mm where the spacing is {typical:.3} mm",
                         ratio.round() as i64 - 1,
-                        slices[i].instance.name,
-                        slices[i + 1].instance.name
+                        slices[i].name(),
+                        slices[i + 1].name()
                     )
                 } else {
                     format!(
                         "non-uniform slice spacing: {g:.3} mm between {} and {}, {typical:.3} mm elsewhere",
-                        slices[i].instance.name,
-                        slices[i + 1].instance.name
+                        slices[i].name(),
+                        slices[i + 1].name()
                     )
                 };
-                return fail(&slices[i + 1].instance.name, why);
+                return fail(&slices[i + 1].name(), why);
             }
         }
-        let (p0, pn) = (slices[0].position, slices[n - 1].position);
+        let (p0, pn) = (slices[0].plane.position, slices[n - 1].plane.position);
         for a in 0..3 {
             step[a] = (pn[a] - p0[a]) / (n - 1) as f64;
         }
         // Every slice must lie on the line from the first to the last (no jitter beyond 0.01 mm).
         for (k, s) in slices.iter().enumerate() {
-            for a in 0..3 {
-                let expected = p0[a] + step[a] * k as f64;
-                if (s.position[a] - expected).abs() > 0.01 + SPACING_TOLERANCE * typical {
-                    return fail(
-                        &s.instance.name,
-                        format!(
-                            "Image Position (Patient) {:?} is off the line of the other slices (expected {:?})",
-                            s.position,
-                            [
-                                p0[0] + step[0] * k as f64,
-                                p0[1] + step[1] * k as f64,
-                                p0[2] + step[2] * k as f64
-                            ]
-                        ),
-                    );
-                }
+            let expected = [0, 1, 2].map(|a| p0[a] + step[a] * k as f64);
+            let position = s.plane.position;
+            if (0..3)
+                .any(|a| (position[a] - expected[a]).abs() > 0.01 + SPACING_TOLERANCE * typical)
+            {
+                return fail(
+                    &s.name(),
+                    format!(
+                        "Image Position (Patient) {position:?} is off the line of the other slices (expected {expected:?})"
+                    ),
+                );
             }
         }
-        let along = dot(step, normal);
-        let tilt = (along / (dot(step, step).sqrt())).clamp(-1.0, 1.0).acos();
+        let tilt = (dot(step, normal) / (dot(step, step).sqrt()))
+            .clamp(-1.0, 1.0)
+            .acos();
         if tilt.to_degrees() > 0.01 {
             notes.push(format!(
                 "gantry tilt {:.2}°: the slices are offset along the image plane; kept exactly as a sheared affine",
@@ -391,16 +514,15 @@ fn stack_volume(mut slices: Vec<Slice>) -> Result<Volume<f32>, SeriesError> {
         }
     } else {
         // One slice: its thickness, if stated, else 1 mm.
-        let thickness = text(&slices[0].instance.object, tags::SLICE_THICKNESS)
-            .and_then(|t| t.parse::<f64>().ok())
-            .filter(|t| *t > 0.0)
-            .unwrap_or(1.0);
-        step = [
-            normal[0] * thickness,
-            normal[1] * thickness,
-            normal[2] * thickness,
-        ];
+        let thickness = slices[0].thickness.unwrap_or(1.0);
+        step = normal.map(|x| x * thickness);
         notes.push("a single slice: its spacing is its Slice Thickness (or 1 mm)".into());
+    }
+    let frames = slices.iter().filter(|s| s.frame.is_some()).count();
+    if frames > 0 {
+        notes.push(format!(
+            "{frames} frames of enhanced multi-frame objects, each placed and rescaled by its own functional groups"
+        ));
     }
     let dims = [usize::from(columns), usize::from(rows), n];
     let mut affine = nalgebra::Matrix4::identity();
@@ -408,17 +530,17 @@ fn stack_volume(mut slices: Vec<Slice>) -> Result<Volume<f32>, SeriesError> {
         affine[(r, 0)] = row_dir[r] * spacing_ij[0];
         affine[(r, 1)] = col_dir[r] * spacing_ij[1];
         affine[(r, 2)] = step[r];
-        affine[(r, 3)] = slices[0].position[r];
+        affine[(r, 3)] = slices[0].plane.position[r];
     }
     let geometry = Geometry { dims, affine };
     // Fortran order (i fastest), as DICOM rows and NIfTI files lay voxels out: each slice is one
     // contiguous block, and writing the file is sequential.
     let mut data = Array3::<f32>::zeros((dims[0], dims[1], dims[2]).f());
     for (k, s) in slices.iter().enumerate() {
-        let frame = decode(s.instance)?;
+        let frame = pixels.values(s)?;
         if frame.shape()[0] != usize::from(rows) || frame.shape()[1] != usize::from(columns) {
             return fail(
-                &s.instance.name,
+                &s.name(),
                 format!(
                     "decoded pixel data is {:?}, not {rows}×{columns}",
                     frame.shape()
@@ -428,9 +550,17 @@ fn stack_volume(mut slices: Vec<Slice>) -> Result<Volume<f32>, SeriesError> {
         data.index_axis_mut(ndarray::Axis(2), k).assign(&frame.t());
     }
     let series_uid = text(&slices[0].instance.object, tags::SERIES_INSTANCE_UID);
+    // Each instance once, in the order of its first slice (a multi-frame object gives many).
+    let mut instance_sha256 = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for s in &slices {
+        if seen.insert(s.index) {
+            instance_sha256.push(s.instance.sha256.clone());
+        }
+    }
     let source = Source {
         series_uid,
-        instance_sha256: slices.iter().map(|s| s.instance.sha256.clone()).collect(),
+        instance_sha256,
         notes,
     };
     Volume::new(data, geometry)
@@ -438,8 +568,40 @@ fn stack_volume(mut slices: Vec<Slice>) -> Result<Volume<f32>, SeriesError> {
         .or_else(|e| fail("series", e.to_string()))
 }
 
-/// One frame's values, rescaled, as rows × columns (the first sample of colour images is refused).
-fn decode(instance: &Instance) -> Result<ndarray::Array2<f32>, SeriesError> {
+/// The decoded pixel data of the multi-frame objects met so far: each is decoded once, however
+/// many stacks its frames fall in. Single-frame images are decoded when their slice is filled.
+#[derive(Default)]
+struct Pixels<'a> {
+    multi_frame: HashMap<usize, DecodedPixelData<'a>>,
+}
+
+impl<'a> Pixels<'a> {
+    /// One slice's values, rescaled by its own slope and intercept, as rows × columns.
+    fn values(&mut self, s: &Slice<'a>) -> Result<ndarray::Array2<f32>, SeriesError> {
+        let single;
+        let decoded = match s.frame {
+            None => {
+                single = decode(s.instance)?;
+                &single
+            }
+            Some(_) => match self.multi_frame.entry(s.index) {
+                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::hash_map::Entry::Vacant(e) => e.insert(decode(s.instance)?),
+            },
+        };
+        // Stored values through this slice's own Modality LUT: dicom-pixeldata would take one
+        // object's rescale for all its frames, or none where only some frames carry their own.
+        let options =
+            ConvertOptions::new().with_modality_lut(ModalityLutOption::Override(s.rescale));
+        let frame = decoded
+            .to_ndarray_frame_with_options::<f32>(s.frame.unwrap_or(0), &options)
+            .or_else(|e| fail(&s.name(), format!("cannot convert pixel data: {e}")))?;
+        Ok(frame.index_axis_move(ndarray::Axis(2), 0))
+    }
+}
+
+/// An instance's pixel data, decoded (colour images are refused).
+fn decode(instance: &Instance) -> Result<DecodedPixelData<'_>, SeriesError> {
     let name = instance.name.as_str();
     let samples = instance
         .object
@@ -457,14 +619,13 @@ fn decode(instance: &Instance) -> Result<ndarray::Array2<f32>, SeriesError> {
         .meta()
         .transfer_syntax()
         .trim_end_matches('\0');
-    let decoded = instance.object.decode_pixel_data().or_else(|e| {
+    let ts_name = TransferSyntaxRegistry
+        .get(ts)
+        .map_or("unknown", |t| t.name());
+    instance.object.decode_pixel_data().or_else(|e| {
         fail(
             name,
-            format!("cannot decode pixel data (transfer syntax {ts}): {e}"),
+            format!("cannot decode pixel data (transfer syntax {ts}, {ts_name}): {e}"),
         )
-    })?;
-    let frame = decoded
-        .to_ndarray_frame::<f32>(0)
-        .or_else(|e| fail(name, format!("cannot convert pixel data: {e}")))?;
-    Ok(frame.index_axis_move(ndarray::Axis(2), 0))
+    })
 }
