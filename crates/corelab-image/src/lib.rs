@@ -13,6 +13,8 @@
 //!   close with radii in mm, hole filling.
 //! - [`registration`]: rigid and affine registration (mean squares, Mattes mutual information,
 //!   multi-resolution, deterministic), transforms as ITK text.
+//! - [`phantom`]: digital phantoms (brain, MS lesions, CT tumours, PET) with exact truth:
+//!   analytic shapes rasterised with partial-volume fractions, seeded noise, bias fields.
 //! - [`suv`]: PET SUV factors (body weight, lean body mass, body surface area) from header values,
 //!   per QIBA, or a refusal naming what is missing.
 //!
@@ -28,6 +30,7 @@ pub mod nifti2;
 pub mod nifti_io;
 pub mod nrrd;
 pub mod overlap;
+pub mod phantom;
 pub mod registration;
 pub mod resample;
 pub mod suv;
