@@ -1,6 +1,7 @@
 //! DICOM for corelab, on dicom-rs. Today it owns reading objects with reasons that name what is
-//! wrong ([`read`]) and de-identification to PS3.15 Annex E ([`deid`]);
-//! series-to-volume and SEG/SR writing will live here too. It never touches the catalogue or the
+//! wrong ([`read`]), de-identification to PS3.15 Annex E ([`deid`]), series to volumes
+//! ([`series`]), volumes written as series ([`write`]) and the digital phantoms on disk
+//! ([`phantom`]); SEG/SR writing will live here too. It never touches the catalogue or the
 //! audit trail: it transforms objects.
 //!
 //! ```
@@ -13,6 +14,7 @@
 pub mod deid;
 mod enhanced;
 pub mod pet;
+pub mod phantom;
 pub mod read;
 pub mod rtstruct;
 pub mod seg;
@@ -20,3 +22,4 @@ pub mod series;
 mod skim;
 pub mod synthetic;
 pub mod values;
+pub mod write;
