@@ -1,6 +1,6 @@
 //! The command line, as DESIGN.md's contract states it.
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
 /// corelab: an open imaging core lab for clinical trials.
@@ -69,6 +69,9 @@ pub enum Command {
     /// One DICOM series (a folder) to a volume: OUT.nii[.gz] with a JSON sidecar of its
     /// geometry and provenance, or the reason it cannot be one.
     Convert(ConvertArgs),
+    /// Rigid or affine registration of MOVING to FIXED (NIfTI files or DICOM series folders):
+    /// the transform as ITK text (fixed → moving), optionally the moving image on the fixed grid.
+    Register(RegisterArgs),
     /// The main job, end to end, on a fresh installation.
     Demo {
         /// Where to create the demo installation (must be absent or empty; default: a new temporary folder).
@@ -85,6 +88,57 @@ pub struct ConvertArgs {
     /// The NIfTI file to write (.nii or .nii.gz); a series of several stacks (echoes, time
     /// points) gives OUT-1, OUT-2, ….
     pub out: PathBuf,
+}
+
+/// `corelab register FIXED MOVING --out TRANSFORM.txt`.
+#[derive(Clone, Debug, Args)]
+pub struct RegisterArgs {
+    /// The image that stays put (NIfTI, or a folder of one DICOM series).
+    pub fixed: PathBuf,
+    /// The image to align to it.
+    pub moving: PathBuf,
+    /// The transform file to write (ITK text, as ANTs and SimpleITK read it).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Rigid (6 degrees of freedom) or affine (a rigid stage, then 12).
+    #[arg(long, value_enum, default_value = "rigid")]
+    pub kind: RegisterKind,
+    /// Mattes mutual information (any contrasts) or mean squares (same contrast and scale).
+    #[arg(long, value_enum, default_value = "mi")]
+    pub metric: RegisterMetric,
+    /// Histogram bins of mutual information.
+    #[arg(long, default_value_t = 32)]
+    pub bins: usize,
+    /// Fixed-image voxels sampled per pyramid level.
+    #[arg(long, default_value_t = 50_000)]
+    pub samples: usize,
+    /// Seed of the sampling: the same inputs and seed give the same transform.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Start from this transform (ITK text) instead of aligning the centres of mass.
+    #[arg(long)]
+    pub initial: Option<PathBuf>,
+    /// Also write the moving image resampled onto the fixed grid (NIfTI).
+    #[arg(long)]
+    pub resampled: Option<PathBuf>,
+}
+
+/// The transform `corelab register` finds.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum RegisterKind {
+    /// Rotation and translation.
+    Rigid,
+    /// A rigid stage, then a full affine one.
+    Affine,
+}
+
+/// The similarity `corelab register` optimises.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum RegisterMetric {
+    /// Mattes mutual information.
+    Mi,
+    /// Mean squared difference.
+    Ms,
 }
 
 /// `corelab trial …`.

@@ -6,6 +6,7 @@ mod deid;
 mod demo;
 mod import;
 mod quarantine;
+mod register;
 mod serve;
 mod subject;
 mod trial;
@@ -30,6 +31,7 @@ pub async fn run(cli: Cli) -> Result<u8> {
         Command::Serve(a) => serve::run(g, a).await,
         Command::Quarantine(c) => quarantine::run(g, c).await,
         Command::Convert(a) => convert::run(g, a).await,
+        Command::Register(a) => register::run(g, a).await,
         Command::Demo { out } => demo::run(g, out.as_deref()).await,
     }
 }
