@@ -72,6 +72,9 @@ pub enum Command {
     /// Rigid or affine registration of MOVING to FIXED (NIfTI files or DICOM series folders):
     /// the transform as ITK text (fixed → moving), optionally the moving image on the fixed grid.
     Register(RegisterArgs),
+    /// Digital phantoms (brain, ms-lesions, ct-tumor, pet) as DICOM series from several sites,
+    /// with truth.json and truth masks (docs/phantoms.md).
+    Phantom(PhantomArgs),
     /// The main job, end to end, on a fresh installation.
     Demo {
         /// Where to create the demo installation (must be absent or empty; default: a new temporary folder).
@@ -139,6 +142,44 @@ pub enum RegisterMetric {
     Mi,
     /// Mean squared difference.
     Ms,
+}
+
+/// `corelab phantom KIND --out DIR`.
+#[derive(Debug, Args)]
+pub struct PhantomArgs {
+    /// brain, ms-lesions, ct-tumor or pet.
+    #[arg(value_parser = phantom_kind)]
+    pub kind: corelab_image::phantom::Kind,
+    /// The folder to write (absent or empty): SUBJECT/VISIT/SERIES/NNNN.dcm, truth.json, truth/.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Seed of anatomy, lesions and noise: the same seed gives the same files, byte for byte.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Subjects, each at the next of three sites (scanners of different vendors).
+    #[arg(long, default_value_t = 2)]
+    pub subjects: usize,
+    /// In-plane voxel size in mm (default 2, PET 4; 1 for a full-resolution brain).
+    #[arg(long)]
+    pub voxel_mm: Option<f64>,
+    /// brain: add a second visit a year later with this percentage of brain volume lost;
+    /// ms-lesions: lose it at follow-up.
+    #[arg(long)]
+    pub atrophy: Option<f64>,
+    /// Samples per voxel along each axis for the partial-volume fractions.
+    #[arg(long, default_value_t = 4)]
+    pub subsamples: usize,
+}
+
+fn phantom_kind(s: &str) -> Result<corelab_image::phantom::Kind, String> {
+    corelab_image::phantom::Kind::parse(s).map_err(|_| {
+        format!(
+            "unknown phantom kind; one of {}",
+            corelab_image::phantom::Kind::ALL
+                .map(corelab_image::phantom::Kind::name)
+                .join(", ")
+        )
+    })
 }
 
 /// `corelab trial …`.

@@ -5,6 +5,7 @@ mod convert;
 mod deid;
 mod demo;
 mod import;
+mod phantom;
 mod quarantine;
 mod register;
 mod serve;
@@ -32,6 +33,7 @@ pub async fn run(cli: Cli) -> Result<u8> {
         Command::Quarantine(c) => quarantine::run(g, c).await,
         Command::Convert(a) => convert::run(g, a).await,
         Command::Register(a) => register::run(g, a).await,
+        Command::Phantom(a) => phantom::run(g, a).await,
         Command::Demo { out } => demo::run(g, out.as_deref()).await,
     }
 }
