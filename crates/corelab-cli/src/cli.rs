@@ -72,7 +72,7 @@ pub enum Command {
     /// Rigid or affine registration of MOVING to FIXED (NIfTI files or DICOM series folders):
     /// the transform as ITK text (fixed → moving), optionally the moving image on the fixed grid.
     Register(RegisterArgs),
-    /// Digital phantoms (brain, ms-lesions, ct-tumor, pet) as DICOM series from several sites,
+    /// Digital phantoms (brain, ms-lesions, ct-tumor, pet, cardiac) as DICOM series from several sites,
     /// with truth.json and truth masks (docs/phantoms.md).
     Phantom(PhantomArgs),
     /// The main job, end to end, on a fresh installation.
@@ -113,7 +113,7 @@ pub struct RegisterArgs {
     #[arg(long, default_value_t = 32)]
     pub bins: usize,
     /// Fixed-image voxels sampled per pyramid level.
-    #[arg(long, default_value_t = 50_000)]
+    #[arg(long, default_value_t = 100_000)]
     pub samples: usize,
     /// Seed of the sampling: the same inputs and seed give the same transform.
     #[arg(long, default_value_t = 1)]
@@ -147,7 +147,7 @@ pub enum RegisterMetric {
 /// `corelab phantom KIND --out DIR`.
 #[derive(Debug, Args)]
 pub struct PhantomArgs {
-    /// brain, ms-lesions, ct-tumor or pet.
+    /// brain, ms-lesions, ct-tumor, pet or cardiac.
     #[arg(value_parser = phantom_kind)]
     pub kind: corelab_image::phantom::Kind,
     /// The folder to write (absent or empty): SUBJECT/VISIT/SERIES/NNNN.dcm, truth.json, truth/.

@@ -67,20 +67,22 @@ fn check_all(out: &Path, truth: &Value) -> Vec<(String, Instance, Volume<f32>)> 
                     text(&inst[0], tags::MODALITY),
                     s["modality"].as_str().unwrap()
                 );
+                // A cine series is one volume per temporal position.
                 let mut v = volumes(&inst).unwrap();
-                assert_eq!(v.len(), 1, "{path}");
-                let v = v.remove(0);
+                let positions = s["trigger_times_ms"].as_array().map_or(1, Vec::len);
+                assert_eq!(v.len(), positions, "{path}");
                 check_series(out, s, &v);
                 let first = inst.into_iter().next().unwrap();
-                read.push((path.to_owned(), first, v));
+                read.push((path.to_owned(), first, v.remove(0)));
             }
         }
     }
     read
 }
 
-fn check_series(out: &Path, s: &Value, v: &Volume<f32>) {
+fn check_series(out: &Path, s: &Value, positions: &[Volume<f32>]) {
     let path = s["path"].as_str().unwrap();
+    let v = &positions[0];
     let dims: Vec<usize> = s["dims"]
         .as_array()
         .unwrap()
@@ -102,6 +104,7 @@ fn check_series(out: &Path, s: &Value, v: &Volume<f32>) {
     let voxel = v.geometry.voxel_volume();
     for st in s["structures"].as_array().unwrap() {
         let name = st["name"].as_str().unwrap();
+        let v = &positions[st["phase"].as_u64().map_or(0, |p| p as usize - 1)];
         let mask =
             corelab_image::nifti_io::read(&out.join(st["mask_file"].as_str().unwrap())).unwrap();
         assert_eq!(mask.geometry.dims, v.geometry.dims, "{path} {name}");
@@ -364,6 +367,78 @@ fn ms_lesions_phantom_has_new_and_enlarging_lesions_at_follow_up() {
     assert!((total - num(&b1["lesion_volume_mm3"])).abs() < 1e-6);
 }
 
+#[test]
+fn cardiac_phantom_is_a_cine_stack_whose_phases_give_the_stated_volumes_and_ejection_fraction() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("cardiac");
+    let truth = phantom(&out, &["cardiac", "--subjects", "1", "--seed", "2"]);
+    check_all(&out, &truth);
+    let visit = &truth["subjects"][0]["visits"][0];
+    let c = &visit["cardiac"];
+    let positions = c["temporal_positions"].as_u64().unwrap() as usize;
+    let series = &visit["series"][0];
+    let inst = instances(&out.join(series["path"].as_str().unwrap()));
+    assert_eq!(
+        inst.len(),
+        positions * series["dims"][2].as_u64().unwrap() as usize
+    );
+    // Position 2's first slice: its trigger time, the R–R interval, the count of positions.
+    let slices = series["dims"][2].as_u64().unwrap() as usize;
+    let second = &inst[slices];
+    assert_eq!(text(second, tags::TEMPORAL_POSITION_IDENTIFIER), "2");
+    assert_eq!(
+        text(second, tags::TRIGGER_TIME).parse::<f64>().unwrap(),
+        num(&series["trigger_times_ms"][1])
+    );
+    assert_eq!(
+        text(second, tags::NOMINAL_INTERVAL).parse::<f64>().unwrap(),
+        num(&c["rr_interval_ms"])
+    );
+    let v = volumes(&inst).unwrap();
+    assert_eq!(v.len(), positions);
+    assert!(
+        v[1].source.notes[0].contains("Temporal Position Identifier 2"),
+        "{:?}",
+        v[1].source.notes
+    );
+    // The ejection fraction from the partial-volume and mask volumes at ED and ES.
+    let volume_at = |position: u64, what: &str| {
+        let st = series["structures"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == "lv_blood" && s["phase"].as_u64() == Some(position))
+            .unwrap();
+        num(&st[what])
+    };
+    let (ed, es) = (
+        c["ed_position"].as_u64().unwrap(),
+        c["es_position"].as_u64().unwrap(),
+    );
+    let ef = num(&c["lv_ef_percent"]);
+    assert!((45.0..=68.0).contains(&ef));
+    let exact = |v: f64, e: f64| 100.0 * (v - e) / v;
+    assert!((exact(num(&c["lv_edv_mm3"]), num(&c["lv_esv_mm3"])) - ef).abs() < 1e-9);
+    let pv = exact(
+        volume_at(ed, "pv_volume_mm3"),
+        volume_at(es, "pv_volume_mm3"),
+    );
+    assert!((pv - ef).abs() < 0.5, "EF {pv} from pv volumes vs {ef}");
+    let mask = exact(
+        volume_at(ed, "mask_volume_mm3"),
+        volume_at(es, "mask_volume_mm3"),
+    );
+    assert!((mask - ef).abs() < 3.0, "EF {mask} from masks vs {ef}");
+    // The myocardium keeps its volume through the cycle.
+    let myo: Vec<f64> = c["positions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| num(&p["lv_myocardium_mm3"]))
+        .collect();
+    assert!(myo.iter().all(|m| (m - myo[0]).abs() < 1e-3));
+}
+
 /// Every file under `dir`, relative, with its bytes.
 fn tree(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     let mut out = Vec::new();
@@ -426,7 +501,7 @@ fn bad_input_is_refused_naming_what_is_wrong() {
     let (code, e) = err(&["phantom", "liver", "--out", o]);
     assert_eq!(code, Some(2));
     assert!(
-        e.contains("liver") && e.contains("brain, ms-lesions, ct-tumor, pet"),
+        e.contains("liver") && e.contains("brain, ms-lesions, ct-tumor, pet, cardiac"),
         "{e}"
     );
     let (code, e) = err(&["phantom", "pet", "--out", o, "--seed", "x1"]);

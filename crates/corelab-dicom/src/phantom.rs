@@ -79,7 +79,7 @@ pub fn write(
         let rendered = s.render(options.subsamples)?;
         let header = header(kind, options.seed, s)?;
         let dir = out.join(&s.subject).join(&s.visit).join(&s.info.name);
-        instances += write_series(&rendered.image, &header, &dir)?.len();
+        instances += write_series(&rendered.images, &header, &dir)?.len();
         for (name, mask) in &rendered.masks {
             let path = out.join(format!("{}{name}.nii.gz", s.truth_prefix()));
             corelab_image::nifti_io::write(&path, mask).or_else(|e| io(&path, e.why))?;
@@ -179,5 +179,7 @@ pub fn header(kind: Kind, seed: u64, s: &SeriesPlan) -> Result<SeriesHeader, Wri
         station_name: s.site.station.clone(),
         software_versions: s.site.software.clone(),
         acquisition: s.info.acquisition.clone(),
+        trigger_times_ms: s.trigger_times_ms.clone(),
+        nominal_interval_ms: s.rr_interval_ms,
     })
 }

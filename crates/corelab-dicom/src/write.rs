@@ -100,6 +100,10 @@ pub struct SeriesHeader {
     pub software_versions: String,
     /// The modality and its own attributes.
     pub acquisition: Acquisition,
+    /// A cine series: (0018,1060) Trigger Time of each temporal position, ms.
+    pub trigger_times_ms: Vec<f64>,
+    /// A cine series: (0018,1062) Nominal Interval (R–R), ms.
+    pub nominal_interval_ms: Option<f64>,
 }
 
 /// A DICOM UID of numeric components under `root` (each component written without leading
@@ -164,8 +168,32 @@ pub fn rescale_for(modality: &str, min: f64, max: f64) -> (f64, f64) {
 }
 
 /// The Part 10 files of `volume` as a series, slice `k` first to last.
-pub fn encode_series(volume: &Volume<f32>, h: &SeriesHeader) -> Result<Vec<Vec<u8>>, WriteError> {
+/// A cine series gives one volume per temporal position (all on one grid, `trigger_times_ms`
+/// of the header holding one time each): the files are slice by slice within each position,
+/// position after position, with Temporal Position Identifier, Trigger Time and Cardiac Number of
+/// Images, so that `series::volumes` splits them back into the positions.
+pub fn encode_series(
+    volumes: &[Volume<f32>],
+    h: &SeriesHeader,
+) -> Result<Vec<Vec<u8>>, WriteError> {
+    let Some(volume) = volumes.first() else {
+        return fail("series", "no volume to write");
+    };
     let g = &volume.geometry;
+    if volumes.iter().any(|v| v.geometry != *g) {
+        return fail("series", "the volumes of a cine series must share one grid");
+    }
+    let cine = volumes.len() > 1 || !h.trigger_times_ms.is_empty();
+    if cine && h.trigger_times_ms.len() != volumes.len() {
+        return fail(
+            "series",
+            format!(
+                "{} volumes and {} trigger times",
+                volumes.len(),
+                h.trigger_times_ms.len()
+            ),
+        );
+    }
     let [ni, nj, nk] = g.dims;
     let (rows, columns) = match (u16::try_from(nj), u16::try_from(ni)) {
         (Ok(r), Ok(c)) => (r, c),
@@ -174,9 +202,9 @@ pub fn encode_series(volume: &Volume<f32>, h: &SeriesHeader) -> Result<Vec<Vec<u
     let spacing = g.spacing();
     let dirs = g.directions();
     let modality = h.acquisition.modality();
-    let (min, max) = volume
-        .data
+    let (min, max) = volumes
         .iter()
+        .flat_map(|v| v.data.iter())
         .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
             (lo.min(f64::from(*v)), hi.max(f64::from(*v)))
         });
@@ -190,99 +218,124 @@ pub fn encode_series(volume: &Volume<f32>, h: &SeriesHeader) -> Result<Vec<Vec<u
     };
     let normal = cross(dirs[0], dirs[1]);
     let orientation = join(&[dirs[0], dirs[1]].concat());
-    let mut files = Vec::with_capacity(nk);
-    for k in 0..nk {
-        let position = g.to_patient([0.0, 0.0, k as f64]);
-        let mut pixels = Vec::with_capacity(ni * nj * 2);
-        for j in 0..nj {
-            for i in 0..ni {
-                let v = f64::from(volume.data[[i, j, k]]);
-                let stored = ((v - intercept) / slope)
-                    .round()
-                    .clamp(f64::from(i16::MIN), f64::from(i16::MAX))
-                    as i16;
-                pixels.extend_from_slice(&stored.to_le_bytes());
+    let mut files = Vec::with_capacity(nk * volumes.len());
+    for (t, volume) in volumes.iter().enumerate() {
+        for k in 0..nk {
+            let position = g.to_patient([0.0, 0.0, k as f64]);
+            let mut pixels = Vec::with_capacity(ni * nj * 2);
+            for j in 0..nj {
+                for i in 0..ni {
+                    let v = f64::from(volume.data[[i, j, k]]);
+                    let stored = ((v - intercept) / slope)
+                        .round()
+                        .clamp(f64::from(i16::MIN), f64::from(i16::MAX))
+                        as i16;
+                    pixels.extend_from_slice(&stored.to_le_bytes());
+                }
             }
-        }
-        let mut obj = common(h, k)?;
-        let mut put = |tag: Tag, vr: VR, v: &str| {
-            obj.put(DataElement::new(tag, vr, PrimitiveValue::from(v)));
-        };
-        put(tags::IMAGE_POSITION_PATIENT, VR::DS, &join(&position));
-        put(tags::IMAGE_ORIENTATION_PATIENT, VR::DS, &orientation);
-        put(
-            tags::SLICE_LOCATION,
-            VR::DS,
-            &ds((0..3).map(|a| position[a] * normal[a]).sum()),
-        );
-        put(tags::SLICE_THICKNESS, VR::DS, &ds(spacing[2]));
-        put(tags::SPACING_BETWEEN_SLICES, VR::DS, &ds(spacing[2]));
-        put(
-            tags::PIXEL_SPACING,
-            VR::DS,
-            &format!("{}\\{}", ds(spacing[1]), ds(spacing[0])),
-        );
-        obj.put(DataElement::new(
-            tags::ROWS,
-            VR::US,
-            PrimitiveValue::from(rows),
-        ));
-        obj.put(DataElement::new(
-            tags::COLUMNS,
-            VR::US,
-            PrimitiveValue::from(columns),
-        ));
-        for (tag, v) in [
-            (tags::SAMPLES_PER_PIXEL, 1u16),
-            (tags::BITS_ALLOCATED, 16),
-            (tags::BITS_STORED, 16),
-            (tags::HIGH_BIT, 15),
-            (tags::PIXEL_REPRESENTATION, 1),
-        ] {
-            obj.put(DataElement::new(tag, VR::US, PrimitiveValue::from(v)));
-        }
-        let mut put = |tag: Tag, vr: VR, v: &str| {
-            obj.put(DataElement::new(tag, vr, PrimitiveValue::from(v)));
-        };
-        put(tags::PHOTOMETRIC_INTERPRETATION, VR::CS, "MONOCHROME2");
-        put(tags::RESCALE_INTERCEPT, VR::DS, &ds(intercept));
-        put(tags::RESCALE_SLOPE, VR::DS, &ds(slope));
-        if modality == "CT" {
-            put(tags::RESCALE_TYPE, VR::LO, "HU");
-        }
-        put(tags::WINDOW_CENTER, VR::DS, &ds(centre.round()));
-        put(tags::WINDOW_WIDTH, VR::DS, &ds(width.round()));
-        if let Acquisition::Pt(_) = h.acquisition {
+            let mut obj = common(h, t * nk + k)?;
+            if cine {
+                let n = volumes.len().to_string();
+                for (tag, vr, v) in [
+                    (
+                        tags::TEMPORAL_POSITION_IDENTIFIER,
+                        VR::IS,
+                        (t + 1).to_string(),
+                    ),
+                    (tags::NUMBER_OF_TEMPORAL_POSITIONS, VR::IS, n.clone()),
+                    (tags::CARDIAC_NUMBER_OF_IMAGES, VR::IS, n),
+                    (tags::TRIGGER_TIME, VR::DS, ds(h.trigger_times_ms[t])),
+                ] {
+                    obj.put(DataElement::new(tag, vr, PrimitiveValue::from(v)));
+                }
+                if let Some(rr) = h.nominal_interval_ms {
+                    obj.put(DataElement::new(
+                        tags::NOMINAL_INTERVAL,
+                        VR::IS,
+                        PrimitiveValue::from(format!("{}", rr.round() as i64)),
+                    ));
+                }
+            }
+            let mut put = |tag: Tag, vr: VR, v: &str| {
+                obj.put(DataElement::new(tag, vr, PrimitiveValue::from(v)));
+            };
+            put(tags::IMAGE_POSITION_PATIENT, VR::DS, &join(&position));
+            put(tags::IMAGE_ORIENTATION_PATIENT, VR::DS, &orientation);
+            put(
+                tags::SLICE_LOCATION,
+                VR::DS,
+                &ds((0..3).map(|a| position[a] * normal[a]).sum()),
+            );
+            put(tags::SLICE_THICKNESS, VR::DS, &ds(spacing[2]));
+            put(tags::SPACING_BETWEEN_SLICES, VR::DS, &ds(spacing[2]));
+            put(
+                tags::PIXEL_SPACING,
+                VR::DS,
+                &format!("{}\\{}", ds(spacing[1]), ds(spacing[0])),
+            );
             obj.put(DataElement::new(
-                tags::IMAGE_INDEX,
+                tags::ROWS,
                 VR::US,
-                PrimitiveValue::from((k + 1) as u16),
+                PrimitiveValue::from(rows),
             ));
             obj.put(DataElement::new(
-                tags::NUMBER_OF_SLICES,
+                tags::COLUMNS,
                 VR::US,
-                PrimitiveValue::from(nk as u16),
+                PrimitiveValue::from(columns),
             ));
+            for (tag, v) in [
+                (tags::SAMPLES_PER_PIXEL, 1u16),
+                (tags::BITS_ALLOCATED, 16),
+                (tags::BITS_STORED, 16),
+                (tags::HIGH_BIT, 15),
+                (tags::PIXEL_REPRESENTATION, 1),
+            ] {
+                obj.put(DataElement::new(tag, VR::US, PrimitiveValue::from(v)));
+            }
+            let mut put = |tag: Tag, vr: VR, v: &str| {
+                obj.put(DataElement::new(tag, vr, PrimitiveValue::from(v)));
+            };
+            put(tags::PHOTOMETRIC_INTERPRETATION, VR::CS, "MONOCHROME2");
+            put(tags::RESCALE_INTERCEPT, VR::DS, &ds(intercept));
+            put(tags::RESCALE_SLOPE, VR::DS, &ds(slope));
+            if modality == "CT" {
+                put(tags::RESCALE_TYPE, VR::LO, "HU");
+            }
+            put(tags::WINDOW_CENTER, VR::DS, &ds(centre.round()));
+            put(tags::WINDOW_WIDTH, VR::DS, &ds(width.round()));
+            if let Acquisition::Pt(_) = h.acquisition {
+                obj.put(DataElement::new(
+                    tags::IMAGE_INDEX,
+                    VR::US,
+                    PrimitiveValue::from((k + 1) as u16),
+                ));
+                obj.put(DataElement::new(
+                    tags::NUMBER_OF_SLICES,
+                    VR::US,
+                    PrimitiveValue::from(nk as u16),
+                ));
+            }
+            obj.put(DataElement::new(
+                tags::PIXEL_DATA,
+                VR::OW,
+                PrimitiveValue::U8(pixels.into()),
+            ));
+            let bytes = crate::deid::encode_part10(obj, EXPLICIT_VR_LE)
+                .or_else(|why| fail(format!("slice {}", k + 1), why))?;
+            files.push(bytes);
         }
-        obj.put(DataElement::new(
-            tags::PIXEL_DATA,
-            VR::OW,
-            PrimitiveValue::U8(pixels.into()),
-        ));
-        let bytes = crate::deid::encode_part10(obj, EXPLICIT_VR_LE)
-            .or_else(|why| fail(format!("slice {}", k + 1), why))?;
-        files.push(bytes);
     }
     Ok(files)
 }
 
-/// Writes the series into `dir` (created if needed) as `0001.dcm`, `0002.dcm`, … in slice order.
+/// Writes the series into `dir` (created if needed) as `0001.dcm`, `0002.dcm`, … in the order of
+/// [`encode_series`].
 pub fn write_series(
-    volume: &Volume<f32>,
+    volumes: &[Volume<f32>],
     header: &SeriesHeader,
     dir: &Path,
 ) -> Result<Vec<PathBuf>, WriteError> {
-    let files = encode_series(volume, header)?;
+    let files = encode_series(volumes, header)?;
     std::fs::create_dir_all(dir).or_else(|e| fail(dir.display().to_string(), e))?;
     let mut paths = Vec::with_capacity(files.len());
     for (n, bytes) in files.iter().enumerate() {
@@ -534,6 +587,8 @@ mod tests {
             station_name: text("S01MR1"),
             software_versions: text("syngo MR XA30"),
             acquisition,
+            trigger_times_ms: Vec::new(),
+            nominal_interval_ms: None,
         }
     }
 
@@ -565,7 +620,7 @@ mod tests {
             acquisition_type: "3D".into(),
         }));
         let dir = tempfile::tempdir().unwrap();
-        let paths = write_series(&volume, &h, dir.path()).unwrap();
+        let paths = write_series(std::slice::from_ref(&volume), &h, dir.path()).unwrap();
         assert_eq!(paths.len(), 4);
         assert!(paths[0].ends_with("0001.dcm"));
         // In reverse order: the reader sorts along the normal.
@@ -601,9 +656,10 @@ mod tests {
         assert_eq!(text(tags::SOP_CLASS_UID), uids::MR_IMAGE_STORAGE);
         assert_eq!(text(tags::IMAGE_ORIENTATION_PATIENT), "0\\1\\0\\0\\0\\-1");
         assert_eq!(text(tags::PIXEL_SPACING), "1.25\\1.5");
+        let once = std::slice::from_ref(&volume);
         assert_eq!(
-            encode_series(&volume, &h).unwrap(),
-            encode_series(&volume, &h).unwrap()
+            encode_series(once, &h).unwrap(),
+            encode_series(once, &h).unwrap()
         );
     }
 

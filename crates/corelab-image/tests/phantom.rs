@@ -36,23 +36,19 @@ fn partial_volume_sums_match_the_analytic_volumes_of_every_kind() {
                     continue;
                 };
                 let pv = s.pv_volume_mm3;
-                let voxel = r.image.geometry.voxel_volume();
+                let voxel = r.images[0].geometry.voxel_volume();
                 assert!(
                     (pv - exact).abs() < 0.005 * exact + 0.25 * voxel,
                     "{kind:?} {} {}: pv {pv:.1} mm³ vs analytic {exact:.1} mm³",
                     r.truth.path,
                     s.name
                 );
-                let voxels: u64 = r
-                    .masks
-                    .iter()
-                    .find(|(n, _)| *n == s.name)
-                    .unwrap()
-                    .1
-                    .data
-                    .iter()
-                    .map(|&m| u64::from(m))
-                    .sum();
+            }
+            // Masks come in the order of the structures (per temporal position for cine).
+            assert_eq!(r.masks.len(), r.truth.structures.len());
+            for (s, (name, mask)) in r.truth.structures.iter().zip(&r.masks) {
+                assert!(s.mask_file.ends_with(&format!("_{name}.nii.gz")));
+                let voxels: u64 = mask.data.iter().map(|&m| u64::from(m)).sum();
                 assert_eq!(voxels, s.mask_voxels, "{} {}", r.truth.path, s.name);
             }
         }
@@ -65,19 +61,25 @@ fn the_same_seed_gives_identical_images_and_another_seed_other_noise() {
     let b = render_all(Kind::Pet, &one_subject(5));
     assert_eq!(a.len(), b.len());
     for (x, y) in a.iter().zip(&b) {
-        let bits = |r: &Rendered| r.image.data.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+        let bits = |r: &Rendered| {
+            r.images[0]
+                .data
+                .iter()
+                .map(|v| v.to_bits())
+                .collect::<Vec<_>>()
+        };
         assert_eq!(bits(x), bits(y), "{}", x.truth.path);
         assert_eq!(x.truth, y.truth);
     }
     let c = render_all(Kind::Pet, &one_subject(6));
-    assert_ne!(a[0].image.data, c[0].image.data);
+    assert_ne!(a[0].images[0].data, c[0].images[0].data);
     // Noise only: the same anatomy and seed-independent design with another noise stream differs
     // voxel by voxel while the noise-free means agree.
     let p = plan(Kind::Pet, &one_subject(5)).unwrap();
     let mut other = p.series[0].clone();
     other.seed = 99;
     let d = other.render(4).unwrap();
-    assert_ne!(a[0].image.data, d.image.data);
+    assert_ne!(a[0].images[0].data, d.images[0].data);
     for (s, t) in a[0].truth.structures.iter().zip(&d.truth.structures) {
         assert_eq!(s.mask_mean_noise_free, t.mask_mean_noise_free);
         assert_eq!(s.pv_volume_mm3, t.pv_volume_mm3);
@@ -98,7 +100,7 @@ fn tissue_means_in_the_masks_are_the_stated_noise_free_means_within_the_noise() 
                 let values: Vec<f64> = mask
                     .data
                     .iter()
-                    .zip(r.image.data.iter())
+                    .zip(r.images[0].data.iter())
                     .filter(|(m, _)| **m == 1)
                     .map(|(_, v)| f64::from(*v))
                     .collect();

@@ -19,6 +19,7 @@
 //! ```
 
 pub mod brain;
+pub mod cardiac;
 pub mod ct_tumor;
 pub mod ms_lesions;
 pub mod noise;
@@ -35,7 +36,7 @@ pub use truth::{
 
 use crate::geometry::Geometry;
 use crate::volume::Volume;
-use ndarray::Array3;
+use ndarray::{Array3, ShapeBuilder};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -55,11 +56,20 @@ pub enum Kind {
     /// FDG PET of the torso with known activity concentrations, dose, body size and times, so
     /// known SUVs.
     Pet,
+    /// A cine short-axis MR stack through a beating left ventricle of known end-diastolic and
+    /// end-systolic volumes.
+    Cardiac,
 }
 
 impl Kind {
     /// Every kind, in the order of the documentation.
-    pub const ALL: [Kind; 4] = [Kind::Brain, Kind::MsLesions, Kind::CtTumor, Kind::Pet];
+    pub const ALL: [Kind; 5] = [
+        Kind::Brain,
+        Kind::MsLesions,
+        Kind::CtTumor,
+        Kind::Pet,
+        Kind::Cardiac,
+    ];
 
     /// The command-line name (`ct-tumor`).
     pub fn name(self) -> &'static str {
@@ -68,6 +78,7 @@ impl Kind {
             Kind::MsLesions => "ms-lesions",
             Kind::CtTumor => "ct-tumor",
             Kind::Pet => "pet",
+            Kind::Cardiac => "cardiac",
         }
     }
 
@@ -89,7 +100,7 @@ impl Kind {
     /// The default voxel size (mm): small enough to be realistic, large enough for fast tests.
     pub fn default_voxel_mm(self) -> f64 {
         match self {
-            Kind::Brain | Kind::MsLesions | Kind::CtTumor => 2.0,
+            Kind::Brain | Kind::MsLesions | Kind::CtTumor | Kind::Cardiac => 2.0,
             Kind::Pet => 4.0,
         }
     }
@@ -186,11 +197,14 @@ pub fn plan(kind: Kind, options: &Options) -> Result<Plan, PhantomError> {
         Kind::MsLesions => ms_lesions::plan(options)?,
         Kind::CtTumor => ct_tumor::plan(options)?,
         Kind::Pet => pet::plan(options)?,
+        Kind::Cardiac => cardiac::plan(options)?,
     };
     for s in &plan.series {
-        s.scene
-            .check()
-            .map_err(|e| PhantomError::Design(format!("{}: {e}", s.path())))?;
+        for scene in &s.scenes {
+            scene
+                .check()
+                .map_err(|e| PhantomError::Design(format!("{}: {e}", s.path())))?;
+        }
     }
     Ok(plan)
 }
@@ -426,8 +440,12 @@ pub struct SeriesPlan {
     pub info: SeriesInfo,
     /// The grid.
     pub grid: Geometry,
-    /// What is imaged.
-    pub scene: Scene,
+    /// What is imaged: one scene, or one per temporal position of a cine series.
+    pub scenes: Vec<Scene>,
+    /// A cine series: the trigger time (ms after the R wave) of each scene.
+    pub trigger_times_ms: Vec<f64>,
+    /// A cine series: the R–R interval (ms).
+    pub rr_interval_ms: Option<f64>,
     /// Each label's name.
     pub label_names: BTreeMap<u8, String>,
     /// Each label's value in this contrast (image units; absent labels are 0).
@@ -442,12 +460,14 @@ pub struct SeriesPlan {
     pub seed: u64,
 }
 
-/// A rendered series: its image, truth masks and truth.
+/// A rendered series: its images, truth masks and truth.
 #[derive(Clone, Debug)]
 pub struct Rendered {
-    /// The image, in the modality's units (MR a.u., HU, Bq/mL).
-    pub image: Volume<f32>,
-    /// One binary mask per structure, named by it.
+    /// The image of each temporal position (one for most series), in the modality's units (MR
+    /// a.u., HU, Bq/mL).
+    pub images: Vec<Volume<f32>>,
+    /// One binary mask per structure (and temporal position), named as in its `mask_file`
+    /// without the prefix and extension.
     pub masks: Vec<(String, Volume<u8>)>,
     /// The bias field on the grid (MR).
     pub bias: Option<Volume<f32>>,
@@ -468,82 +488,33 @@ impl SeriesPlan {
 
     /// Rasterises, biases and adds noise, with `subsamples` per voxel and axis.
     pub fn render(&self, subsamples: usize) -> Result<Rendered, PhantomError> {
-        let r = rasterise(&self.scene, &self.grid, subsamples);
-        let value = |l: u8| self.values.get(&l).copied().unwrap_or(0.0);
-        let clean = r.image(value);
-        let [di, dj, dk] = self.grid.dims;
-        let mut biased = clean;
-        let mut bias_map = None;
-        if let Some(b) = &self.bias {
-            let mut field = Array3::<f32>::zeros(biased.raw_dim());
-            for ((i, j, k), v) in biased.indexed_iter_mut() {
-                let f = b.at(self.grid.to_patient([i as f64, j as f64, k as f64]));
-                field[[i, j, k]] = f as f32;
-                *v *= f;
-            }
-            bias_map = Some(field);
-        }
-        // Noise drawn in storage order (i fastest), whatever the array's memory layout.
-        let mut rng = Stream::new(self.seed, &format!("{}/noise", self.path()));
-        let mut image = Array3::<f32>::zeros(biased.raw_dim());
-        for k in 0..dk {
-            for j in 0..dj {
-                for i in 0..di {
-                    image[[i, j, k]] = self.noise.apply(biased[[i, j, k]], &mut rng) as f32;
-                }
-            }
-        }
-        let analytic = self.scene.volumes();
-        let voxel = self.grid.voxel_volume();
-        let mut masks = Vec::new();
-        let mut structures = Vec::new();
-        let per_voxel = u32::from(r.per_voxel);
-        let groups: Vec<&[u8]> = self
-            .structures
-            .iter()
-            .map(|s| s.labels.as_slice())
-            .collect();
-        if groups.len() > 64 {
+        if self.structures.len() > 64 {
             return Err(PhantomError::Design(format!(
                 "{}: {} structures, at most 64",
                 self.path(),
-                groups.len()
+                self.structures.len()
             )));
         }
-        for (s, (mask, total)) in self.structures.iter().zip(r.masks(&groups)) {
-            let (mut n, mut sum) = (0u64, 0.0);
-            for (m, v) in mask.iter().zip(biased.iter()) {
-                if *m == 1 {
-                    n += 1;
-                    sum += v;
-                }
+        let bias = self.bias.as_ref().map(|b| {
+            let [di, dj, dk] = self.grid.dims;
+            let mut field = Array3::<f64>::zeros((di, dj, dk).f());
+            for ((i, j, k), v) in field.indexed_iter_mut() {
+                *v = b.at(self.grid.to_patient([i as f64, j as f64, k as f64]));
             }
-            let diameters = if s.diameters {
-                crate::diameters::largest_in_plane(&mask.mapv(|m| m == 1), &self.grid)
-            } else {
-                None
-            };
-            let whole = self
-                .scene
-                .shapes()
-                .into_iter()
-                .filter(|(l, _)| s.labels.contains(l))
-                .all(|(_, e)| e.within(&self.grid));
-            structures.push(SeriesStructureTruth {
-                name: s.name.clone(),
-                labels: s.labels.clone(),
-                analytic_volume_mm3: whole
-                    .then(|| s.labels.iter().filter_map(|l| analytic.get(l)).sum()),
-                pv_volume_mm3: total as f64 / f64::from(per_voxel) * voxel,
-                mask_volume_mm3: n as f64 * voxel,
-                mask_voxels: n,
-                mask_file: format!("{}{}.nii.gz", self.truth_prefix(), s.name),
-                mask_mean_noise_free: (n > 0).then(|| sum / n as f64),
-                mask_long_axis_mm: diameters.as_ref().map(|d| d.long_mm),
-                mask_short_axis_mm: diameters.as_ref().map(|d| d.short_mm),
-            });
-            masks.push((s.name.clone(), self.volume(mask)?));
+            field
+        });
+        let cine = self.scenes.len() > 1;
+        let mut images = Vec::new();
+        let mut masks = Vec::new();
+        let mut structures = Vec::new();
+        for (t, scene) in self.scenes.iter().enumerate() {
+            let phase = cine.then_some(t + 1);
+            let (image, m, s) = self.render_scene(scene, phase, bias.as_ref(), subsamples)?;
+            images.push(self.volume(image)?);
+            masks.extend(m);
+            structures.extend(s);
         }
+        let value = |l: u8| self.values.get(&l).copied().unwrap_or(0.0);
         let g = &self.grid;
         let truth = SeriesTruth {
             series: self.info.name.clone(),
@@ -551,10 +522,11 @@ impl SeriesPlan {
             modality: self.info.acquisition.modality().to_owned(),
             series_description: self.info.description.clone(),
             series_instance_uid: None,
-            instances: dk,
+            instances: g.dims[2] * self.scenes.len(),
             dims: g.dims,
             spacing_mm: g.spacing(),
             affine_lps: std::array::from_fn(|r| std::array::from_fn(|c| g.affine[(r, c)])),
+            trigger_times_ms: self.trigger_times_ms.clone(),
             noise: self.noise.clone(),
             bias_field: self.bias.clone(),
             bias_file: self
@@ -573,11 +545,101 @@ impl SeriesPlan {
             structures,
         };
         Ok(Rendered {
-            image: self.volume(image)?,
+            images,
             masks,
-            bias: bias_map.map(|b| self.volume(b)).transpose()?,
+            bias: bias
+                .map(|b| self.volume(b.mapv(|v| v as f32)))
+                .transpose()?,
             truth,
         })
+    }
+
+    /// One scene: the noisy image, the structures' masks and their truth. `phase` is the
+    /// temporal position (from 1) of a cine series.
+    #[allow(clippy::type_complexity)]
+    fn render_scene(
+        &self,
+        scene: &Scene,
+        phase: Option<usize>,
+        bias: Option<&Array3<f64>>,
+        subsamples: usize,
+    ) -> Result<
+        (
+            Array3<f32>,
+            Vec<(String, Volume<u8>)>,
+            Vec<SeriesStructureTruth>,
+        ),
+        PhantomError,
+    > {
+        let r = rasterise(scene, &self.grid, subsamples);
+        let mut biased = r.image(|l| self.values.get(&l).copied().unwrap_or(0.0));
+        if let Some(b) = bias {
+            biased *= b;
+        }
+        // Noise drawn in storage order (i fastest), whatever the array's memory layout.
+        let stream = match phase {
+            None => format!("{}/noise", self.path()),
+            Some(t) => format!("{}/noise/{t}", self.path()),
+        };
+        let mut rng = Stream::new(self.seed, &stream);
+        let [di, dj, dk] = self.grid.dims;
+        let mut image = Array3::<f32>::zeros((di, dj, dk).f());
+        for k in 0..dk {
+            for j in 0..dj {
+                for i in 0..di {
+                    image[[i, j, k]] = self.noise.apply(biased[[i, j, k]], &mut rng) as f32;
+                }
+            }
+        }
+        let analytic = scene.volumes();
+        let voxel = self.grid.voxel_volume();
+        let per_voxel = u32::from(r.per_voxel);
+        let groups: Vec<&[u8]> = self
+            .structures
+            .iter()
+            .map(|s| s.labels.as_slice())
+            .collect();
+        let mut masks = Vec::new();
+        let mut structures = Vec::new();
+        for (s, (mask, total)) in self.structures.iter().zip(r.masks(&groups)) {
+            let (mut n, mut sum) = (0u64, 0.0);
+            for (m, v) in mask.iter().zip(biased.iter()) {
+                if *m == 1 {
+                    n += 1;
+                    sum += v;
+                }
+            }
+            let diameters = if s.diameters {
+                crate::diameters::largest_in_plane(&mask.mapv(|m| m == 1), &self.grid)
+            } else {
+                None
+            };
+            let whole = scene
+                .shapes()
+                .into_iter()
+                .filter(|(l, _)| s.labels.contains(l))
+                .all(|(_, e)| e.within(&self.grid));
+            let file = match phase {
+                None => s.name.clone(),
+                Some(t) => format!("{}_t{t:02}", s.name),
+            };
+            structures.push(SeriesStructureTruth {
+                name: s.name.clone(),
+                phase,
+                labels: s.labels.clone(),
+                analytic_volume_mm3: whole
+                    .then(|| s.labels.iter().filter_map(|l| analytic.get(l)).sum()),
+                pv_volume_mm3: total as f64 / f64::from(per_voxel) * voxel,
+                mask_volume_mm3: n as f64 * voxel,
+                mask_voxels: n,
+                mask_file: format!("{}{file}.nii.gz", self.truth_prefix()),
+                mask_mean_noise_free: (n > 0).then(|| sum / n as f64),
+                mask_long_axis_mm: diameters.as_ref().map(|d| d.long_mm),
+                mask_short_axis_mm: diameters.as_ref().map(|d| d.short_mm),
+            });
+            masks.push((file, self.volume(mask)?));
+        }
+        Ok((image, masks, structures))
     }
 
     fn volume<T>(&self, data: Array3<T>) -> Result<Volume<T>, PhantomError> {
@@ -685,6 +747,7 @@ pub(crate) fn visit_truth(
         lesions: Vec::new(),
         recist: None,
         pet: None,
+        cardiac: None,
         series: Vec::new(),
     }
 }

@@ -2,7 +2,7 @@
 //! analytic volumes, shapes, lesions, brain and PET measures), and series by series (on the
 //! series' grid: partial-volume and mask volumes, noise-free means, the files of the masks).
 
-use super::{BiasField, Ellipsoid, Kind, Noise, Patient, brain, ct_tumor, pet};
+use super::{BiasField, Ellipsoid, Kind, Noise, Patient, brain, cardiac, ct_tumor, pet};
 use serde::Serialize;
 
 /// Everything known about a phantom: truth.json.
@@ -63,6 +63,9 @@ pub struct VisitTruth {
     /// Doses, times and SUVs (PET).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pet: Option<pet::PetTruth>,
+    /// Ventricular volumes over the cycle (cardiac).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cardiac: Option<cardiac::CardiacTruth>,
     /// The series, as rendered.
     pub series: Vec<SeriesTruth>,
 }
@@ -144,6 +147,9 @@ pub struct SeriesTruth {
     pub spacing_mm: [f64; 3],
     /// Voxel (i, j, k) → LPS (mm), rows of the 4×4 affine.
     pub affine_lps: [[f64; 4]; 4],
+    /// A cine series: each temporal position's trigger time (ms after the R wave).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub trigger_times_ms: Vec<f64>,
     /// The noise added.
     pub noise: Noise,
     /// The bias field applied (MR).
@@ -161,6 +167,9 @@ pub struct SeriesTruth {
 pub struct SeriesStructureTruth {
     /// Its name.
     pub name: String,
+    /// A cine series: the temporal position (from 1) this entry is of.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub phase: Option<usize>,
     /// Its labels.
     pub labels: Vec<u8>,
     /// The analytic volume (mm³), whatever the grid; `None` when the field of view cuts the
