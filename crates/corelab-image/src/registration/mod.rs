@@ -73,7 +73,7 @@ impl Default for Options {
             metric: Metric::MattesMutualInformation { bins: 32 },
             shrink: vec![4.0, 2.0, 1.0],
             smoothing: vec![2.0, 1.0, 0.0],
-            samples: 50_000,
+            samples: 100_000,
             seed: 1,
             iterations: 200,
             step: 1.0,
