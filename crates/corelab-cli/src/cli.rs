@@ -72,7 +72,7 @@ pub enum Command {
     /// Rigid or affine registration of MOVING to FIXED (NIfTI files or DICOM series folders):
     /// the transform as ITK text (fixed → moving), optionally the moving image on the fixed grid.
     Register(RegisterArgs),
-    /// Digital phantoms (brain, ms-lesions, ct-tumor, pet, cardiac) as DICOM series from several sites,
+    /// Digital phantoms (brain, ms-lesions, ct-tumor, pet, cardiac, qc) as DICOM series from several sites,
     /// with truth.json and truth masks (docs/phantoms.md).
     Phantom(PhantomArgs),
     /// The main job, end to end, on a fresh installation.
@@ -147,7 +147,7 @@ pub enum RegisterMetric {
 /// `corelab phantom KIND --out DIR`.
 #[derive(Debug, Args)]
 pub struct PhantomArgs {
-    /// brain, ms-lesions, ct-tumor, pet or cardiac.
+    /// brain, ms-lesions, ct-tumor, pet, cardiac or qc.
     #[arg(value_parser = phantom_kind)]
     pub kind: corelab_image::phantom::Kind,
     /// The folder to write (absent or empty): SUBJECT/VISIT/SERIES/NNNN.dcm, truth.json, truth/.

@@ -69,7 +69,7 @@ fn check_all(out: &Path, truth: &Value) -> Vec<(String, Instance, Volume<f32>)> 
                 );
                 // A cine series is one volume per temporal position.
                 let mut v = volumes(&inst).unwrap();
-                let positions = s["trigger_times_ms"].as_array().map_or(1, Vec::len);
+                let positions = s["times_ms"].as_array().map_or(1, Vec::len);
                 assert_eq!(v.len(), positions, "{path}");
                 check_series(out, s, &v);
                 let first = inst.into_iter().next().unwrap();
@@ -146,6 +146,11 @@ fn check_series(out: &Path, s: &Value, positions: &[Volume<f32>]) {
         };
         let mean = values.iter().sum::<f64>() / n;
         let noise = &s["noise"];
+        // Rician noise on little or no signal (the QC background) is Rayleigh-like: its mean is
+        // not the signal's; the QC test checks it against the stated Rayleigh values instead.
+        if noise["model"] == "rician" && expected < 3.0 * num(&noise["sigma"]) {
+            continue;
+        }
         let (sigma, extra) = match noise["model"].as_str().unwrap() {
             "rician" => {
                 let sigma = num(&noise["sigma"]);
@@ -388,7 +393,7 @@ fn cardiac_phantom_is_a_cine_stack_whose_phases_give_the_stated_volumes_and_ejec
     assert_eq!(text(second, tags::TEMPORAL_POSITION_IDENTIFIER), "2");
     assert_eq!(
         text(second, tags::TRIGGER_TIME).parse::<f64>().unwrap(),
-        num(&series["trigger_times_ms"][1])
+        num(&series["times_ms"][1])
     );
     assert_eq!(
         text(second, tags::NOMINAL_INTERVAL).parse::<f64>().unwrap(),
@@ -437,6 +442,157 @@ fn cardiac_phantom_is_a_cine_stack_whose_phases_give_the_stated_volumes_and_ejec
         .map(|p| num(&p["lv_myocardium_mm3"]))
         .collect();
     assert!(myo.iter().all(|m| (m - myo[0]).abs() < 1e-3));
+}
+
+#[test]
+fn qc_phantom_gives_the_stated_snr_ghost_and_head_motion() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("qc");
+    let truth = phantom(&out, &["qc", "--subjects", "1", "--seed", "6"]);
+    let read = check_all(&out, &truth);
+    assert_eq!(read.len(), 3);
+    let visit = &truth["subjects"][0]["visits"][0];
+    let qc = &visit["qc"];
+    let series = |name: &str| {
+        let i = visit["series"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .position(|s| s["series"] == name)
+            .unwrap();
+        (&visit["series"][i], &read[i].2)
+    };
+    let mask = |s: &Value, name: &str| {
+        corelab_image::nifti_io::read(&out.join(structure(s, name)["mask_file"].as_str().unwrap()))
+            .unwrap()
+            .data
+    };
+    // Mean, SD and count of the voxels of `v` where `inside(i, j, k)`.
+    let stats = |v: &Volume<f32>, inside: &dyn Fn(usize, usize, usize) -> bool| {
+        let x: Vec<f64> = v
+            .data
+            .indexed_iter()
+            .filter(|((i, j, k), _)| inside(*i, *j, *k))
+            .map(|(_, x)| f64::from(*x))
+            .collect();
+        let n = x.len() as f64;
+        let mean = x.iter().sum::<f64>() / n;
+        let sd = (x.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt();
+        (mean, sd, n)
+    };
+    // Away from the sphere's edge (4 mm), where no voxel is partly fluid.
+    let sphere = &visit["shapes"][0]["ellipsoid"];
+    let radius = num(&sphere["semi_axes_mm"][0]);
+    let from_centre = |v: &Volume<f32>, i: usize, j: usize, k: usize| {
+        let p = v.geometry.to_patient([i as f64, j as f64, k as f64]);
+        (0..3)
+            .map(|a| (p[a] - num(&sphere["centre_mm"][a])).powi(2))
+            .sum::<f64>()
+            .sqrt()
+    };
+    // SNR: signal over the background's Rayleigh spread gives back the stated SNR.
+    let (s, v) = series("SNR");
+    let (fluid, background) = (mask(s, "fluid"), mask(s, "background"));
+    let (signal, _, _) = stats(v, &|i, j, k| {
+        fluid[[i, j, k]] > 0.5 && from_centre(v, i, j, k) < radius - 4.0
+    });
+    let (bg_mean, bg_sd, _) = stats(v, &|i, j, k| {
+        background[[i, j, k]] > 0.5 && from_centre(v, i, j, k) > radius + 4.0
+    });
+    let sigma = num(&qc["noise_sigma"]);
+    assert!(
+        (bg_mean - num(&qc["background_mean"])).abs() < 0.03 * bg_mean,
+        "{bg_mean}"
+    );
+    assert!(
+        (bg_sd - num(&qc["background_sd"])).abs() < 0.03 * bg_sd,
+        "{bg_sd}"
+    );
+    let snr = signal / (bg_sd / (2.0 - std::f64::consts::PI / 2.0).sqrt());
+    assert!(
+        (snr - num(&qc["snr"])).abs() < 0.03 * num(&qc["snr"]),
+        "SNR {snr} vs {}",
+        qc["snr"]
+    );
+    assert!((num(&qc["snr"]) - 1000.0 / sigma).abs() < 1e-9);
+    // Ghost: the fluid shifted by half the rows holds the ghost's signal.
+    let (s, v) = series("GHOST");
+    let fluid = mask(s, "fluid");
+    let nj = fluid.dim().1;
+    let (ghost, _, n) = stats(v, &|i, j, k| {
+        let source = (j + nj / 2) % nj;
+        fluid[[i, source, k]] > 0.5 && from_centre(v, i, source, k) < radius - 4.0
+    });
+    let expected = num(&qc["ghost_signal"]);
+    assert!(
+        (ghost - expected).abs() < 4.0 * sigma / n.sqrt() + sigma * sigma / expected,
+        "ghost {ghost} vs {expected}"
+    );
+    assert_eq!(
+        text(&read[1].1, tags::IN_PLANE_PHASE_ENCODING_DIRECTION),
+        "COL"
+    );
+    // Motion: twelve volumes two seconds apart, whose brain masks move as stated.
+    let (s, _) = series("MOTION");
+    let inst = instances(&out.join(s["path"].as_str().unwrap()));
+    let volumes = volumes(&inst).unwrap();
+    assert_eq!(volumes.len(), 12);
+    let slices = s["dims"][2].as_u64().unwrap() as usize;
+    assert_eq!(text(&inst[slices], tags::TEMPORAL_POSITION_IDENTIFIER), "2");
+    assert!(text(&inst[slices], tags::ACQUISITION_TIME).ends_with("02.000000"));
+    let centroid = |position: u64| {
+        let st = s["structures"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["name"] == "brain" && x["phase"].as_u64() == Some(position))
+            .unwrap();
+        let m =
+            corelab_image::nifti_io::read(&out.join(st["mask_file"].as_str().unwrap())).unwrap();
+        let (mut c, mut n) = ([0.0; 3], 0.0);
+        for ((i, j, k), x) in m.data.indexed_iter() {
+            if *x > 0.5 {
+                let p = m.geometry.to_patient([i as f64, j as f64, k as f64]);
+                (0..3).for_each(|a| c[a] += p[a]);
+                n += 1.0;
+            }
+        }
+        c.map(|x| x / n)
+    };
+    let first = centroid(1);
+    let centre: Vec<f64> = (0..3)
+        .map(|a| num(&qc["head_pose"]["translation_mm"][a]))
+        .collect();
+    for m in qc["motion"].as_array().unwrap() {
+        let r: Vec<f64> = (0..3)
+            .map(|a| num(&m["rotation_deg"][a]).to_radians())
+            .collect();
+        // About x, then y, then z.
+        let rel: Vec<f64> = (0..3).map(|a| first[a] - centre[a]).collect();
+        let turn = |p: [f64; 3], axis: usize, angle: f64| {
+            let (s, c) = angle.sin_cos();
+            let (u, w) = ((axis + 1) % 3, (axis + 2) % 3);
+            let mut q = p;
+            q[u] = c * p[u] - s * p[w];
+            q[w] = s * p[u] + c * p[w];
+            q
+        };
+        let moved = turn(
+            turn(turn([rel[0], rel[1], rel[2]], 0, r[0]), 1, r[1]),
+            2,
+            r[2],
+        );
+        let got = centroid(m["volume"].as_u64().unwrap());
+        for a in 0..3 {
+            let expected = centre[a] + moved[a] + num(&m["translation_mm"][a]);
+            assert!(
+                (got[a] - expected).abs() < 0.3,
+                "volume {}: centroid {got:?}, expected axis {a} at {expected}",
+                m["volume"]
+            );
+        }
+    }
+    assert!(num(&qc["max_framewise_displacement_mm"]) > 2.0);
 }
 
 /// Every file under `dir`, relative, with its bytes.
@@ -501,7 +657,7 @@ fn bad_input_is_refused_naming_what_is_wrong() {
     let (code, e) = err(&["phantom", "liver", "--out", o]);
     assert_eq!(code, Some(2));
     assert!(
-        e.contains("liver") && e.contains("brain, ms-lesions, ct-tumor, pet, cardiac"),
+        e.contains("liver") && e.contains("brain, ms-lesions, ct-tumor, pet, cardiac, qc"),
         "{e}"
     );
     let (code, e) = err(&["phantom", "pet", "--out", o, "--seed", "x1"]);

@@ -152,8 +152,9 @@ pub fn header(kind: Kind, seed: u64, s: &SeriesPlan) -> Result<SeriesHeader, Wri
         patient_id: p.id.clone(),
         patient_birth_date: p.birth_date.clone(),
         patient_sex: p.sex.clone(),
-        patient_weight_kg: Some(p.weight_kg),
-        patient_size_m: Some(p.height_m),
+        // A test object (the QC phantom) has no weight or size.
+        patient_weight_kg: (p.weight_kg > 0.0).then_some(p.weight_kg),
+        patient_size_m: (p.height_m > 0.0).then_some(p.height_m),
         study_instance_uid: with(&[1])?,
         study_id: s.visit.clone(),
         study_date: s.study_date.clone(),
@@ -179,7 +180,7 @@ pub fn header(kind: Kind, seed: u64, s: &SeriesPlan) -> Result<SeriesHeader, Wri
         station_name: s.site.station.clone(),
         software_versions: s.site.software.clone(),
         acquisition: s.info.acquisition.clone(),
-        trigger_times_ms: s.trigger_times_ms.clone(),
+        times_ms: s.times_ms.clone(),
         nominal_interval_ms: s.rr_interval_ms,
     })
 }

@@ -101,7 +101,7 @@ pub struct SeriesHeader {
     /// The modality and its own attributes.
     pub acquisition: Acquisition,
     /// A cine series: (0018,1060) Trigger Time of each temporal position, ms.
-    pub trigger_times_ms: Vec<f64>,
+    pub times_ms: Vec<f64>,
     /// A cine series: (0018,1062) Nominal Interval (R–R), ms.
     pub nominal_interval_ms: Option<f64>,
 }
@@ -168,7 +168,7 @@ pub fn rescale_for(modality: &str, min: f64, max: f64) -> (f64, f64) {
 }
 
 /// The Part 10 files of `volume` as a series, slice `k` first to last.
-/// A cine series gives one volume per temporal position (all on one grid, `trigger_times_ms`
+/// A cine series gives one volume per temporal position (all on one grid, `times_ms`
 /// of the header holding one time each): the files are slice by slice within each position,
 /// position after position, with Temporal Position Identifier, Trigger Time and Cardiac Number of
 /// Images, so that `series::volumes` splits them back into the positions.
@@ -183,14 +183,14 @@ pub fn encode_series(
     if volumes.iter().any(|v| v.geometry != *g) {
         return fail("series", "the volumes of a cine series must share one grid");
     }
-    let cine = volumes.len() > 1 || !h.trigger_times_ms.is_empty();
-    if cine && h.trigger_times_ms.len() != volumes.len() {
+    let cine = volumes.len() > 1 || !h.times_ms.is_empty();
+    if cine && h.times_ms.len() != volumes.len() {
         return fail(
             "series",
             format!(
                 "{} volumes and {} trigger times",
                 volumes.len(),
-                h.trigger_times_ms.len()
+                h.times_ms.len()
             ),
         );
     }
@@ -236,24 +236,32 @@ pub fn encode_series(
             let mut obj = common(h, t * nk + k)?;
             if cine {
                 let n = volumes.len().to_string();
-                for (tag, vr, v) in [
-                    (
-                        tags::TEMPORAL_POSITION_IDENTIFIER,
-                        VR::IS,
-                        (t + 1).to_string(),
-                    ),
-                    (tags::NUMBER_OF_TEMPORAL_POSITIONS, VR::IS, n.clone()),
-                    (tags::CARDIAC_NUMBER_OF_IMAGES, VR::IS, n),
-                    (tags::TRIGGER_TIME, VR::DS, ds(h.trigger_times_ms[t])),
-                ] {
+                let mut put = |tag: Tag, vr: VR, v: String| {
                     obj.put(DataElement::new(tag, vr, PrimitiveValue::from(v)));
-                }
-                if let Some(rr) = h.nominal_interval_ms {
-                    obj.put(DataElement::new(
-                        tags::NOMINAL_INTERVAL,
-                        VR::IS,
-                        PrimitiveValue::from(format!("{}", rr.round() as i64)),
-                    ));
+                };
+                put(
+                    tags::TEMPORAL_POSITION_IDENTIFIER,
+                    VR::IS,
+                    (t + 1).to_string(),
+                );
+                put(tags::NUMBER_OF_TEMPORAL_POSITIONS, VR::IS, n.clone());
+                match h.nominal_interval_ms {
+                    // Cardiac: the time after the R wave.
+                    Some(rr) => {
+                        put(tags::CARDIAC_NUMBER_OF_IMAGES, VR::IS, n);
+                        put(tags::TRIGGER_TIME, VR::DS, ds(h.times_ms[t]));
+                        put(
+                            tags::NOMINAL_INTERVAL,
+                            VR::IS,
+                            format!("{}", rr.round() as i64),
+                        );
+                    }
+                    // Dynamic: each position acquired that long after the series time.
+                    None => put(
+                        tags::ACQUISITION_TIME,
+                        VR::TM,
+                        later(&h.series_time, h.times_ms[t]),
+                    ),
                 }
             }
             let mut put = |tag: Tag, vr: VR, v: &str| {
@@ -445,6 +453,11 @@ fn common(h: &SeriesHeader, k: usize) -> Result<InMemDicomObject, WriteError> {
                     ds(m.field_strength_t),
                 ),
                 (tags::FLIP_ANGLE, VR::DS, ds(m.flip_angle_deg)),
+                (
+                    tags::IN_PLANE_PHASE_ENCODING_DIRECTION,
+                    VR::CS,
+                    m.phase_encoding_direction.clone(),
+                ),
             ] {
                 obj.put(t(tag, vr, &v));
             }
@@ -505,6 +518,27 @@ fn common(h: &SeriesHeader, k: usize) -> Result<InMemDicomObject, WriteError> {
         }
     }
     Ok(obj)
+}
+
+/// A DICOM time (HHMMSS) `ms` milliseconds later, as HHMMSS.FFFFFF (within the day).
+fn later(time: &str, ms: f64) -> String {
+    let digits = |r: std::ops::Range<usize>| {
+        time.get(r)
+            .and_then(|d| d.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    let start = digits(0..2) * 3600.0 + digits(2..4) * 60.0 + digits(4..6);
+    let t = (start + ms / 1000.0).rem_euclid(86_400.0);
+    let whole = t.floor();
+    let micros = ((t - whole) * 1e6).round().min(999_999.0);
+    let s = whole as u64;
+    format!(
+        "{:02}{:02}{:02}.{:06}",
+        s / 3600,
+        s / 60 % 60,
+        s % 60,
+        micros as u64
+    )
 }
 
 fn cross(a: [f64; 3], b: [f64; 3]) -> [f64; 3] {
@@ -587,7 +621,7 @@ mod tests {
             station_name: text("S01MR1"),
             software_versions: text("syngo MR XA30"),
             acquisition,
-            trigger_times_ms: Vec::new(),
+            times_ms: Vec::new(),
             nominal_interval_ms: None,
         }
     }
@@ -618,6 +652,7 @@ mod tests {
             sequence_variant: "SK\\SP\\MP".into(),
             sequence_name: "*tfl3d1_16ns".into(),
             acquisition_type: "3D".into(),
+            phase_encoding_direction: "ROW".into(),
         }));
         let dir = tempfile::tempdir().unwrap();
         let paths = write_series(std::slice::from_ref(&volume), &h, dir.path()).unwrap();
@@ -661,6 +696,13 @@ mod tests {
             encode_series(once, &h).unwrap(),
             encode_series(once, &h).unwrap()
         );
+    }
+
+    #[test]
+    fn later_times_roll_over_minutes_hours_and_fractions() {
+        assert_eq!(later("090000", 0.0), "090000.000000");
+        assert_eq!(later("095959", 2500.0), "100001.500000");
+        assert_eq!(later("235959", 2000.0), "000001.000000");
     }
 
     #[test]

@@ -421,8 +421,9 @@ pub(crate) fn plan_with(
                     ),
                     grid,
                     scenes: vec![scene.clone()],
-                    trigger_times_ms: Vec::new(),
+                    times_ms: Vec::new(),
                     rr_interval_ms: None,
+                    ghost: None,
                     label_names: names.clone(),
                     values,
                     structures: structures.clone(),
@@ -583,6 +584,7 @@ fn mr_series(site: usize, n: usize, date: &str, time: String) -> SeriesInfo {
             sequence_variant: sv.into(),
             sequence_name: name.into(),
             acquisition_type: kind.into(),
+            phase_encoding_direction: "ROW".into(),
         }),
     }
 }

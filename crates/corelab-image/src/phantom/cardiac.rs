@@ -313,8 +313,9 @@ pub(crate) fn plan(options: &Options) -> Result<Plan, PhantomError> {
             info: cine_series(s, &date, time),
             grid,
             scenes,
-            trigger_times_ms: trigger,
+            times_ms: trigger,
             rr_interval_ms: Some(rr),
+            ghost: None,
             label_names: names,
             values: BTreeMap::from([
                 (CHEST, 350.0),
@@ -363,6 +364,7 @@ fn cine_series(site: usize, date: &str, time: String) -> SeriesInfo {
             sequence_variant: "SS".into(),
             sequence_name: name.into(),
             acquisition_type: "2D".into(),
+            phase_encoding_direction: "ROW".into(),
         }),
     }
 }

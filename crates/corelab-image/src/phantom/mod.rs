@@ -24,6 +24,7 @@ pub mod ct_tumor;
 pub mod ms_lesions;
 pub mod noise;
 pub mod pet;
+pub mod qc;
 pub mod raster;
 pub mod truth;
 
@@ -59,16 +60,19 @@ pub enum Kind {
     /// A cine short-axis MR stack through a beating left ventricle of known end-diastolic and
     /// end-systolic volumes.
     Cardiac,
+    /// Image-quality test objects: known SNR, N/2 ghosting and head motion.
+    Qc,
 }
 
 impl Kind {
     /// Every kind, in the order of the documentation.
-    pub const ALL: [Kind; 5] = [
+    pub const ALL: [Kind; 6] = [
         Kind::Brain,
         Kind::MsLesions,
         Kind::CtTumor,
         Kind::Pet,
         Kind::Cardiac,
+        Kind::Qc,
     ];
 
     /// The command-line name (`ct-tumor`).
@@ -79,6 +83,7 @@ impl Kind {
             Kind::CtTumor => "ct-tumor",
             Kind::Pet => "pet",
             Kind::Cardiac => "cardiac",
+            Kind::Qc => "qc",
         }
     }
 
@@ -100,7 +105,7 @@ impl Kind {
     /// The default voxel size (mm): small enough to be realistic, large enough for fast tests.
     pub fn default_voxel_mm(self) -> f64 {
         match self {
-            Kind::Brain | Kind::MsLesions | Kind::CtTumor | Kind::Cardiac => 2.0,
+            Kind::Brain | Kind::MsLesions | Kind::CtTumor | Kind::Cardiac | Kind::Qc => 2.0,
             Kind::Pet => 4.0,
         }
     }
@@ -198,6 +203,7 @@ pub fn plan(kind: Kind, options: &Options) -> Result<Plan, PhantomError> {
         Kind::CtTumor => ct_tumor::plan(options)?,
         Kind::Pet => pet::plan(options)?,
         Kind::Cardiac => cardiac::plan(options)?,
+        Kind::Qc => qc::plan(options)?,
     };
     for s in &plan.series {
         for scene in &s.scenes {
@@ -348,6 +354,8 @@ pub struct MrAcquisition {
     pub sequence_name: String,
     /// (0018,0023) MR Acquisition Type: 2D or 3D.
     pub acquisition_type: String,
+    /// (0018,1312) In-plane Phase Encoding Direction: ROW or COL.
+    pub phase_encoding_direction: String,
 }
 
 /// CT acquisition attributes.
@@ -442,10 +450,13 @@ pub struct SeriesPlan {
     pub grid: Geometry,
     /// What is imaged: one scene, or one per temporal position of a cine series.
     pub scenes: Vec<Scene>,
-    /// A cine series: the trigger time (ms after the R wave) of each scene.
-    pub trigger_times_ms: Vec<f64>,
-    /// A cine series: the R–R interval (ms).
+    /// A series of several scenes, the time of each (ms): a cine series' trigger times after
+    /// the R wave, a dynamic series' times after its start.
+    pub times_ms: Vec<f64>,
+    /// A cine series: the R–R interval (ms); `None` for a dynamic series.
     pub rr_interval_ms: Option<f64>,
+    /// A Nyquist (N/2) ghost added before the noise.
+    pub ghost: Option<Ghost>,
     /// Each label's name.
     pub label_names: BTreeMap<u8, String>,
     /// Each label's value in this contrast (image units; absent labels are 0).
@@ -458,6 +469,27 @@ pub struct SeriesPlan {
     pub bias: Option<BiasField>,
     /// The phantom's seed.
     pub seed: u64,
+}
+
+/// An N/2 ghost, as an EPI or a gradient-echo acquisition with inconsistent even and odd echoes
+/// makes: the image plus `amplitude` × itself shifted by half the field of view along the
+/// phase-encoding direction (j, down the rows: DICOM's COL), wrapping around.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Ghost {
+    /// Ghost signal / object signal.
+    pub amplitude: f64,
+}
+
+impl Ghost {
+    /// `image + amplitude × image shifted by half the rows`.
+    fn apply(&self, image: &Array3<f64>) -> Array3<f64> {
+        let (_, nj, _) = image.dim();
+        let mut out = image.clone();
+        for ((i, j, k), v) in out.indexed_iter_mut() {
+            *v += self.amplitude * image[[i, (j + nj / 2) % nj, k]];
+        }
+        out
+    }
 }
 
 /// A rendered series: its images, truth masks and truth.
@@ -526,7 +558,8 @@ impl SeriesPlan {
             dims: g.dims,
             spacing_mm: g.spacing(),
             affine_lps: std::array::from_fn(|r| std::array::from_fn(|c| g.affine[(r, c)])),
-            trigger_times_ms: self.trigger_times_ms.clone(),
+            times_ms: self.times_ms.clone(),
+            ghost: self.ghost.clone(),
             noise: self.noise.clone(),
             bias_field: self.bias.clone(),
             bias_file: self
@@ -576,6 +609,9 @@ impl SeriesPlan {
         if let Some(b) = bias {
             biased *= b;
         }
+        if let Some(g) = &self.ghost {
+            biased = g.apply(&biased);
+        }
         // Noise drawn in storage order (i fastest), whatever the array's memory layout.
         let stream = match phase {
             None => format!("{}/noise", self.path()),
@@ -614,11 +650,13 @@ impl SeriesPlan {
             } else {
                 None
             };
-            let whole = scene
-                .shapes()
-                .into_iter()
-                .filter(|(l, _)| s.labels.contains(l))
-                .all(|(_, e)| e.within(&self.grid));
+            // The background (label 0) has no shape, so no analytic volume.
+            let whole = !s.labels.contains(&0)
+                && scene
+                    .shapes()
+                    .into_iter()
+                    .filter(|(l, _)| s.labels.contains(l))
+                    .all(|(_, e)| e.within(&self.grid));
             let file = match phase {
                 None => s.name.clone(),
                 Some(t) => format!("{}_t{t:02}", s.name),
@@ -728,6 +766,7 @@ pub(crate) fn visit_truth(
         day,
         structures: structures
             .iter()
+            .filter(|s| !s.labels.contains(&0))
             .map(|s| StructureTruth {
                 name: s.name.clone(),
                 labels: s.labels.clone(),
@@ -748,6 +787,7 @@ pub(crate) fn visit_truth(
         recist: None,
         pet: None,
         cardiac: None,
+        qc: None,
         series: Vec::new(),
     }
 }

@@ -2,7 +2,7 @@
 //! analytic volumes, shapes, lesions, brain and PET measures), and series by series (on the
 //! series' grid: partial-volume and mask volumes, noise-free means, the files of the masks).
 
-use super::{BiasField, Ellipsoid, Kind, Noise, Patient, brain, cardiac, ct_tumor, pet};
+use super::{BiasField, Ellipsoid, Kind, Noise, Patient, brain, cardiac, ct_tumor, pet, qc};
 use serde::Serialize;
 
 /// Everything known about a phantom: truth.json.
@@ -66,6 +66,9 @@ pub struct VisitTruth {
     /// Ventricular volumes over the cycle (cardiac).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cardiac: Option<cardiac::CardiacTruth>,
+    /// SNR, ghosting and motion (qc).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub qc: Option<qc::QcTruth>,
     /// The series, as rendered.
     pub series: Vec<SeriesTruth>,
 }
@@ -147,9 +150,13 @@ pub struct SeriesTruth {
     pub spacing_mm: [f64; 3],
     /// Voxel (i, j, k) → LPS (mm), rows of the 4×4 affine.
     pub affine_lps: [[f64; 4]; 4],
-    /// A cine series: each temporal position's trigger time (ms after the R wave).
+    /// A series of several temporal positions: each one's time (ms): a cine series' trigger
+    /// time after the R wave, a dynamic series' time after its start.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub trigger_times_ms: Vec<f64>,
+    pub times_ms: Vec<f64>,
+    /// The N/2 ghost added, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ghost: Option<super::Ghost>,
     /// The noise added.
     pub noise: Noise,
     /// The bias field applied (MR).
