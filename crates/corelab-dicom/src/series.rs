@@ -9,8 +9,9 @@
 //! reported as missing slices). A gantry tilt (slices offset along the rows or columns) is kept
 //! exactly, as a sheared affine, and noted. Each slice's own Rescale Slope/Intercept is applied
 //! to its stored values (dicom-pixeldata's Modality LUT step, given the slice's parameters);
-//! pixel data is decoded by dicom-pixeldata, and a transfer syntax it cannot decode is named in
-//! the error. A series that cannot form a volume gets an error naming the instance (and the
+//! pixel data is decoded by dicom-pixeldata (12-bit JPEG, which it cannot decode, after GDCM's
+//! `gdcmconv` has transcoded it: [`Transcoder`]), and a transfer syntax it cannot decode is named
+//! in the error. A series that cannot form a volume gets an error naming the instance (and the
 //! frame) and what is inconsistent, never a wrong volume.
 //!
 //! Hand-written (DEPS.md): dicom-rs decodes pixels but does not assemble series geometry.
@@ -26,6 +27,9 @@ use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
 use ndarray::{Array3, ShapeBuilder};
 use std::cmp::Ordering;
 use std::collections::HashMap;
+
+mod transcode;
+pub use transcode::Transcoder;
 
 /// One instance of a series.
 pub struct Instance {
@@ -354,8 +358,17 @@ fn slices_of(instance: &Instance, index: usize) -> Result<Vec<Slice<'_>>, Series
 
 /// The volumes of a series: one, or one per stack when the series holds several (each volume's
 /// `source.notes` says which). `instances` may come in any order; an enhanced multi-frame
-/// object gives one slice per frame.
+/// object gives one slice per frame. 12-bit JPEG is transcoded by a `gdcmconv` found on `PATH`
+/// ([`Transcoder::from_path`]).
 pub fn volumes(instances: &[Instance]) -> Result<Vec<Volume<f32>>, SeriesError> {
+    volumes_with(instances, &Transcoder::from_path())
+}
+
+/// [`volumes`], with pixel data that dicom-rs cannot decode left to `transcoder`.
+pub fn volumes_with(
+    instances: &[Instance],
+    transcoder: &Transcoder,
+) -> Result<Vec<Volume<f32>>, SeriesError> {
     if instances.is_empty() {
         return fail("series", "no instances");
     }
@@ -373,7 +386,11 @@ pub fn volumes(instances: &[Instance]) -> Result<Vec<Volume<f32>>, SeriesError> 
     stacks.sort_by(|a, b| a.0.order(&b.0));
     let split = stacks.len() > 1;
     let count = stacks.len();
-    let mut pixels = Pixels::default();
+    let mut pixels = Pixels {
+        transcoder,
+        multi_frame: HashMap::new(),
+        transcoded: HashMap::new(),
+    };
     stacks
         .into_iter()
         .map(|(key, slices)| {
@@ -397,7 +414,7 @@ const ORIENTATION_TOLERANCE: f64 = 1e-4;
 
 fn stack_volume<'a>(
     mut slices: Vec<Slice<'a>>,
-    pixels: &mut Pixels<'a>,
+    pixels: &mut Pixels<'a, '_>,
 ) -> Result<Volume<f32>, SeriesError> {
     let first = &slices[0];
     let (rows, columns, spacing_ij) = (first.rows, first.columns, first.plane.spacing_ij);
@@ -549,6 +566,22 @@ fn stack_volume<'a>(
         }
         data.index_axis_mut(ndarray::Axis(2), k).assign(&frame.t());
     }
+    let mut transcoded: Vec<&str> = Vec::new();
+    let mut counted = std::collections::HashSet::new();
+    for s in &slices {
+        if let Some(note) = pixels.transcoded.get(&s.index)
+            && counted.insert(s.index)
+        {
+            transcoded.push(note);
+        }
+    }
+    if let Some(note) = transcoded.first() {
+        let n = transcoded.len();
+        notes.push(format!(
+            "{n} instance{}: {note}",
+            if n == 1 { "" } else { "s" }
+        ));
+    }
     let series_uid = text(&slices[0].instance.object, tags::SERIES_INSTANCE_UID);
     // Each instance once, in the order of its first slice (a multi-frame object gives many).
     let mut instance_sha256 = Vec::new();
@@ -570,24 +603,38 @@ fn stack_volume<'a>(
 
 /// The decoded pixel data of the multi-frame objects met so far: each is decoded once, however
 /// many stacks its frames fall in. Single-frame images are decoded when their slice is filled.
-#[derive(Default)]
-struct Pixels<'a> {
+struct Pixels<'a, 't> {
+    transcoder: &'t Transcoder,
     multi_frame: HashMap<usize, DecodedPixelData<'a>>,
+    /// The instances (by index) transcoded before decoding, and the note saying how.
+    transcoded: HashMap<usize, String>,
 }
 
-impl<'a> Pixels<'a> {
+impl<'a> Pixels<'a, '_> {
+    /// An instance's pixel data, decoded, transcoded first where dicom-rs cannot decode it.
+    fn decode(&mut self, s: &Slice<'a>) -> Result<DecodedPixelData<'a>, SeriesError> {
+        let (decoded, note) = decode(s.instance, self.transcoder)?;
+        if let Some(note) = note {
+            self.transcoded.insert(s.index, note);
+        }
+        Ok(decoded)
+    }
+
     /// One slice's values, rescaled by its own slope and intercept, as rows × columns.
     fn values(&mut self, s: &Slice<'a>) -> Result<ndarray::Array2<f32>, SeriesError> {
         let single;
         let decoded = match s.frame {
             None => {
-                single = decode(s.instance)?;
+                single = self.decode(s)?;
                 &single
             }
-            Some(_) => match self.multi_frame.entry(s.index) {
-                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-                std::collections::hash_map::Entry::Vacant(e) => e.insert(decode(s.instance)?),
-            },
+            Some(_) => {
+                if !self.multi_frame.contains_key(&s.index) {
+                    let decoded = self.decode(s)?;
+                    self.multi_frame.insert(s.index, decoded);
+                }
+                &self.multi_frame[&s.index]
+            }
         };
         // Stored values through this slice's own Modality LUT: dicom-pixeldata would take one
         // object's rescale for all its frames, or none where only some frames carry their own.
@@ -600,8 +647,12 @@ impl<'a> Pixels<'a> {
     }
 }
 
-/// An instance's pixel data, decoded (colour images are refused).
-fn decode(instance: &Instance) -> Result<DecodedPixelData<'_>, SeriesError> {
+/// An instance's pixel data, decoded (colour images are refused), and a note when it had to be
+/// transcoded first.
+fn decode<'a>(
+    instance: &'a Instance,
+    transcoder: &Transcoder,
+) -> Result<(DecodedPixelData<'a>, Option<String>), SeriesError> {
     let name = instance.name.as_str();
     let samples = instance
         .object
@@ -622,10 +673,35 @@ fn decode(instance: &Instance) -> Result<DecodedPixelData<'_>, SeriesError> {
     let ts_name = TransferSyntaxRegistry
         .get(ts)
         .map_or("unknown", |t| t.name());
-    instance.object.decode_pixel_data().or_else(|e| {
+    let cannot = |why: String| {
         fail(
             name,
-            format!("cannot decode pixel data (transfer syntax {ts}, {ts_name}): {e}"),
+            format!("cannot decode pixel data (transfer syntax {ts}, {ts_name}): {why}"),
         )
-    })
+    };
+    match instance.object.decode_pixel_data() {
+        Ok(decoded) => Ok((decoded, None)),
+        Err(e) if Transcoder::applies(ts, instance) => {
+            match transcoder.decode(instance, &with_causes(&e)) {
+                Ok((decoded, note)) => Ok((decoded, Some(note))),
+                Err(why) => cannot(why),
+            }
+        }
+        Err(e) => cannot(with_causes(&e)),
+    }
+}
+
+/// An error and its causes, "outer: inner: …": dicom-pixeldata's own message ("Could not
+/// decode pixel data") leaves the reason to its source.
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let more = c.to_string();
+        if !text.ends_with(&more) {
+            text = format!("{text}: {more}");
+        }
+        cause = c.source();
+    }
+    text
 }

@@ -3,8 +3,11 @@
 //! - JPEG-LS (CharLS through dicom-pixeldata's `charls` feature): the lossless objects are their
 //!   uncompressed twins voxel for voxel; the near-lossless ones are within the NEAR their own
 //!   codestream states of their uncompressed twin, and exactly what dcmtk's `dcmdjpls` decodes.
+//! - 12-bit JPEG Extended, which dicom-rs cannot decode: transcoded by GDCM's `gdcmconv --raw`
+//!   (Debian libgdcm-tools), it is what dcmtk's `dcmdjpeg` (a 12-bit IJG build) decodes, voxel
+//!   for voxel; without gdcmconv it is refused saying how to decode it.
 
-use corelab_dicom::series::{Instance, volumes};
+use corelab_dicom::series::{Instance, Transcoder, volumes, volumes_with};
 use corelab_image::Volume;
 use dicom_core::{DataElement, PrimitiveValue, VR};
 use dicom_dictionary_std::tags;
@@ -147,4 +150,105 @@ fn jpeg_ls_near_lossless_objects_decode_within_their_near_bound_and_as_dcmtk_doe
         let max = ours.data.iter().fold(0f32, |m, v| m.max(*v));
         assert_eq!(max, ((1u32 << bits) - 1) as f32, "{file}: full range");
     }
+}
+
+/// The two 12-bit JPEG Extended objects of the corpus (NM1_JPLY from WG04, and its fixed copy).
+const TWELVE_BIT: [&str; 2] = ["JPEG-lossy.dcm", "JPGExtended.dcm"];
+
+fn gdcmconv() -> PathBuf {
+    std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+        .map(|d| d.join("gdcmconv"))
+        .find(|p| p.is_file())
+        .expect("gdcmconv (Debian libgdcm-tools; .ci/run installs it)")
+}
+
+#[test]
+fn twelve_bit_jpeg_is_transcoded_by_gdcmconv_to_the_voxels_dcmtk_decodes() {
+    let gdcmconv = gdcmconv();
+    let out = Command::new(&gdcmconv).arg("--version").output().unwrap();
+    let version = String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .skip_while(|w| *w != "gdcm")
+        .nth(1)
+        .expect("gdcmconv --version names gdcm's version")
+        .to_owned();
+    let dir = tempfile::tempdir().unwrap();
+    for file in TWELVE_BIT {
+        let path = corpus(&format!("pydicom_test_files/{file}"));
+        let ours = one_volume(
+            volumes_with(&[placed(read(&path))], &Transcoder::from_path()).unwrap(),
+            file,
+        );
+        assert_eq!(ours.geometry.dims, [256, 1024, 1], "{file}");
+        assert_eq!(
+            ours.source.notes.last().map(String::as_str),
+            Some(
+                format!(
+                    "1 instance: pixel data in 12-bit JPEG Extended (1.2.840.10008.1.2.4.51), which dicom-rs does not decode, transcoded to transfer syntax 1.2.840.10008.1.2.1 by gdcmconv --raw (gdcm {version})"
+                )
+                .as_str()
+            ),
+            "{file}"
+        );
+        // The same as decoding gdcmconv's own output…
+        let raw = dir.path().join(format!("raw-{file}"));
+        run(Command::new(&gdcmconv).arg("--raw").arg(&path).arg(&raw));
+        let direct = one_volume(volumes(&[placed(read(&raw))]).unwrap(), file);
+        assert_eq!(ours.data, direct.data, "{file}: gdcmconv's output decoded");
+        assert!(direct.source.notes.iter().all(|n| !n.contains("gdcmconv")));
+        // …and as dcmtk's 12-bit IJG decoder, an independent peer.
+        let dcmtk = dir.path().join(format!("dcmtk-{file}"));
+        run(Command::new("dcmdjpeg").arg(&path).arg(&dcmtk));
+        let theirs = one_volume(volumes(&[placed(read(&dcmtk))]).unwrap(), file);
+        assert_eq!(ours.geometry, theirs.geometry, "{file}");
+        assert_eq!(ours.data, theirs.data, "{file}: dcmdjpeg");
+        // A whole-body bone scan's counts: 12-bit, an image not a constant.
+        let max = ours.data.iter().fold(0f32, |m, v| m.max(*v));
+        let min = ours.data.iter().fold(f32::MAX, |m, v| m.min(*v));
+        assert!(
+            min >= 0.0 && max > 100.0 && max < 4096.0,
+            "{file}: {min}..{max}"
+        );
+    }
+}
+
+#[test]
+fn twelve_bit_jpeg_without_gdcmconv_is_refused_saying_how_to_decode_it() {
+    for file in TWELVE_BIT {
+        let instance = placed(read(&corpus(&format!("pydicom_test_files/{file}"))));
+        let e = volumes_with(std::slice::from_ref(&instance), &Transcoder::none())
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            format!(
+                "{file}: cannot decode pixel data (transfer syntax 1.2.840.10008.1.2.4.51, JPEG Extended (Process 2 & 4)): 12-bit JPEG (1.2.840.10008.1.2.4.51) is not decoded by dicom-rs (Could not decode pixel data: JPEG decoding failure on frame 0: unsupported JPEG feature: SamplePrecision(12)); install GDCM's gdcmconv (Debian libgdcm-tools) to transcode it"
+            )
+        );
+    }
+}
+
+#[test]
+fn a_gdcmconv_that_cannot_run_or_fails_is_named_in_the_error() {
+    let instance = placed(read(&corpus("pydicom_test_files/JPGExtended.dcm")));
+    let e = volumes_with(
+        std::slice::from_ref(&instance),
+        &Transcoder::gdcmconv("/nonexistent/gdcmconv"),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.starts_with("JPGExtended.dcm: cannot decode pixel data (transfer syntax 1.2.840.10008.1.2.4.51, JPEG Extended (Process 2 & 4)): 12-bit JPEG (1.2.840.10008.1.2.4.51) transcoded by /nonexistent/gdcmconv: cannot run it: "),
+        "{e}"
+    );
+    let e = volumes_with(
+        std::slice::from_ref(&instance),
+        &Transcoder::gdcmconv("/bin/false"),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.ends_with("12-bit JPEG (1.2.840.10008.1.2.4.51) transcoded by /bin/false: it failed (exit status: 1): "),
+        "{e}"
+    );
 }
