@@ -72,8 +72,8 @@ pub enum Command {
     /// Rigid or affine registration of MOVING to FIXED (NIfTI files or DICOM series folders):
     /// the transform as ITK text (fixed → moving), optionally the moving image on the fixed grid.
     Register(RegisterArgs),
-    /// Digital phantoms (brain, ms-lesions, ct-tumor, pet, cardiac, qc) as DICOM series from several sites,
-    /// with truth.json and truth masks (docs/phantoms.md).
+    /// Digital phantoms (brain, ms-lesions, ct-tumor, pet, cardiac, qc): DICOM series from
+    /// several sites, with truth.json and truth masks (docs/phantoms.md).
     Phantom(PhantomArgs),
     /// The main job, end to end, on a fresh installation.
     Demo {
