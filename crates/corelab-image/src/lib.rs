@@ -11,6 +11,7 @@
 //! - [`resample`]: a volume onto another grid (nearest, trilinear, cubic B-spline) through patient space;
 //!   [`filters`]: Gaussian and median with widths in mm; [`morphology`]: erode, dilate, open,
 //!   close with radii in mm, hole filling.
+//! - [`bias`]: N4 bias field correction.
 //! - [`registration`]: rigid and affine registration (mean squares, Mattes mutual information,
 //!   multi-resolution, deterministic), transforms as ITK text.
 //! - [`phantom`]: digital phantoms (brain, MS lesions, CT tumours, PET) with exact truth:
@@ -20,6 +21,7 @@
 //!
 //! `docs/geometry.md` states the conventions.
 
+pub mod bias;
 pub mod components;
 pub mod diameters;
 pub mod distance;
