@@ -1,6 +1,9 @@
-//! DICOM Segmentation objects (binary) decoded onto a volume's grid: each frame is placed by its
-//! Plane Position (per-frame functional groups) and assigned to its segment (Segment
-//! Identification); frames are bit-packed, LSB first, continuously across frames (PS3.5 8.1.1).
+//! DICOM Segmentation objects decoded onto a volume's grid: each frame is placed by its Plane
+//! Position (per-frame functional groups). BINARY segmentations: each frame belongs to one
+//! segment (Segment Identification), bit-packed, LSB first, continuously across frames (PS3.5
+//! 8.1.1). FRACTIONAL: one byte per pixel, a pixel belongs to the frame's segment when its
+//! fraction (value / Maximum Fractional Value) is at least one half. LABELMAP (Label Map
+//! Segmentation Storage): one byte or word per pixel holding the segment number (0: none).
 
 use crate::values::text;
 use corelab_image::Geometry;
@@ -29,7 +32,29 @@ fn item(obj: &InMemDicomObject, tag: dicom_core::Tag) -> Option<&InMemDicomObjec
     obj.get(tag)?.items()?.first()
 }
 
-/// Each segment's mask on `grid` (segment number → mask).
+/// How a segmentation's pixels are stored.
+#[derive(Clone, Copy)]
+enum Encoding {
+    /// One bit per pixel.
+    Binary,
+    /// One byte per pixel; the Maximum Fractional Value.
+    Fractional(u32),
+    /// Bytes per pixel (1 or 2), each holding a segment number.
+    Labelmap(usize),
+}
+
+impl Encoding {
+    fn bits(self) -> usize {
+        match self {
+            Encoding::Binary => 1,
+            Encoding::Fractional(_) => 8,
+            Encoding::Labelmap(b) => 8 * b,
+        }
+    }
+}
+
+/// Each segment's mask on `grid` (segment number → mask); a segment with no pixel set has no
+/// entry.
 pub fn masks(
     obj: &InMemDicomObject,
     grid: &Geometry,
@@ -39,9 +64,25 @@ pub fn masks(
             .and_then(|e| e.to_int::<u32>().ok())
             .ok_or_else(|| SegError(format!("no {tag}")))
     };
-    if int(tags::BITS_ALLOCATED)? != 1 {
-        return refuse("only BINARY segmentations (Bits Allocated 1) are decoded");
-    }
+    let bits = int(tags::BITS_ALLOCATED)?;
+    let kind = text(obj, tags::SEGMENTATION_TYPE).unwrap_or_default();
+    let encoding = match (kind.as_str(), bits) {
+        ("BINARY" | "", 1) => Encoding::Binary,
+        ("FRACTIONAL", 8) => {
+            let max = obj
+                .get(tags::MAXIMUM_FRACTIONAL_VALUE)
+                .and_then(|e| e.to_int::<u32>().ok())
+                .filter(|m| *m > 0)
+                .ok_or_else(|| SegError("FRACTIONAL without a Maximum Fractional Value".into()))?;
+            Encoding::Fractional(max)
+        }
+        ("LABELMAP", 8 | 16) => Encoding::Labelmap(bits as usize / 8),
+        (k, b) => {
+            return refuse(format!(
+                "Segmentation Type {k:?} with Bits Allocated {b} is not decoded (BINARY 1, FRACTIONAL 8, LABELMAP 8 or 16 are)"
+            ));
+        }
+    };
     let (rows, cols) = (int(tags::ROWS)? as usize, int(tags::COLUMNS)? as usize);
     let frames = text(obj, tags::NUMBER_OF_FRAMES)
         .and_then(|n| n.parse::<usize>().ok())
@@ -50,10 +91,12 @@ pub fn masks(
         .get(tags::PIXEL_DATA)
         .and_then(|e| e.to_bytes().ok())
         .ok_or_else(|| SegError("no readable (7FE0,0010) Pixel Data".into()))?;
-    if pixels.len() * 8 < rows * cols * frames {
+    let needed_bits = rows * cols * frames * encoding.bits();
+    if pixels.len() * 8 < needed_bits {
         return refuse(format!(
-            "{} bytes of pixel data for {frames} frames of {rows}×{cols}",
-            pixels.len()
+            "{} bytes of pixel data for {frames} frames of {rows}×{cols} at {} bits",
+            pixels.len(),
+            encoding.bits()
         ));
     }
     let per_frame = obj
@@ -98,19 +141,31 @@ pub fn masks(
         let spacing = from(frame, tags::PIXEL_MEASURES_SEQUENCE, tags::PIXEL_SPACING)
             .filter(|s| s.len() == 2)
             .ok_or_else(|| SegError(format!("frame {}: no Pixel Spacing", f + 1)))?;
-        let segment = item(frame, tags::SEGMENT_IDENTIFICATION_SEQUENCE)
+        let frame_segment = item(frame, tags::SEGMENT_IDENTIFICATION_SEQUENCE)
             .and_then(|i| i.get(tags::REFERENCED_SEGMENT_NUMBER))
-            .and_then(|e| e.to_int::<u16>().ok())
-            .ok_or_else(|| SegError(format!("frame {}: no Referenced Segment Number", f + 1)))?;
-        let mask = out
-            .entry(segment)
-            .or_insert_with(|| Array3::from_elem((ni, nj, nk), false));
+            .and_then(|e| e.to_int::<u16>().ok());
+        if frame_segment.is_none() && !matches!(encoding, Encoding::Labelmap(_)) {
+            return refuse(format!("frame {}: no Referenced Segment Number", f + 1));
+        }
         for r in 0..rows {
             for c in 0..cols {
-                let bit = f * rows * cols + r * cols + c;
-                if pixels[bit / 8] & (1 << (bit % 8)) == 0 {
+                let n = f * rows * cols + r * cols + c;
+                let segment = match encoding {
+                    Encoding::Binary => {
+                        (pixels[n / 8] & (1 << (n % 8)) != 0).then_some(frame_segment)
+                    }
+                    Encoding::Fractional(max) => {
+                        (u32::from(pixels[n]) * 2 >= max).then_some(frame_segment)
+                    }
+                    Encoding::Labelmap(1) => (pixels[n] != 0).then_some(Some(u16::from(pixels[n]))),
+                    Encoding::Labelmap(_) => {
+                        let v = u16::from_le_bytes([pixels[2 * n], pixels[2 * n + 1]]);
+                        (v != 0).then_some(Some(v))
+                    }
+                };
+                let Some(Some(segment)) = segment else {
                     continue;
-                }
+                };
                 let p = [0, 1, 2].map(|a| {
                     position[a]
                         + orientation[a] * spacing[1] * c as f64
@@ -141,7 +196,9 @@ pub fn masks(
                         f + 1
                     ));
                 }
-                mask[[i as usize, j as usize, k as usize]] = true;
+                out.entry(segment)
+                    .or_insert_with(|| Array3::from_elem((ni, nj, nk), false))
+                    [[i as usize, j as usize, k as usize]] = true;
             }
         }
     }
