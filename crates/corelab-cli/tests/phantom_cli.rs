@@ -279,6 +279,12 @@ fn ct_tumor_phantom_gives_lesion_diameters_volumes_and_recist_over_three_visits(
                 "{id}: mask long axis {} vs exact {long}",
                 d.long_mm
             );
+            let short = num(&lesion["short_axis_mm"]);
+            assert!(
+                d.short_mm > short - 2.0 && d.short_mm < short + 2.0 * 2f64.sqrt() + 1e-9,
+                "{id}: mask short axis {} vs exact {short}",
+                d.short_mm
+            );
             assert_eq!(
                 num(&lesion["analytic_volume_mm3"]),
                 num(&st["analytic_volume_mm3"])

@@ -1,9 +1,11 @@
 //! The largest in-plane diameters of a mask, as RECIST 1.1 measures a lesion: the longest
 //! diameter in any slice (the i-j plane, the plane of acquisition), and in that slice the
-//! longest diameter perpendicular to it (within 3°). Distances are between the outer corners of
-//! the mask's boundary pixels, in millimetres: a digitised shape of diameter D measures from
-//! D − 1 pixel to D + 1 pixel diagonal (on 0.5 mm pixels an ellipse of axes 40 and 24 mm measures
-//! 40.65 and 24.55 mm).
+//! longest diameter perpendicular to it. The long axis runs between the outer corners of the
+//! mask's boundary pixels; the short axis is the longest chord of the mask's pixels (as squares)
+//! along a line exactly perpendicular to the long axis, the lines taken every 1/50 of a pixel
+//! along it. In millimetres: a digitised shape of diameter D measures from D − 1 pixel to D + 1
+//! pixel diagonal (on 0.5 mm pixels an ellipse of axes 40 and 24 mm measures 40.65 and 24.15 mm),
+//! and a lesion a few pixels across still gets its short axis (a square of 5 × 5 pixels: 5 pixels).
 
 use crate::geometry::Geometry;
 use ndarray::{Array3, Axis};
@@ -51,14 +53,14 @@ pub fn largest_in_plane(mask: &Array3<bool>, grid: &Geometry) -> Option<Diameter
         }
         corners.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
         corners.dedup();
-        let Some((long, ends)) = longest(&corners, None) else {
+        let Some((long, ends)) = longest(&corners) else {
             continue;
         };
         if best.as_ref().is_some_and(|b| b.long_mm >= long) {
             continue;
         }
         let axis = unit(sub(ends[1], ends[0]));
-        let (short, short_ends) = longest(&corners, Some(axis)).unwrap_or((0.0, [ends[0]; 2]));
+        let (short, short_ends) = widest_across(&plane, grid, k, ends[0], axis, long);
         best = Some(Diameters {
             slice: k,
             long_mm: long,
@@ -70,25 +72,106 @@ pub fn largest_in_plane(mask: &Array3<bool>, grid: &Geometry) -> Option<Diameter
     best
 }
 
-/// The longest segment between two points, or the longest within 3° of perpendicular to `axis`.
-fn longest(points: &[[f64; 3]], axis: Option<[f64; 3]>) -> Option<(f64, [[f64; 3]; 2])> {
-    let sin3 = 3f64.to_radians().sin();
+/// The longest segment between two points.
+fn longest(points: &[[f64; 3]]) -> Option<(f64, [[f64; 3]; 2])> {
     let mut best: Option<(f64, [[f64; 3]; 2])> = None;
     for (n, p) in points.iter().enumerate() {
         for q in &points[n + 1..] {
             let d = sub(*q, *p);
             let len = dot(d, d).sqrt();
-            if let Some(u) = axis
-                && dot(d, u).abs() > len * sin3
-            {
-                continue;
-            }
             if best.as_ref().is_none_or(|b| len > b.0) {
                 best = Some((len, [*p, *q]));
             }
         }
     }
     best
+}
+
+/// The longest chord of the slice's pixels (as squares) along lines perpendicular to `axis`,
+/// which runs `length` mm from `start`: for each line, where it enters the first pixel and leaves
+/// the last, measured along the perpendicular.
+fn widest_across(
+    plane: &ndarray::ArrayView2<bool>,
+    grid: &Geometry,
+    k: usize,
+    start: [f64; 3],
+    axis: [f64; 3],
+    length: f64,
+) -> (f64, [[f64; 3]; 2]) {
+    // The in-plane perpendicular: the slice normal crossed with the axis.
+    let a = grid.to_patient([0.0, 0.0, k as f64]);
+    let (bi, bj) = (
+        sub(grid.to_patient([1.0, 0.0, k as f64]), a),
+        sub(grid.to_patient([0.0, 1.0, k as f64]), a),
+    );
+    let normal = unit(cross(bi, bj));
+    let across = unit(cross(normal, axis));
+    // Each boundary pixel (where chords enter and leave) as its four corners, in (along,
+    // across) coordinates from `start`.
+    let (ni, nj) = plane.dim();
+    let boundary = |i: usize, j: usize| {
+        i == 0
+            || j == 0
+            || i + 1 == ni
+            || j + 1 == nj
+            || !plane[[i - 1, j]]
+            || !plane[[i + 1, j]]
+            || !plane[[i, j - 1]]
+            || !plane[[i, j + 1]]
+    };
+    let squares: Vec<[[f64; 2]; 4]> = plane
+        .indexed_iter()
+        .filter(|((i, j), inside)| **inside && boundary(*i, *j))
+        .map(|((i, j), _)| {
+            [(-0.5, -0.5), (0.5, -0.5), (0.5, 0.5), (-0.5, 0.5)].map(|(di, dj)| {
+                let p = sub(
+                    grid.to_patient([i as f64 + di, j as f64 + dj, k as f64]),
+                    start,
+                );
+                [dot(p, axis), dot(p, across)]
+            })
+        })
+        .collect();
+    let pixel = dot(bi, bi).sqrt().min(dot(bj, bj).sqrt());
+    let steps = ((length / (pixel / 50.0)).ceil() as usize).max(1);
+    let mut best = (0.0, [start; 2]);
+    for s in 0..=steps {
+        let t = length * s as f64 / steps as f64;
+        let (mut lo, mut hi) = (f64::MAX, f64::MIN);
+        for sq in &squares {
+            // Where the line `along = t` crosses the square's edges.
+            for e in 0..4 {
+                let (p, q) = (sq[e], sq[(e + 1) % 4]);
+                let (a0, a1) = (p[0] - t, q[0] - t);
+                if a0 * a1 > 0.0 || (a0 == 0.0 && a1 == 0.0) {
+                    continue;
+                }
+                let f = a0 / (a0 - a1);
+                let w = p[1] + f * (q[1] - p[1]);
+                lo = lo.min(w);
+                hi = hi.max(w);
+            }
+        }
+        if hi > lo && hi - lo > best.0 {
+            let at = |w: f64| {
+                let mut x = start;
+                for r in 0..3 {
+                    x[r] += t * axis[r] + w * across[r];
+                }
+                x
+            };
+            best = (hi - lo, [at(lo), at(hi)]);
+        }
+    }
+    best
+}
+
+fn cross(a: [f64; 3], b: [f64; 3]) -> [f64; 3] {
+    [
+        a[1] * b[2] - a[2] * b[1],
+        a[2] * b[0] - a[0] * b[2],
+        a[0] * b[1] - a[1] * b[0],
+    ]
 }
 
 fn sub(a: [f64; 3], b: [f64; 3]) -> [f64; 3] {
@@ -130,5 +213,33 @@ mod tests {
             "{axis:?}"
         );
         assert!(largest_in_plane(&Array3::from_elem((3, 3, 3), false), &grid).is_none());
+    }
+
+    #[test]
+    fn small_lesions_get_their_short_axis() {
+        // A 5 × 5 pixel square on 2 mm pixels: long axis its diagonal (14.1 mm), short axis the
+        // chord across it perpendicular to that diagonal (also the other diagonal).
+        let grid = Geometry::axis_aligned([12, 12, 1], [0.0; 3], [2.0, 2.0, 2.0]);
+        let square = Array3::from_shape_fn((12, 12, 1), |(i, j, _)| {
+            (3..8).contains(&i) && (3..8).contains(&j)
+        });
+        let d = largest_in_plane(&square, &grid).unwrap();
+        let diagonal = 10.0 * 2f64.sqrt();
+        assert!((d.long_mm - diagonal).abs() < 1e-9, "{d:?}");
+        assert!((d.short_mm - diagonal).abs() < 0.05, "{d:?}");
+        // A disc 5 pixels across (10 mm on 2 mm pixels): both axes within a pixel of 10 mm.
+        let disc = Array3::from_shape_fn((12, 12, 1), |(i, j, _)| {
+            let (x, y) = (i as f64 - 5.5, j as f64 - 5.5);
+            x * x + y * y <= 6.25
+        });
+        let d = largest_in_plane(&disc, &grid).unwrap();
+        assert!(d.short_mm > 8.0 && d.short_mm <= d.long_mm, "{d:?}");
+        assert!((d.long_mm - 10.0).abs() <= 2.0 * 2f64.sqrt(), "{d:?}");
+        // The short axis is perpendicular to the long one.
+        let (l, s) = (
+            unit(sub(d.long_ends[1], d.long_ends[0])),
+            unit(sub(d.short_ends[1], d.short_ends[0])),
+        );
+        assert!(dot(l, s).abs() < 1e-9, "{d:?}");
     }
 }
