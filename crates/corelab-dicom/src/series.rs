@@ -214,14 +214,12 @@ pub(crate) fn numbers(
     n: usize,
     name: &str,
 ) -> Result<Vec<f64>, String> {
-    let Some(e) = obj.get(tag) else {
+    if obj.get(tag).is_none() {
         return Err(format!("no {tag} {name}"));
-    };
-    // Read as text and split here: a value built in memory may hold `a\b\c` as one string.
-    let text = e
-        .value()
-        .to_str()
-        .map_err(|_| format!("{tag} {name} is not text"))?;
+    }
+    // Read as text (also from a UN element, whose bytes are the text) and split here: a value
+    // built in memory may hold `a\b\c` as one string.
+    let text = text(obj, tag).ok_or_else(|| format!("{tag} {name} is empty or not text"))?;
     let values = text
         .split('\\')
         .map(|v| v.trim_matches(['\0', ' ']).parse::<f64>())

@@ -548,3 +548,20 @@ fn multi_frame_objects_without_per_frame_geometry_are_refused_saying_why() {
     let e = error_of(&[Instance::from_path(&data.join("pydicom_data/liver.dcm")).unwrap()]);
     assert!(e.ends_with(": a Segmentation: its frames are segments of an image, not an image (decode it onto the image's grid with seg::masks)"), "{e}");
 }
+
+/// 32-bit RLE, which dicom-rs does not decode, is refused naming the transfer syntax and why;
+/// on the way, geometry stored as UN (pydicom's RT Dose test file encodes Image Position so) is
+/// read as the text it is.
+#[test]
+fn thirty_two_bit_rle_is_refused_naming_the_syntax_and_why() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/data/dicom_conformance/pydicom_test_files/rtdose_rle_1frame.dcm");
+    let i = Instance::from_path(&path).unwrap();
+    let e = volumes(&[i]).err().expect("refused").to_string();
+    assert!(
+        e.contains("1.2.840.10008.1.2.5")
+            && e.contains("RLE Lossless")
+            && e.contains("BitsAllocated"),
+        "{e}"
+    );
+}
