@@ -557,7 +557,7 @@ fn thirty_two_bit_rle_is_refused_naming_the_syntax_and_why() {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../../shared/data/dicom_conformance/pydicom_test_files/rtdose_rle_1frame.dcm");
     let i = Instance::from_path(&path).unwrap();
-    let e = volumes(&[i]).err().expect("refused").to_string();
+    let e = volumes(&[i]).expect_err("refused").to_string();
     assert!(
         e.contains("1.2.840.10008.1.2.5")
             && e.contains("RLE Lossless")
