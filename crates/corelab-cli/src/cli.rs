@@ -72,6 +72,11 @@ pub enum Command {
     /// Rigid or affine registration of MOVING to FIXED (NIfTI files or DICOM series folders):
     /// the transform as ITK text (fixed → moving), optionally the moving image on the fixed grid.
     Register(RegisterArgs),
+    /// The algorithm catalogue: ids, versions, inputs, parameters (with a JSON schema), outputs.
+    Algorithms,
+    /// Run one algorithm on files, outside any trial.
+    #[command(subcommand)]
+    Algo(AlgoCommand),
     /// Digital phantoms (brain, ms-lesions, ct-tumor, pet, cardiac, qc): DICOM series from
     /// several sites, with truth.json and truth masks (docs/phantoms.md).
     Phantom(PhantomArgs),
@@ -91,6 +96,26 @@ pub struct ConvertArgs {
     /// The NIfTI file to write (.nii or .nii.gz); a series of several stacks (echoes, time
     /// points) gives OUT-1, OUT-2, ….
     pub out: PathBuf,
+}
+
+/// `corelab algo …`.
+#[derive(Debug, Subcommand)]
+pub enum AlgoCommand {
+    /// Run algorithm ID on inputs (NIfTI files or DICOM series folders); DIR gets the derived
+    /// images (NIfTI, in the input's space), result.json and provenance.json (W3C PROV-JSON).
+    Run {
+        /// The algorithm's id (`corelab algorithms` lists them).
+        id: String,
+        /// An input as ROLE=PATH (repeat for each role).
+        #[arg(long, value_name = "ROLE=PATH")]
+        input: Vec<String>,
+        /// A parameter as NAME=VALUE (repeat; the rest take their defaults).
+        #[arg(long, value_name = "NAME=VALUE")]
+        param: Vec<String>,
+        /// The output folder (absent or empty).
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 /// `corelab register FIXED MOVING --out TRANSFORM.txt`.

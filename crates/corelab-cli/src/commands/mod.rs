@@ -1,5 +1,6 @@
 //! One function per command; each opens what it needs, calls the library, and prints.
 
+mod algo;
 mod audit;
 mod convert;
 mod deid;
@@ -11,6 +12,7 @@ mod register;
 mod serve;
 mod subject;
 mod trial;
+mod volumes;
 
 use crate::cli::{Cli, Command, Global};
 use crate::output::emit;
@@ -33,6 +35,8 @@ pub async fn run(cli: Cli) -> Result<u8> {
         Command::Quarantine(c) => quarantine::run(g, c).await,
         Command::Convert(a) => convert::run(g, a).await,
         Command::Register(a) => register::run(g, a).await,
+        Command::Algorithms => algo::list(g).await,
+        Command::Algo(c) => algo::run(g, c).await,
         Command::Phantom(a) => phantom::run(g, a).await,
         Command::Demo { out } => demo::run(g, out.as_deref()).await,
     }

@@ -5,7 +5,6 @@
 use crate::cli::{Global, RegisterArgs, RegisterKind, RegisterMetric};
 use crate::output::emit;
 use anyhow::{Context, Result, bail};
-use corelab_image::Volume;
 use corelab_image::registration::{self, Kind, Metric, Options, itk};
 use corelab_image::resample::{Interpolation, resample_through};
 use serde_json::json;
@@ -41,8 +40,8 @@ fn register(json_out: bool, a: &RegisterArgs) -> Result<u8> {
             );
         }
     }
-    let fixed = load(&a.fixed).context("the fixed image")?;
-    let moving = load(&a.moving).context("the moving image")?;
+    let fixed = super::volumes::load(&a.fixed).context("the fixed image")?;
+    let moving = super::volumes::load(&a.moving).context("the moving image")?;
     let initial = match &a.initial {
         Some(p) => {
             let text = std::fs::read_to_string(p)
@@ -114,32 +113,6 @@ fn register(json_out: bool, a: &RegisterArgs) -> Result<u8> {
         text
     })?;
     Ok(0)
-}
-
-/// A volume from a NIfTI file, or from a folder holding one DICOM series of one stack.
-pub(crate) fn load(path: &Path) -> Result<Volume<f32>> {
-    if path.is_dir() {
-        let files = corelab_ingest::files::files_under(path)
-            .with_context(|| format!("cannot read {}", path.display()))?;
-        let instances = files
-            .iter()
-            .map(|f| corelab_dicom::series::Instance::from_path(f))
-            .collect::<Result<Vec<_>, _>>()?;
-        if instances.is_empty() {
-            bail!("{}: no DICOM files", path.display());
-        }
-        let mut vols = corelab_dicom::series::volumes(&instances)?;
-        if vols.len() != 1 {
-            bail!(
-                "{}: the series forms {} volumes (echoes, time points…); convert it and choose one",
-                path.display(),
-                vols.len()
-            );
-        }
-        Ok(vols.remove(0))
-    } else {
-        Ok(corelab_image::nifti_io::read(path)?)
-    }
 }
 
 /// Writes a file whole or not at all: a temporary file beside it, then a rename.

@@ -1,0 +1,200 @@
+//! Algorithms as corelab runs them: pure functions from inputs to outputs, each with an id, a
+//! semantic version, typed parameters (with defaults and a JSON schema), declared input roles
+//! and outputs (measurements with UCUM units, derived images), and a registry of the built-ins.
+//!
+//! - [`Algorithm`]: the trait every algorithm implements; no database, no network, no files.
+//! - [`params`]: parameter specifications, values given as text (`K=V`), validation, schema.
+//! - [`registry`]: the catalogue of built-ins, looked up by id.
+//! - [`provenance`]: the W3C PROV-JSON record of one run, and the fingerprint that a trial's
+//!   version lock compares.
+//! - One module per area of built-ins: [`image`] (image-level tools).
+
+pub mod image;
+pub mod params;
+pub mod provenance;
+pub mod registry;
+
+use corelab_image::Volume;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+pub use params::{ParamKind, ParamSpec, ParamValue, Params};
+pub use registry::Registry;
+
+/// What an input role holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InputKind {
+    /// An image volume (NIfTI, or a DICOM series folder).
+    Image,
+    /// A mask: a volume whose non-zero voxels are inside.
+    Mask,
+}
+
+/// An input an algorithm takes.
+#[derive(Clone, Debug, Serialize)]
+pub struct InputRole {
+    /// The role's name (`image`, `mask`, `t1`, …), as given on the command line (`ROLE=PATH`).
+    pub role: &'static str,
+    /// What it holds.
+    pub kind: InputKind,
+    /// Whether the algorithm can run without it.
+    pub required: bool,
+    /// What it is for.
+    pub description: &'static str,
+}
+
+/// A measurement an algorithm declares it makes.
+#[derive(Clone, Debug, Serialize)]
+pub struct MeasurementSpec {
+    /// Its name.
+    pub name: &'static str,
+    /// Its unit, as UCUM (`mL`, `mm`, `1`, `g/mL`).
+    pub unit: &'static str,
+    /// What it is.
+    pub description: &'static str,
+}
+
+/// A derived image an algorithm declares it writes.
+#[derive(Clone, Debug, Serialize)]
+pub struct ImageSpec {
+    /// Its role (`corrected`, `mask`, `field`).
+    pub role: &'static str,
+    /// What it is.
+    pub description: &'static str,
+}
+
+/// The inputs of a run, loaded: role → volume.
+pub type Inputs = BTreeMap<String, Volume<f32>>;
+
+/// A measurement made.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Measurement {
+    /// The declared name.
+    pub name: String,
+    /// The value (finite).
+    pub value: f64,
+    /// UCUM unit.
+    pub unit: String,
+}
+
+/// What a run gives.
+#[derive(Clone, Debug, Default)]
+pub struct Outputs {
+    /// Measurements, in declared order.
+    pub measurements: Vec<Measurement>,
+    /// Derived images by role, on the grid of the input they derive from.
+    pub images: Vec<(String, Volume<f32>)>,
+}
+
+/// Why a run failed.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum AlgoError {
+    /// An input is missing, unexpected or unfit.
+    #[error("input {role}: {why}")]
+    Input {
+        /// The role.
+        role: String,
+        /// What is wrong.
+        why: String,
+    },
+    /// A parameter is unknown or its value is not allowed.
+    #[error("parameter {name}: {why}")]
+    Param {
+        /// The parameter.
+        name: String,
+        /// What is wrong.
+        why: String,
+    },
+    /// The method could not produce a result from these inputs.
+    #[error("{0}")]
+    Failed(String),
+    /// The algorithm produced something it should not (a non-finite measurement, an undeclared
+    /// output): a bug, refused rather than stored.
+    #[error("the algorithm's output is malformed: {0}")]
+    Malformed(String),
+}
+
+/// An algorithm: pure (inputs in, outputs out), versioned, self-describing.
+pub trait Algorithm: Send + Sync {
+    /// `area.name`, e.g. `image.mask-volume`.
+    fn id(&self) -> &'static str;
+    /// Semantic version of the method (bumped when results can change).
+    fn version(&self) -> &'static str;
+    /// One paragraph: what it does.
+    fn description(&self) -> &'static str;
+    /// Literature the method follows.
+    fn references(&self) -> &'static [&'static str];
+    /// The inputs it takes.
+    fn inputs(&self) -> Vec<InputRole>;
+    /// Its parameters.
+    fn parameters(&self) -> Vec<ParamSpec>;
+    /// The measurements it makes.
+    fn measurements(&self) -> Vec<MeasurementSpec>;
+    /// The images it writes.
+    fn images(&self) -> Vec<ImageSpec>;
+    /// Runs on loaded inputs with validated parameters (every declared one present).
+    fn run(&self, inputs: &Inputs, params: &Params) -> Result<Outputs, AlgoError>;
+}
+
+/// Runs `algorithm`: checks the inputs against its roles, completes and validates the
+/// parameters, runs it, and checks that what it gave is what it declares (finite measurements
+/// with their declared units, declared images only).
+pub fn run(
+    algorithm: &dyn Algorithm,
+    inputs: &Inputs,
+    given: &BTreeMap<String, String>,
+) -> Result<(Params, Outputs), AlgoError> {
+    let roles = algorithm.inputs();
+    for role in inputs.keys() {
+        if !roles.iter().any(|r| r.role == role) {
+            let known: Vec<&str> = roles.iter().map(|r| r.role).collect();
+            return Err(AlgoError::Input {
+                role: role.clone(),
+                why: format!(
+                    "{} takes no such input (it takes {})",
+                    algorithm.id(),
+                    known.join(", ")
+                ),
+            });
+        }
+    }
+    for r in roles.iter().filter(|r| r.required) {
+        if !inputs.contains_key(r.role) {
+            return Err(AlgoError::Input {
+                role: r.role.to_owned(),
+                why: format!("required by {} ({})", algorithm.id(), r.description),
+            });
+        }
+    }
+    let params = params::resolve(&algorithm.parameters(), given)?;
+    let outputs = algorithm.run(inputs, &params)?;
+    let declared = algorithm.measurements();
+    for m in &outputs.measurements {
+        let Some(spec) = declared.iter().find(|d| d.name == m.name) else {
+            return Err(AlgoError::Malformed(format!(
+                "undeclared measurement {:?}",
+                m.name
+            )));
+        };
+        if spec.unit != m.unit {
+            return Err(AlgoError::Malformed(format!(
+                "{} in {:?}, declared in {:?}",
+                m.name, m.unit, spec.unit
+            )));
+        }
+        if !m.value.is_finite() {
+            return Err(AlgoError::Malformed(format!("{} is {}", m.name, m.value)));
+        }
+    }
+    let images = algorithm.images();
+    for (role, v) in &outputs.images {
+        if !images.iter().any(|i| i.role == role) {
+            return Err(AlgoError::Malformed(format!("undeclared image {role:?}")));
+        }
+        if v.data.iter().any(|x| x.is_nan()) {
+            return Err(AlgoError::Malformed(format!("image {role:?} holds NaN")));
+        }
+    }
+    Ok((params, outputs))
+}

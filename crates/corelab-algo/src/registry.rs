@@ -1,0 +1,73 @@
+//! The catalogue of built-in algorithms.
+
+use crate::Algorithm;
+use std::collections::BTreeMap;
+
+/// Algorithms by id.
+pub struct Registry {
+    by_id: BTreeMap<&'static str, Box<dyn Algorithm>>,
+}
+
+impl Registry {
+    /// Every built-in algorithm.
+    pub fn builtin() -> Self {
+        let all: Vec<Box<dyn Algorithm>> = vec![
+            Box::new(crate::image::MaskVolume),
+            Box::new(crate::image::BiasN4),
+        ];
+        Self {
+            by_id: all.into_iter().map(|a| (a.id(), a)).collect(),
+        }
+    }
+
+    /// The algorithm of an id.
+    pub fn get(&self, id: &str) -> Option<&dyn Algorithm> {
+        self.by_id.get(id).map(|a| a.as_ref())
+    }
+
+    /// All of them, by id.
+    pub fn all(&self) -> impl Iterator<Item = &dyn Algorithm> {
+        self.by_id.values().map(|a| a.as_ref())
+    }
+
+    /// The ids, for messages.
+    pub fn ids(&self) -> Vec<&'static str> {
+        self.by_id.keys().copied().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_builtin_is_well_formed() {
+        let r = Registry::builtin();
+        for a in r.all() {
+            let (area, name) = a.id().split_once('.').expect("ids are area.name");
+            assert!(!area.is_empty() && !name.is_empty(), "{}", a.id());
+            semver::Version::parse(a.version()).unwrap_or_else(|e| panic!("{}: {e}", a.id()));
+            assert!(!a.description().is_empty() && !a.references().is_empty());
+            assert!(a.inputs().iter().any(|i| i.required), "{}", a.id());
+            assert!(
+                !a.measurements().is_empty() || !a.images().is_empty(),
+                "{} makes nothing",
+                a.id()
+            );
+            // Every default is a value its own declaration accepts.
+            for p in a.parameters() {
+                let text = match &p.default {
+                    crate::ParamValue::Number(x) => x.to_string(),
+                    crate::ParamValue::Integer(i) => i.to_string(),
+                    crate::ParamValue::Boolean(b) => b.to_string(),
+                    crate::ParamValue::Choice(c) => c.clone(),
+                };
+                let parsed = crate::params::parse(&p, &text)
+                    .unwrap_or_else(|e| panic!("{}: default of {}: {e}", a.id(), p.name));
+                assert_eq!(parsed, p.default, "{}: {}", a.id(), p.name);
+            }
+        }
+        assert!(r.get("image.mask-volume").is_some());
+        assert!(r.get("nope").is_none());
+    }
+}
