@@ -5,11 +5,13 @@
 //! - [`Algorithm`]: the trait every algorithm implements; no database, no network, no files.
 //! - [`params`]: parameter specifications, values given as text (`K=V`), validation, schema.
 //! - [`registry`]: the catalogue of built-ins, looked up by id.
+//! - [`lock`]: a trial's version lock, and the version-drift check.
 //! - [`provenance`]: the W3C PROV-JSON record of one run, and the fingerprint that a trial's
 //!   version lock compares.
 //! - One module per area of built-ins: [`image`] (image-level tools).
 
 pub mod image;
+pub mod lock;
 pub mod params;
 pub mod provenance;
 pub mod registry;

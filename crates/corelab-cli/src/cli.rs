@@ -226,6 +226,35 @@ pub enum TrialCommand {
         #[arg(long)]
         file: bool,
     },
+    /// Lock the trial's algorithms: each resolved to an exact version, its parameters complete,
+    /// its fingerprint computed; stored and audited (lock version 1). Runs that differ later are
+    /// refused as version drift.
+    Lock {
+        /// The trial id.
+        trial: String,
+        /// Also write the lock (JSON) to this file, e.g. trial.lock.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// A new lock version from an amended trial file (same trial, same sites), with the reason;
+    /// earlier results keep the lock they were made under.
+    Amend {
+        /// The trial id.
+        trial: String,
+        /// The amended trial file.
+        file: PathBuf,
+        /// Why (recorded in the audit trail).
+        #[arg(long)]
+        reason: String,
+        /// Also write the new lock (JSON) to this file.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Every lock version of a trial.
+    Locks {
+        /// The trial id.
+        trial: String,
+    },
 }
 
 /// `corelab audit …`.

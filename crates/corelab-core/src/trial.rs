@@ -233,6 +233,37 @@ pub struct BlackoutRule {
     pub rectangles: Vec<[u32; 4]>,
 }
 
+/// One `[[algorithms]]` entry: an algorithm the protocol runs (`area.name`), the versions it
+/// accepts (a semantic-version requirement such as `"^1.0"` or `"=1.0.0"`), and its parameters.
+/// `corelab trial lock` resolves it to one exact version and fingerprint.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlgorithmSpec {
+    /// The algorithm's id.
+    pub id: String,
+    /// The versions accepted.
+    pub version: String,
+    /// Parameters by name (text, numbers or true/false); the rest take their defaults.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub params: BTreeMap<String, toml::Value>,
+}
+
+impl AlgorithmSpec {
+    /// The parameters as the text `NAME=VALUE` gives them.
+    pub fn param_text(&self) -> BTreeMap<String, String> {
+        self.params
+            .iter()
+            .map(|(k, v)| {
+                let text = match v {
+                    toml::Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                (k.clone(), text)
+            })
+            .collect()
+    }
+}
+
 /// A parsed trial file in its minimal form.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct TrialFile {
@@ -247,6 +278,9 @@ pub struct TrialFile {
     /// The `[ingest]` table.
     #[serde(default)]
     pub ingest: IngestSection,
+    /// The `[[algorithms]]` the protocol runs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub algorithms: Vec<AlgorithmSpec>,
     /// Tables owned by later parts of the protocol, kept as they were written.
     #[serde(flatten)]
     pub rest: BTreeMap<String, toml::Value>,
@@ -263,6 +297,47 @@ impl TrialFile {
 
     fn check(&self) -> Result<(), TrialError> {
         let invalid = |field: String, why: String| Err(TrialError::Invalid { field, why });
+        let mut algorithm_ids = BTreeMap::new();
+        for (i, a) in self.algorithms.iter().enumerate() {
+            let well_formed =
+                a.id.split_once('.')
+                    .is_some_and(|(area, name)| !area.is_empty() && !name.is_empty());
+            if !well_formed {
+                return invalid(
+                    format!("algorithms[{i}].id"),
+                    format!("{:?} is not an algorithm id (area.name)", a.id),
+                );
+            }
+            if let Some(j) = algorithm_ids.insert(a.id.as_str(), i) {
+                return invalid(
+                    format!("algorithms[{i}].id"),
+                    format!("{} is already listed as algorithms[{j}]", a.id),
+                );
+            }
+            if let Err(e) = semver::VersionReq::parse(&a.version) {
+                return invalid(
+                    format!("algorithms[{i}].version"),
+                    format!(
+                        "{:?} is not a version requirement ({e}); write e.g. \"^1.0\" or \"=1.0.0\"",
+                        a.version
+                    ),
+                );
+            }
+            for (k, v) in &a.params {
+                if !matches!(
+                    v,
+                    toml::Value::String(_)
+                        | toml::Value::Integer(_)
+                        | toml::Value::Float(_)
+                        | toml::Value::Boolean(_)
+                ) {
+                    return invalid(
+                        format!("algorithms[{i}].params.{k}"),
+                        "must be text, a number or true/false".into(),
+                    );
+                }
+            }
+        }
         let mut site_ids = BTreeMap::new();
         let mut ae_titles = BTreeMap::new();
         for (i, site) in self.sites.iter().enumerate() {

@@ -261,7 +261,7 @@ impl Store {
 }
 
 /// Turns a uniqueness violation into a [`StoreError::Conflict`] with `message`.
-fn unique_or(e: sqlx::Error, message: String, context: &str) -> StoreError {
+pub(crate) fn unique_or(e: sqlx::Error, message: String, context: &str) -> StoreError {
     match &e {
         sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Conflict(message),
         _ => StoreError::db(context)(e),

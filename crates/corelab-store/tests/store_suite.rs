@@ -107,7 +107,7 @@ both_backends! {
         f.sql("INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) VALUES (9999, 'from the future', TRUE, X'00', 1)".replace("X'00'", match kind { Kind::Sqlite => "X'00'", Kind::Postgres => "'\\x00'::bytea" }).as_str()).await;
         let before = f.store.status().await.unwrap().audit_events;
         let err = Store::open(&f.lab(), &Overrides::default()).await.unwrap_err();
-        assert!(matches!(err, StoreError::SchemaTooNew { found: 9999, known: 4, .. }), "{err}");
+        assert!(matches!(err, StoreError::SchemaTooNew { found: 9999, known: 5, .. }), "{err}");
         assert!(err.to_string().contains("newer than this corelab knows"), "{err}");
         assert_eq!(f.store.status().await.unwrap().audit_events, before);
     }
@@ -260,4 +260,40 @@ async fn the_scale_out_pair_postgres_and_s3_holds_blobs_and_audit_anchors_in_s3(
     .unwrap();
     let r = reopened.verify_audit().await.unwrap();
     assert!(r.ok && r.anchors == 1, "{r:?}");
+}
+
+both_backends! {
+    async fn locks_count_up_from_one_with_amendments_audited_and_the_file_they_came_from(kind: Kind) {
+        let f = Fixture::new(kind).await;
+        let file = TrialFile::parse(TRIAL).unwrap();
+        let t = f.store.create_trial("test", &file, TRIAL).await.unwrap();
+        let trial = "MS-PHASE2-001";
+        let sha = |c: char| std::iter::repeat_n(c, 64).collect::<String>();
+        // An amendment before any lock is refused.
+        let e = f.store.record_lock("test", trial, "{}", &sha('a'), Some((TRIAL, "why"))).await.unwrap_err();
+        assert_eq!(e.to_string(), "trial MS-PHASE2-001 has no lock to amend; lock it first (corelab trial lock)");
+        let first = f.store.record_lock("test:lead", trial, r#"{"v":1}"#, &sha('a'), None).await.unwrap();
+        assert_eq!((first.version, first.config_sha256.as_str()), (1, t.config_sha256.as_str()));
+        // Locking again is refused: change comes through an amendment.
+        let e = f.store.record_lock("test", trial, "{}", &sha('b'), None).await.unwrap_err();
+        assert!(matches!(e, StoreError::Conflict(_)), "{e}");
+        let amended = format!("{TRIAL}\n# amended\n");
+        let second = f
+            .store
+            .record_lock("test:lead", trial, r#"{"v":2}"#, &sha('b'), Some((&amended, "new threshold per DMC")))
+            .await
+            .unwrap();
+        assert_eq!(second.version, 2);
+        assert_ne!(second.config_sha256, t.config_sha256);
+        let now = f.store.trial(trial).await.unwrap().unwrap();
+        assert_eq!(now.config_sha256, second.config_sha256, "the amended file is the trial's file");
+        let locks = f.store.trial_locks(trial).await.unwrap();
+        assert_eq!(locks.iter().map(|l| l.version).collect::<Vec<_>>(), [1, 2]);
+        assert_eq!(locks[1].reason.as_deref(), Some("new threshold per DMC"));
+        assert_eq!(locks[0].lock_json, r#"{"v":1}"#);
+        let actions: Vec<String> = f.store.audit_events(None, None).await.unwrap().into_iter().map(|e| e.action).collect();
+        assert_eq!(actions.iter().filter(|a| *a == "trial.lock").count(), 1);
+        assert_eq!(actions.iter().filter(|a| *a == "trial.amend").count(), 1);
+        assert!(f.store.verify_audit().await.unwrap().ok);
+    }
 }

@@ -1,4 +1,4 @@
-//! `corelab trial create | list | show`.
+//! `corelab trial create | list | show | lock | amend | locks`.
 
 use super::{actor, open};
 use crate::cli::{Global, TrialCommand};
@@ -22,6 +22,105 @@ pub async fn run(g: &Global, c: &TrialCommand) -> Result<u8> {
                     "created trial {} with {} sites (trial file {})",
                     t.id, t.sites, t.config_sha256
                 )
+            })?;
+        }
+        TrialCommand::Lock { trial, out } => {
+            let store = open(g).await?;
+            let Some(t) = store.trial(trial).await? else {
+                bail!("no trial {trial:?} in {}", store.installation.dir.display());
+            };
+            let digest = t.config_sha256.parse().context("trials.config_sha256")?;
+            let text = String::from_utf8_lossy(&store.blobs.get(&digest).await?).into_owned();
+            let parsed = TrialFile::parse(&text).context("the trial's stored file")?;
+            let lock = lock_of(&parsed)?;
+            let recorded = store
+                .record_lock(&actor(g), trial, &lock.canonical(), &lock.sha256(), None)
+                .await?;
+            store.checkpoint().await?;
+            finish_lock(g, &recorded, &lock, out.as_deref())?;
+        }
+        TrialCommand::Amend {
+            trial,
+            file,
+            reason,
+            out,
+        } => {
+            if reason.trim().is_empty() {
+                bail!("--reason must say why the trial is amended");
+            }
+            let text = std::fs::read_to_string(file)
+                .with_context(|| format!("cannot read {}", file.display()))?;
+            let parsed = TrialFile::parse(&text).with_context(|| file.display().to_string())?;
+            if parsed.trial.id.as_str() != trial {
+                bail!(
+                    "{}: the file is trial {}, not {trial}",
+                    file.display(),
+                    parsed.trial.id.as_str()
+                );
+            }
+            let store = open(g).await?;
+            let Some(t) = store.trial(trial).await? else {
+                bail!("no trial {trial:?} in {}", store.installation.dir.display());
+            };
+            let digest = t.config_sha256.parse().context("trials.config_sha256")?;
+            let current =
+                TrialFile::parse(&String::from_utf8_lossy(&store.blobs.get(&digest).await?))
+                    .context("the trial's stored file")?;
+            if serde_json::to_value(&current.sites)? != serde_json::to_value(&parsed.sites)? {
+                bail!(
+                    "{}: its sites differ from the trial's; an amendment changes the protocol's algorithms (sites are not amended yet)",
+                    file.display()
+                );
+            }
+            let lock = lock_of(&parsed)?;
+            let recorded = store
+                .record_lock(
+                    &actor(g),
+                    trial,
+                    &lock.canonical(),
+                    &lock.sha256(),
+                    Some((&text, reason)),
+                )
+                .await?;
+            store.checkpoint().await?;
+            finish_lock(g, &recorded, &lock, out.as_deref())?;
+        }
+        TrialCommand::Locks { trial } => {
+            let store = open(g).await?;
+            if store.trial(trial).await?.is_none() {
+                bail!("no trial {trial:?} in {}", store.installation.dir.display());
+            }
+            let locks = store.trial_locks(trial).await?;
+            let doc: Vec<serde_json::Value> = locks
+                .iter()
+                .map(|l| {
+                    json!({
+                        "version": l.version,
+                        "lock_sha256": l.lock_sha256,
+                        "config_sha256": l.config_sha256,
+                        "reason": l.reason,
+                        "created_at": l.created_at,
+                        "lock": serde_json::from_str::<serde_json::Value>(&l.lock_json).unwrap_or_default(),
+                    })
+                })
+                .collect();
+            emit(g.json, &doc, |_| {
+                locks
+                    .iter()
+                    .map(|l| {
+                        format!(
+                            "version {}  {}  {}{}",
+                            l.version,
+                            l.created_at,
+                            l.lock_sha256,
+                            l.reason
+                                .as_deref()
+                                .map(|r| format!("  ({r})"))
+                                .unwrap_or_default()
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
             })?;
         }
         TrialCommand::List => {
@@ -82,4 +181,42 @@ pub async fn run(g: &Global, c: &TrialCommand) -> Result<u8> {
         }
     }
     Ok(0)
+}
+
+/// The lock of a trial file's algorithms against this build's catalogue.
+fn lock_of(file: &TrialFile) -> Result<corelab_algo::lock::Lock> {
+    Ok(corelab_algo::lock::resolve(
+        file.trial.id.as_str(),
+        &file.algorithms,
+        &corelab_algo::Registry::builtin(),
+    )?)
+}
+
+fn finish_lock(
+    g: &Global,
+    recorded: &corelab_store::TrialLock,
+    lock: &corelab_algo::lock::Lock,
+    out: Option<&std::path::Path>,
+) -> Result<()> {
+    if let Some(path) = out {
+        std::fs::write(path, lock.canonical())
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    let doc = json!({
+        "trial": recorded.trial,
+        "version": recorded.version,
+        "lock_sha256": recorded.lock_sha256,
+        "reason": recorded.reason,
+        "lock": lock,
+    });
+    emit(g.json, &doc, |_| {
+        let mut text = format!(
+            "trial {} locked, version {} ({})",
+            recorded.trial, recorded.version, recorded.lock_sha256
+        );
+        for a in &lock.algorithms {
+            text += &format!("\n  {}@{}  fingerprint {}", a.id, a.version, a.fingerprint);
+        }
+        text
+    })
 }
