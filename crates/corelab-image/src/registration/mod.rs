@@ -178,15 +178,23 @@ pub fn register(
         .fold(f64::MAX, f64::min);
     let radius = radius(&fixed.geometry);
     let mut levels = Vec::new();
-    let mut rng = ChaCha8Rng::seed_from_u64(options.seed);
-    for &model in stages {
-        for (&shrink, &sigma) in options.shrink.iter().zip(&options.smoothing) {
+    // The pyramid is built once: an affine registration's two stages share it.
+    let pyramid = options
+        .shrink
+        .iter()
+        .zip(&options.smoothing)
+        .map(|(&shrink, &sigma)| {
             let spacing = finest * shrink;
             let fixed_level = level(fixed, spacing, sigma * finest)?;
-            let moving_level = level(moving, spacing, sigma * finest)?;
-            let samples = draw_samples(&fixed_level, options.samples, &mut rng);
+            let moving_level = prepare_moving(&level(moving, spacing, sigma * finest)?)?;
+            Ok((shrink, spacing, fixed_level, moving_level))
+        })
+        .collect::<Result<Vec<_>, RegistrationError>>()?;
+    let mut rng = ChaCha8Rng::seed_from_u64(options.seed);
+    for &model in stages {
+        for (shrink, spacing, fixed_level, moving) in &pyramid {
+            let samples = draw_samples(fixed_level, options.samples, &mut rng);
             let fixed_range = range(samples.iter().map(|s| s.f));
-            let moving = prepare_moving(&moving_level)?;
             let center = transform.center;
             let mut p = model.parameters(&transform);
             let report = descend(
@@ -196,9 +204,9 @@ pub fn register(
                 center,
                 &samples,
                 fixed_range,
-                &moving,
+                moving,
                 radius,
-                spacing,
+                *spacing,
                 options.step * shrink,
             )?;
             transform = model.transform(&p, center);
