@@ -30,25 +30,11 @@ pub struct Diameters {
 pub fn largest_in_plane(mask: &Array3<bool>, grid: &Geometry) -> Option<Diameters> {
     let mut best: Option<Diameters> = None;
     for (k, plane) in mask.axis_iter(Axis(2)).enumerate() {
-        let (ni, nj) = plane.dim();
-        // Outer corners of boundary pixels (4-neighbourhood), in LPS.
+        // Outer corners of boundary pixels, in LPS.
         let mut corners: Vec<[f64; 3]> = Vec::new();
-        for ((i, j), inside) in plane.indexed_iter() {
-            if !*inside {
-                continue;
-            }
-            let boundary = i == 0
-                || j == 0
-                || i + 1 == ni
-                || j + 1 == nj
-                || !plane[[i - 1, j]]
-                || !plane[[i + 1, j]]
-                || !plane[[i, j - 1]]
-                || !plane[[i, j + 1]];
-            if boundary {
-                for (di, dj) in [(-0.5, -0.5), (-0.5, 0.5), (0.5, -0.5), (0.5, 0.5)] {
-                    corners.push(grid.to_patient([i as f64 + di, j as f64 + dj, k as f64]));
-                }
+        for (i, j) in boundary_pixels(&plane) {
+            for (di, dj) in [(-0.5, -0.5), (-0.5, 0.5), (0.5, -0.5), (0.5, 0.5)] {
+                corners.push(grid.to_patient([i as f64 + di, j as f64 + dj, k as f64]));
             }
         }
         corners.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
@@ -70,6 +56,28 @@ pub fn largest_in_plane(mask: &Array3<bool>, grid: &Geometry) -> Option<Diameter
         });
     }
     best
+}
+
+/// The inside pixels of a slice that touch the outside (4-neighbourhood) or the grid's edge.
+fn boundary_pixels<'a>(
+    plane: &'a ndarray::ArrayView2<bool>,
+) -> impl Iterator<Item = (usize, usize)> + 'a {
+    let (ni, nj) = plane.dim();
+    plane
+        .indexed_iter()
+        .filter(move |((i, j), inside)| {
+            let (i, j) = (*i, *j);
+            **inside
+                && (i == 0
+                    || j == 0
+                    || i + 1 == ni
+                    || j + 1 == nj
+                    || !plane[[i - 1, j]]
+                    || !plane[[i + 1, j]]
+                    || !plane[[i, j - 1]]
+                    || !plane[[i, j + 1]])
+        })
+        .map(|(ij, _)| ij)
 }
 
 /// The longest segment between two points.
@@ -108,21 +116,8 @@ fn widest_across(
     let across = unit(cross(normal, axis));
     // Each boundary pixel (where chords enter and leave) as its four corners, in (along,
     // across) coordinates from `start`.
-    let (ni, nj) = plane.dim();
-    let boundary = |i: usize, j: usize| {
-        i == 0
-            || j == 0
-            || i + 1 == ni
-            || j + 1 == nj
-            || !plane[[i - 1, j]]
-            || !plane[[i + 1, j]]
-            || !plane[[i, j - 1]]
-            || !plane[[i, j + 1]]
-    };
-    let squares: Vec<[[f64; 2]; 4]> = plane
-        .indexed_iter()
-        .filter(|((i, j), inside)| **inside && boundary(*i, *j))
-        .map(|((i, j), _)| {
+    let squares: Vec<[[f64; 2]; 4]> = boundary_pixels(plane)
+        .map(|(i, j)| {
             [(-0.5, -0.5), (0.5, -0.5), (0.5, 0.5), (-0.5, 0.5)].map(|(di, dj)| {
                 let p = sub(
                     grid.to_patient([i as f64 + di, j as f64 + dj, k as f64]),
