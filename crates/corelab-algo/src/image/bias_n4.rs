@@ -1,7 +1,7 @@
 //! `image.bias-n4`: N4 bias field correction (`corelab_image::bias`), as ANTs'
 //! `N4BiasFieldCorrection` runs it: the corrected image, the field, and how much field there was.
 
-use super::{input, same_grid};
+use super::{input, mean_sd, same_grid};
 use crate::{
     AlgoError, Algorithm, ImageSpec, InputKind, InputRole, Inputs, Measurement, MeasurementSpec,
     Outputs, ParamKind, ParamSpec, ParamValue, Params,
@@ -138,9 +138,9 @@ impl Algorithm for BiasN4 {
             .filter(|((_, v), i)| *i && **v > 0.0)
             .map(|((f, _), _)| f64::from(*f))
             .collect();
-        let n = used.len().max(1) as f64;
-        let mean = used.iter().sum::<f64>() / n;
-        let sd = (used.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n).sqrt();
+        let (mean, sd) = mean_sd(&used).ok_or_else(|| {
+            AlgoError::Failed("no positive voxel where the field was estimated".into())
+        })?;
         Ok(Outputs {
             measurements: vec![Measurement {
                 name: "field-cv".into(),

@@ -1,7 +1,7 @@
 //! `image.mask-volume`: the volume of a mask, its connected components, and the intensity
 //! statistics of an image inside it (as `fslstats -V -M -S` gives them).
 
-use super::{input, same_grid};
+use super::{input, mean_sd, same_grid};
 use crate::{
     AlgoError, Algorithm, ImageSpec, InputKind, InputRole, Inputs, Measurement, MeasurementSpec,
     Outputs, ParamKind, ParamSpec, ParamValue, Params,
@@ -143,9 +143,8 @@ impl Algorithm for MaskVolume {
                 .filter(|(_, i)| **i)
                 .map(|(v, _)| f64::from(*v))
                 .collect();
-            let n = values.len() as f64;
-            let mean = values.iter().sum::<f64>() / n;
-            let sd = (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n).sqrt();
+            let (mean, sd) =
+                mean_sd(&values).ok_or_else(|| AlgoError::Failed("the mask is empty".into()))?;
             measurements.push(m("image-mean", mean, "[arb'U]"));
             measurements.push(m("image-sd", sd, "[arb'U]"));
         }

@@ -22,3 +22,14 @@ pub(crate) fn input<'a>(inputs: &'a Inputs, role: &str) -> Result<&'a Volume<f32
 pub(crate) fn same_grid(a: &Volume<f32>, b: &Volume<f32>) -> bool {
     a.geometry.dims == b.geometry.dims && (a.geometry.affine - b.geometry.affine).abs().max() < 1e-4
 }
+
+/// Mean and population standard deviation (`None` for no values).
+pub(crate) fn mean_sd(values: &[f64]) -> Option<(f64, f64)> {
+    if values.is_empty() {
+        return None;
+    }
+    let n = values.len() as f64;
+    let mean = values.iter().sum::<f64>() / n;
+    let sd = (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n).sqrt();
+    Some((mean, sd))
+}
