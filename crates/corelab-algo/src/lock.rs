@@ -186,6 +186,7 @@ mod tests {
                 .iter()
                 .map(|(k, v)| (k.to_string(), toml::Value::String(v.to_string())))
                 .collect(),
+            inputs: BTreeMap::new(),
         }
     }
 

@@ -1,4 +1,5 @@
-//! Domain types of corelab: identifiers, content digests and the minimal trial description.
+//! Domain types of corelab: identifiers, content digests and the trial description (`trial.toml`:
+//! sites, de-identification, algorithms, and the protocol of visits, series roles, QC and endpoints).
 //!
 //! This crate owns the vocabulary that every other crate speaks. It never does I/O: no files, no
 //! database, no network. Parsing functions take text and return typed values or an error that names
@@ -14,6 +15,8 @@
 
 pub mod digest;
 pub mod ids;
+pub mod problem;
+pub mod protocol;
 pub mod secret;
 pub mod subject;
 pub mod toml_error;
@@ -21,10 +24,15 @@ pub mod trial;
 
 pub use digest::{DigestError, Sha256Digest};
 pub use ids::{AeTitle, IdError, SiteId, TrialId};
+pub use problem::Problem;
+pub use protocol::{
+    EndpointSpec, MatchRule, Orientation, QcSection, QualityThresholds, Range, Requirements,
+    RoleSpec, UnmatchedPolicy, VisitSpec, glob_match,
+};
 pub use secret::TrialSecret;
 pub use subject::{SubjectIdError, SubjectIdRule};
-pub use toml_error::toml_error_line;
+pub use toml_error::{Position, toml_error_line};
 pub use trial::{
-    BlackoutRule, DeidProfile, DeidSection, IngestSection, Phase, PrivateTag, SafePrivateSpec,
-    SiteSpec, TrialError, TrialFile, TrialSection,
+    AlgorithmSpec, BlackoutRule, DeidProfile, DeidSection, IngestSection, Phase, PrivateTag,
+    SafePrivateSpec, SiteSpec, TrialError, TrialFile, TrialSection,
 };

@@ -1,9 +1,11 @@
-//! The minimal form of `trial.toml` that every trial file has (DESIGN.md): the trial, its sites
-//! with their calling AE titles, and the de-identification options. Later parts of the protocol
-//! (visits, series roles, QC rules, algorithms) extend this file; tables this module does not know
-//! are left for them, so a fuller file still parses here.
+//! `trial.toml`: the minimal form every trial file has (DESIGN.md: the trial, its sites with their
+//! calling AE titles, the de-identification options), the algorithms it runs, and the protocol
+//! (visits, series roles, QC, endpoints; `crate::protocol`). Tables this module does not know are
+//! kept for later parts, so a fuller file still parses here. `docs/trial-toml.md` is the reference.
 
 use crate::ids::{AeTitle, SiteId, TrialId};
+use crate::problem::{FieldPath, Findings, Problem, ProblemList};
+use crate::protocol::{EndpointSpec, QcSection, RoleSpec, VisitSpec};
 use crate::subject::SubjectIdRule;
 use crate::toml_error_line;
 use serde::{Deserialize, Serialize};
@@ -15,14 +17,21 @@ pub enum TrialError {
     /// Not valid TOML, or a field of the wrong type or form; the message names the key and line.
     #[error("trial file: {0}")]
     Syntax(String),
-    /// Well-formed but inconsistent (duplicate ids, an AE title used by two sites, …).
-    #[error("trial file: {field}: {why}")]
-    Invalid {
-        /// The dotted path of the field at fault, e.g. `sites[1].ae_titles[0]`.
-        field: String,
-        /// What is wrong with it.
-        why: String,
-    },
+    /// Well-formed but inconsistent (duplicate ids, an AE title used by two sites, a visit that
+    /// names an undefined role, …): every problem found, in the order of the file, each with the
+    /// field's path, line and column. Displayed one problem a line.
+    #[error("trial file: {}", ProblemList(.0))]
+    Invalid(Vec<Problem>),
+}
+
+impl TrialError {
+    /// The problems of an `Invalid` file (none for a syntax error).
+    pub fn problems(&self) -> &[Problem] {
+        match self {
+            Self::Invalid(p) => p,
+            Self::Syntax(_) => &[],
+        }
+    }
 }
 
 /// Clinical trial phase, as written in the protocol.
@@ -246,6 +255,10 @@ pub struct AlgorithmSpec {
     /// Parameters by name (text, numbers or true/false); the rest take their defaults.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub params: BTreeMap<String, toml::Value>,
+    /// The series role (a `[roles]` name) each of the algorithm's input roles takes, e.g.
+    /// `{ image = "FLAIR" }`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub inputs: BTreeMap<String, String>,
 }
 
 impl AlgorithmSpec {
@@ -264,7 +277,7 @@ impl AlgorithmSpec {
     }
 }
 
-/// A parsed trial file in its minimal form.
+/// A parsed and checked trial file.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct TrialFile {
     /// The `[trial]` table.
@@ -281,42 +294,100 @@ pub struct TrialFile {
     /// The `[[algorithms]]` the protocol runs.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub algorithms: Vec<AlgorithmSpec>,
+    /// The visit schedule (`[[visits]]`), in order; the first is the baseline (day 0).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub visits: Vec<VisitSpec>,
+    /// The series roles by name (`[roles.T1w]`, …).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub roles: BTreeMap<String, RoleSpec>,
+    /// The `[qc]` table.
+    #[serde(default, skip_serializing_if = "QcSection::is_default")]
+    pub qc: QcSection,
+    /// The endpoints the trial reports (`[[endpoints]]`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub endpoints: Vec<EndpointSpec>,
     /// Tables owned by later parts of the protocol, kept as they were written.
     #[serde(flatten)]
     pub rest: BTreeMap<String, toml::Value>,
 }
 
 impl TrialFile {
-    /// Parses and checks a trial file's text.
+    /// Parses and checks a trial file's text. A syntax error, or a key of the wrong type or form,
+    /// stops at the first; the checks after it report every problem they find.
     pub fn parse(text: &str) -> Result<Self, TrialError> {
         let file: TrialFile =
             toml::from_str(text).map_err(|e| TrialError::Syntax(toml_error_line(text, &e)))?;
-        file.check()?;
-        Ok(file)
+        let found = file.check();
+        if found.is_empty() {
+            Ok(file)
+        } else {
+            Err(TrialError::Invalid(found.place(text)))
+        }
     }
 
-    fn check(&self) -> Result<(), TrialError> {
-        let invalid = |field: String, why: String| Err(TrialError::Invalid { field, why });
+    /// The series role names, in order.
+    pub fn role_names(&self) -> impl Iterator<Item = &str> {
+        self.roles.keys().map(String::as_str)
+    }
+
+    /// The role of a name.
+    pub fn role(&self, name: &str) -> Option<&RoleSpec> {
+        self.roles.get(name)
+    }
+
+    /// The visit of a name.
+    pub fn visit(&self, name: &str) -> Option<&VisitSpec> {
+        self.visits.iter().find(|v| v.name == name)
+    }
+
+    /// The baseline visit: the first (day 0).
+    pub fn baseline(&self) -> Option<&VisitSpec> {
+        self.visits.first()
+    }
+
+    /// The `[[algorithms]]` entry of an id.
+    pub fn algorithm(&self, id: &str) -> Option<&AlgorithmSpec> {
+        self.algorithms.iter().find(|a| a.id == id)
+    }
+
+    fn check(&self) -> Findings {
+        let mut found = Findings::default();
+        for (field, value) in [
+            ("trial.sponsor", &self.trial.sponsor),
+            ("trial.protocol", &self.trial.protocol),
+        ] {
+            if value.trim().is_empty() {
+                found.add(FieldPath::keys(field), "must not be empty");
+            }
+        }
+        self.check_algorithms(&mut found);
+        self.check_sites(&mut found);
+        self.check_deid(&mut found);
+        crate::protocol::check(self, &mut found);
+        found
+    }
+
+    fn check_algorithms(&self, found: &mut Findings) {
         let mut algorithm_ids = BTreeMap::new();
         for (i, a) in self.algorithms.iter().enumerate() {
+            let at = FieldPath::keys("algorithms").at(i);
             let well_formed =
                 a.id.split_once('.')
                     .is_some_and(|(area, name)| !area.is_empty() && !name.is_empty());
             if !well_formed {
-                return invalid(
-                    format!("algorithms[{i}].id"),
+                found.add(
+                    at.key("id"),
                     format!("{:?} is not an algorithm id (area.name)", a.id),
                 );
-            }
-            if let Some(j) = algorithm_ids.insert(a.id.as_str(), i) {
-                return invalid(
-                    format!("algorithms[{i}].id"),
+            } else if let Some(j) = algorithm_ids.insert(a.id.as_str(), i) {
+                found.add(
+                    at.key("id"),
                     format!("{} is already listed as algorithms[{j}]", a.id),
                 );
             }
             if let Err(e) = semver::VersionReq::parse(&a.version) {
-                return invalid(
-                    format!("algorithms[{i}].version"),
+                found.add(
+                    at.key("version"),
                     format!(
                         "{:?} is not a version requirement ({e}); write e.g. \"^1.0\" or \"=1.0.0\"",
                         a.version
@@ -331,19 +402,23 @@ impl TrialFile {
                         | toml::Value::Float(_)
                         | toml::Value::Boolean(_)
                 ) {
-                    return invalid(
-                        format!("algorithms[{i}].params.{k}"),
-                        "must be text, a number or true/false".into(),
+                    found.add(
+                        at.key("params").key(k),
+                        "must be text, a number or true/false",
                     );
                 }
             }
         }
+    }
+
+    fn check_sites(&self, found: &mut Findings) {
         let mut site_ids = BTreeMap::new();
         let mut ae_titles = BTreeMap::new();
         for (i, site) in self.sites.iter().enumerate() {
+            let at = FieldPath::keys("sites").at(i);
             if let Some(j) = site_ids.insert(site.id.as_str(), i) {
-                return invalid(
-                    format!("sites[{i}].id"),
+                found.add(
+                    at.key("id"),
                     format!(
                         "site id {:?} is already used by sites[{j}]",
                         site.id.as_str()
@@ -351,14 +426,14 @@ impl TrialFile {
                 );
             }
             if site.name.trim().is_empty() {
-                return invalid(format!("sites[{i}].name"), "must not be empty".into());
+                found.add(at.key("name"), "must not be empty");
             }
             let called = site.called_ae_title.as_ref().map(AeTitle::as_str);
             for (k, ae) in site.ae_titles.iter().enumerate() {
                 match ae_titles.insert((ae.as_str(), called), i) {
                     Some(j) if j != i && !self.ingest.clinical_trial_routing => {
-                        return invalid(
-                            format!("sites[{i}].ae_titles[{k}]"),
+                        found.add(
+                            at.key("ae_titles").at(k),
                             format!(
                                 "AE title {:?} is already used by sites[{j}] with the same called AE title; \
                                  calls could not be routed (give the sites different called_ae_title, \
@@ -368,8 +443,8 @@ impl TrialFile {
                         );
                     }
                     Some(j) if j == i => {
-                        return invalid(
-                            format!("sites[{i}].ae_titles[{k}]"),
+                        found.add(
+                            at.key("ae_titles").at(k),
                             format!("AE title {:?} is listed twice", ae.as_str()),
                         );
                     }
@@ -377,48 +452,43 @@ impl TrialFile {
                 }
             }
         }
+    }
+
+    fn check_deid(&self, found: &mut Findings) {
         if self.deid.profile == DeidProfile::None && !self.trial.test {
-            return invalid(
-                "deid.profile".into(),
-                "\"none\" stores objects with their identities: only a test trial ([trial] test = true) may use it".into(),
+            found.add(
+                FieldPath::keys("deid.profile"),
+                "\"none\" stores objects with their identities: only a test trial ([trial] test = true) may use it",
             );
         }
         for (i, rule) in self.deid.blackout.iter().enumerate() {
+            let at = FieldPath::keys("deid.blackout").at(i);
             if rule.modality.is_none()
                 && rule.manufacturer.is_none()
                 && rule.model.is_none()
                 && rule.rows.is_none()
                 && rule.columns.is_none()
             {
-                return invalid(
-                    format!("deid.blackout[{i}]"),
-                    "needs at least one of modality, manufacturer, model, rows, columns".into(),
+                found.add(
+                    at.clone(),
+                    "needs at least one of modality, manufacturer, model, rows, columns",
                 );
             }
             if rule.rectangles.is_empty() {
-                return invalid(
-                    format!("deid.blackout[{i}].rectangles"),
-                    "must list at least one [x, y, width, height]".into(),
+                found.add(
+                    at.key("rectangles"),
+                    "must list at least one [x, y, width, height]",
                 );
             }
             for (k, r) in rule.rectangles.iter().enumerate() {
                 if r[2] == 0 || r[3] == 0 {
-                    return invalid(
-                        format!("deid.blackout[{i}].rectangles[{k}]"),
-                        "width and height must be at least 1".into(),
+                    found.add(
+                        at.key("rectangles").at(k),
+                        "width and height must be at least 1",
                     );
                 }
             }
         }
-        for (field, value) in [
-            ("trial.sponsor", &self.trial.sponsor),
-            ("trial.protocol", &self.trial.protocol),
-        ] {
-            if value.trim().is_empty() {
-                return invalid(field.into(), "must not be empty".into());
-            }
-        }
-        Ok(())
     }
 }
 
@@ -453,8 +523,8 @@ options = ["retain-long-modified-dates"]
 
     #[test]
     fn keeps_tables_that_later_parts_of_the_protocol_own() {
-        let t = TrialFile::parse(&format!("{MINIMAL}\n[[visits]]\nname = \"baseline\"\n")).unwrap();
-        assert!(t.rest.contains_key("visits"));
+        let t = TrialFile::parse(&format!("{MINIMAL}\n[[reads]]\nname = \"central\"\n")).unwrap();
+        assert!(t.rest.contains_key("reads"));
     }
 
     #[test]

@@ -155,7 +155,22 @@ pub async fn run(g: &Global, c: &TrialCommand) -> Result<u8> {
                 return Ok(0);
             }
             let sites = store.sites(trial).await?;
-            let doc = json!({"trial": t, "sites": sites});
+            // The protocol is shown when the stored file reads; the rest is shown regardless.
+            let protocol: Result<TrialFile, String> = match t.config_sha256.parse() {
+                Ok(digest) => match store.blobs.get(&digest).await {
+                    Ok(bytes) => TrialFile::parse(&String::from_utf8_lossy(&bytes))
+                        .map_err(|e| e.to_string()),
+                    Err(e) => Err(e.to_string()),
+                },
+                Err(e) => Err(format!("trials.config_sha256: {e}")),
+            };
+            let mut doc = json!({"trial": t, "sites": sites});
+            if let Ok(file) = &protocol {
+                doc["visits"] = serde_json::to_value(&file.visits)?;
+                doc["roles"] = serde_json::to_value(&file.roles)?;
+                doc["qc"] = serde_json::to_value(&file.qc)?;
+                doc["endpoints"] = serde_json::to_value(&file.endpoints)?;
+            }
             emit(g.json, &doc, |_| {
                 let mut out = format!(
                     "trial {}  {} / {}  phase {}\n",
@@ -176,11 +191,65 @@ pub async fn run(g: &Global, c: &TrialCommand) -> Result<u8> {
                         s.instances
                     ));
                 }
+                match &protocol {
+                    Ok(file) => out.push_str(&protocol_text(file)),
+                    Err(e) => out.push_str(&format!(
+                        "  (the stored trial file no longer reads: {})\n",
+                        e.lines().next().unwrap_or_default()
+                    )),
+                }
                 out
             })?;
         }
     }
     Ok(0)
+}
+
+/// The visit schedule and the series roles of a trial file, for `trial show` (empty without them).
+fn protocol_text(file: &TrialFile) -> String {
+    let mut out = String::new();
+    if !file.visits.is_empty() {
+        out.push_str("  visits:\n");
+    }
+    for v in &file.visits {
+        let window = if v.window_days > 0 {
+            format!(" ±{}", v.window_days)
+        } else {
+            String::new()
+        };
+        out.push_str(&format!("    {}  day {}{window}", v.name, v.day));
+        if !v.required.is_empty() {
+            out.push_str(&format!("  required: {}", v.required.join(", ")));
+        }
+        if !v.optional.is_empty() {
+            out.push_str(&format!("  optional: {}", v.optional.join(", ")));
+        }
+        if let Some(tp) = &v.time_point {
+            out.push_str(&format!("  time point {tp}"));
+        }
+        out.push('\n');
+    }
+    if !file.roles.is_empty() {
+        out.push_str("  roles:\n");
+    }
+    for (name, role) in &file.roles {
+        let about = role
+            .description
+            .as_deref()
+            .map(|d| format!("  {d}"))
+            .unwrap_or_default();
+        out.push_str(&format!(
+            "    {name}{about}\n      match {}\n",
+            role.matching
+        ));
+        if !role.require.is_empty() {
+            out.push_str(&format!("      require {}\n", role.require));
+        }
+        if !role.quality.is_empty() {
+            out.push_str(&format!("      quality {}\n", role.quality));
+        }
+    }
+    out
 }
 
 /// The lock of a trial file's algorithms against this build's catalogue.
