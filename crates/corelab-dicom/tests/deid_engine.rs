@@ -405,3 +405,44 @@ fn overlays_and_curves_go_whole_unless_clean_graphics_keeps_them_for_review() {
     assert!(outcome.burned_in_risk.unwrap().contains("(6000,3000)"));
     assert!(!everything_as_text(&out).contains("Jane"));
 }
+
+#[test]
+fn clean_descriptors_keeps_descriptions_without_identifying_values_and_empties_the_rest() {
+    use corelab_dicom::deid::{OriginalPhi, verify_dataset};
+    let d = Deidentifier::new(
+        [ProfileOption::CleanDescriptors],
+        TrialSecret::from_bytes(SECRET),
+        -3650..=-365,
+    )
+    .unwrap();
+    let with = |series: &str, study: &str, protocol: &str| {
+        let mut o = planted();
+        o.put(el(tags::SERIES_DESCRIPTION, VR::LO, series));
+        o.put(el(tags::STUDY_DESCRIPTION, VR::LO, study));
+        o.put(el(tags::PROTOCOL_NAME, VR::LO, protocol));
+        o
+    };
+    let original = with("AX T2 FLAIR", "BRAIN jane doe", "t1 mprage 20250110");
+    let (clean, outcome) = d.deidentify(&original).unwrap();
+    assert_eq!(
+        value(&clean, tags::SERIES_DESCRIPTION).as_deref(),
+        Some("AX T2 FLAIR")
+    );
+    // The patient's name (in any case) and a long number (a date) empty their descriptors.
+    assert_eq!(
+        value(&clean, tags::STUDY_DESCRIPTION).unwrap_or_default(),
+        ""
+    );
+    assert_eq!(value(&clean, tags::PROTOCOL_NAME).unwrap_or_default(), "");
+    assert_eq!(outcome.descriptors_emptied.len(), 2, "{outcome:?}");
+    let mut phi = OriginalPhi::default();
+    phi.collect(&original, &d);
+    assert_eq!(verify_dataset(&clean, &d, Some(&phi)), vec![]);
+    // Without the option, descriptors go as the Basic Profile says.
+    let basic = Deidentifier::new([], TrialSecret::from_bytes(SECRET), -3650..=-365).unwrap();
+    let (plain, _) = basic.deidentify(&original).unwrap();
+    assert_eq!(
+        value(&plain, tags::SERIES_DESCRIPTION).unwrap_or_default(),
+        ""
+    );
+}

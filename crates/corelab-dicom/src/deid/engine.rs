@@ -9,8 +9,13 @@
 //!   empty: valid for Type 2 and 3), else D; `X/Z/U*` keeps a reference sequence with every UID in
 //!   its items replaced, so references stay resolvable;
 //! - C on a date (DA, DT) shifts it; on a time (TM) keeps it (whole-day shifts leave times right);
-//!   on anything else, where meaning-preserving cleaning of free text cannot be guaranteed, it
-//!   empties the value;
+//!   on a text descriptor (Series Description, Protocol Name, … under the Clean Descriptors
+//!   option) it keeps the text only when it holds none of the object's identifying values (the
+//!   names and their parts, IDs, dates and other values the profile removes, as the verifier
+//!   searches for them) and no run of six or more digits (a date, an ID, a telephone number),
+//!   and empties it otherwise (`DeidOutcome::descriptors_emptied`): protocol-driven QC needs the
+//!   descriptions to tell series apart, and free text cannot be cleaned word by word with a
+//!   guarantee; on anything else it empties the value;
 //! - K on a sequence keeps it and cleans its items;
 //! - private attributes are removed, except, with Retain Safe Private, those on the safe list
 //!   ([`super::private`]); group-length and command-group elements are removed; attributes the
@@ -123,6 +128,9 @@ pub struct DeidOutcome {
     pub blacked_out: Option<String>,
     /// Elements that could not be parsed and were removed before de-identification (tag and why).
     pub removed_unread: Vec<String>,
+    /// Descriptors (Clean Descriptors option) emptied because they held an identifying value
+    /// or a long number (tag paths).
+    pub descriptors_emptied: Vec<String>,
 }
 
 /// What happens to dates (DA, DT), decided once from the two longitudinal-date options.
@@ -166,6 +174,9 @@ pub const CLINICAL_TRIAL_TAGS: [Tag; 8] = [
 /// Per-data-set state threaded through the walk.
 struct Walk {
     shift: Option<DateShift>,
+    /// The object's identifying values, searched for in descriptors kept under Clean
+    /// Descriptors.
+    phi: Option<super::verify::OriginalPhi>,
     outcome: DeidOutcome,
     refusal: Option<Refusal>,
 }
@@ -296,8 +307,17 @@ impl Deidentifier {
     ) -> Result<(InMemDicomObject, DeidOutcome), Refusal> {
         let shift = (self.dates == Dates::Modified)
             .then(|| DateShift::for_subject(&self.secret, &subject.id, self.date_range.clone()));
+        let phi = self
+            .options
+            .contains(&ProfileOption::CleanDescriptors)
+            .then(|| {
+                let mut phi = super::verify::OriginalPhi::default();
+                phi.collect(obj, self);
+                phi
+            });
         let mut walk = Walk {
             shift,
+            phi,
             outcome: DeidOutcome {
                 subject: subject.id.clone(),
                 date_offset_days: shift.map(|s| s.offset_days()).unwrap_or(0),
@@ -512,6 +532,22 @@ impl Deidentifier {
                         walk.outcome.dates_removed.push(format!("{path}: {e}"));
                         empty(elem)
                     }
+                }
+            }
+            VR::LO | VR::SH | VR::ST | VR::LT | VR::UT | VR::UC => {
+                let Some(phi) = &walk.phi else {
+                    return empty(elem);
+                };
+                let text = elem
+                    .value()
+                    .to_str()
+                    .map(|s| s.into_owned())
+                    .unwrap_or_default();
+                if phi.found_in(&text).is_some() || has_long_number(&text) {
+                    walk.outcome.descriptors_emptied.push(path.to_owned());
+                    empty(elem)
+                } else {
+                    elem.clone()
                 }
             }
             _ => empty(elem),
@@ -778,4 +814,16 @@ fn burned_in_risk(obj: &InMemDicomObject) -> Option<String> {
         return Some(format!("SOP class {class} is a secondary capture"));
     }
     None
+}
+
+/// Whether text holds six or more digits in a row (a date, an identifier, a telephone number).
+fn has_long_number(text: &str) -> bool {
+    let mut run = 0;
+    for c in text.chars() {
+        run = if c.is_ascii_digit() { run + 1 } else { 0 };
+        if run >= 6 {
+            return true;
+        }
+    }
+    false
 }

@@ -53,6 +53,9 @@ impl OriginalPhi {
         for e in obj.iter() {
             match e.value() {
                 Value::Sequence(s) => s.items().iter().for_each(|i| self.collect(i, d)),
+                // A descriptor the profile cleans (Clean Descriptors) is kept only when it holds
+                // no identifying value: neither one itself nor a kept value that would hide one.
+                Value::Primitive(_) if cleaned(e.tag(), e.vr(), d) => {}
                 Value::Primitive(_) if is_text_vr(e.vr()) => {
                     let text = e
                         .value()
@@ -85,6 +88,15 @@ impl OriginalPhi {
         if v.chars().count() >= MIN_LEN && telling && !GENERIC.contains(&v) {
             self.values.insert(v.to_owned());
         }
+    }
+
+    /// The first identifying value found in `text` (compared without regard to case).
+    pub fn found_in(&self, text: &str) -> Option<&str> {
+        let upper = text.to_uppercase();
+        self.searched()
+            .iter()
+            .find(|v| upper.contains(&v.to_uppercase()))
+            .map(String::as_str)
     }
 
     /// How many distinct values are searched for.
@@ -149,6 +161,15 @@ fn kept_private(obj: &InMemDicomObject, d: &Deidentifier) -> BTreeSet<Tag> {
 }
 
 /// Whether the profile treats this attribute's value as identifying under the options in effect.
+/// Whether the attribute is a text descriptor that the profile, under the selected options,
+/// cleans (C) and nothing else. Dates are cleaned by shifting, and stay identifying.
+fn cleaned(tag: Tag, vr: VR, d: &Deidentifier) -> bool {
+    matches!(vr, VR::LO | VR::SH | VR::ST | VR::LT | VR::UT | VR::UC)
+        && ProfileTable::standard()
+            .lookup(tag.group(), tag.element())
+            .is_some_and(|row| row.effective(d.options()).alternatives() == [Action::Clean])
+}
+
 fn identifying(tag: Tag, vr: VR, d: &Deidentifier) -> bool {
     let opts = d.options();
     if matches!(vr, VR::DA | VR::DT | VR::TM) && d.dates() == Dates::Full {
