@@ -63,6 +63,12 @@ pub enum Command {
     /// Import files, folders (recursively) and zip archives into a trial, through the same
     /// pipeline as the network: de-identified, stored and catalogued, or quarantined with a reason.
     Import(ImportArgs),
+    /// QC of a trial against its protocol: evaluate (the default) and print the subject × visit
+    /// matrix with every problem; show the last evaluation; decide over a computed status.
+    Qc(QcArgs),
+    /// Queries to sites about QC findings: raise, answer, close, list.
+    #[command(subcommand)]
+    Query(QueryCommand),
     /// Objects held in quarantine: list, show, release (run the pipeline again), discard.
     #[command(subcommand)]
     Quarantine(QuarantineCommand),
@@ -430,5 +436,79 @@ pub enum SubjectCommand {
         /// Why (recorded in the audit trail).
         #[arg(long)]
         reason: String,
+    },
+}
+
+/// `corelab qc TRIAL [decide …]`.
+#[derive(Debug, Args)]
+pub struct QcArgs {
+    /// The trial.
+    pub trial: String,
+    /// Print the last stored evaluation instead of evaluating again.
+    #[arg(long)]
+    pub last: bool,
+    /// What to do instead of evaluating.
+    #[command(subcommand)]
+    pub action: Option<QcAction>,
+}
+
+/// `corelab qc TRIAL decide …`.
+#[derive(Debug, Subcommand)]
+pub enum QcAction {
+    /// Decide a series' or a visit's status over the computed one (audited; a reason is required).
+    Decide {
+        /// `series:SERIES_UID` or `visit:SUBJECT/VISIT`.
+        #[arg(long)]
+        target: String,
+        /// `pass` or `fail`.
+        #[arg(long, value_parser = ["pass", "fail"])]
+        status: String,
+        /// Why.
+        #[arg(long)]
+        reason: String,
+    },
+}
+
+/// `corelab query …`.
+#[derive(Debug, Subcommand)]
+pub enum QueryCommand {
+    /// Raise a query to the site about a QC target.
+    Raise {
+        /// The trial.
+        trial: String,
+        /// `series:SERIES_UID` or `visit:SUBJECT/VISIT`.
+        #[arg(long)]
+        target: String,
+        /// The question put to the site.
+        #[arg(long)]
+        text: String,
+    },
+    /// The site's answer to an open query.
+    Answer {
+        /// The trial.
+        trial: String,
+        /// The query's id.
+        id: i64,
+        /// The answer.
+        #[arg(long)]
+        text: String,
+    },
+    /// Close an open or answered query.
+    Close {
+        /// The trial.
+        trial: String,
+        /// The query's id.
+        id: i64,
+        /// How it was resolved.
+        #[arg(long)]
+        text: String,
+    },
+    /// A trial's queries that are not closed (all with --all).
+    List {
+        /// The trial.
+        trial: String,
+        /// Closed ones too.
+        #[arg(long)]
+        all: bool,
     },
 }

@@ -11,6 +11,7 @@
 //! assert_eq!(row.basic.alternatives(), &[Action::Zero]);
 //! ```
 
+pub mod acquisition;
 pub mod deid;
 mod enhanced;
 pub mod pet;

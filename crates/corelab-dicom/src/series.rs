@@ -47,7 +47,12 @@ impl Instance {
     pub fn from_path(path: &std::path::Path) -> Result<Self, SeriesError> {
         let name = path.display().to_string();
         let bytes = std::fs::read(path).or_else(|e| fail(&name, e.to_string()))?;
-        let parsed = crate::read::read_bytes(&bytes).or_else(|why| fail(&name, why))?;
+        Self::from_bytes(name, &bytes)
+    }
+
+    /// An instance from its bytes (a stored blob), named `name` in errors.
+    pub fn from_bytes(name: String, bytes: &[u8]) -> Result<Self, SeriesError> {
+        let parsed = crate::read::read_bytes(bytes).or_else(|why| fail(&name, why))?;
         let uid = |tag| text(&parsed.dataset, tag).unwrap_or_default();
         let meta = dicom_object::meta::FileMetaTableBuilder::new()
             .media_storage_sop_class_uid(uid(tags::SOP_CLASS_UID))
@@ -56,7 +61,7 @@ impl Instance {
             .build()
             .or_else(|e| fail(&name, format!("no usable file meta group: {e}")))?;
         Ok(Self {
-            sha256: corelab_core::Sha256Digest::of(&bytes).to_hex(),
+            sha256: corelab_core::Sha256Digest::of(bytes).to_hex(),
             object: parsed.dataset.with_exact_meta(meta),
             name,
         })

@@ -7,6 +7,7 @@ mod deid;
 mod demo;
 mod import;
 mod phantom;
+mod qc;
 mod quarantine;
 mod register;
 mod serve;
@@ -32,6 +33,8 @@ pub async fn run(cli: Cli) -> Result<u8> {
         Command::Subject(c) => subject::run(g, c).await,
         Command::Import(a) => import::run(g, a).await,
         Command::Serve(a) => serve::run(g, a).await,
+        Command::Qc(a) => qc::run(g, a).await,
+        Command::Query(c) => qc::query(g, c).await,
         Command::Quarantine(c) => quarantine::run(g, c).await,
         Command::Convert(a) => convert::run(g, a).await,
         Command::Register(a) => register::run(g, a).await,

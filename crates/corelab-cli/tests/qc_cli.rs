@@ -1,0 +1,427 @@
+//! `corelab qc` end to end (issue 6): an MS phantom trial from three sites is imported with
+//! four planted protocol deviations — a wrong slice thickness at one site, a missing FLAIR, a
+//! follow-up 20 days out of window and a scanner change — and QC finds exactly those, nothing
+//! else; then a person's decision, a query to the site, and the audit trail.
+
+mod common;
+
+use common::{corelab, json, lab_with_trial};
+use dicom_core::{DataElement, PrimitiveValue, Tag, VR};
+use dicom_dictionary_std::tags;
+use serde_json::Value;
+use std::collections::BTreeSet;
+use std::path::Path;
+
+const TRIAL: &str = r#"
+[trial]
+id = "MS-QC"
+sponsor = "Example Pharma"
+protocol = "EXP-MS-01"
+phase = "IIb"
+indication = "Relapsing multiple sclerosis"
+
+[[sites]]
+id = "S01"
+name = "University Hospital A"
+
+[[sites]]
+id = "S02"
+name = "Clinique du Parc B"
+
+[[sites]]
+id = "S03"
+name = "Regional Medical Center C"
+
+[deid]
+options = ["retain-long-modified-dates", "clean-descriptors"]
+
+[[visits]]
+name = "baseline"
+day = 0
+window_days = 3
+required = ["T1w", "FLAIR"]
+
+[[visits]]
+name = "M12"
+day = 365
+window_days = 14
+required = ["T1w", "FLAIR"]
+
+[[visits]]
+name = "M24"
+day = 730
+window_days = 14
+required = ["T1w", "FLAIR"]
+
+[roles.T1w]
+description = "3-D T1-weighted gradient echo, sagittal"
+[roles.T1w.match]
+modality = ["MR"]
+description = ["*T1*", "*BRAVO*", "*TFE*"]
+exclude_description = ["*FLAIR*", "*dark-fluid*"]
+mr_acquisition_type = "3D"
+[roles.T1w.require]
+field_strength_t = [1.5, 3.0]
+slice_thickness_mm = { max = 3.5 }
+pixel_spacing_mm = { max = 3.5 }
+orientation = "sagittal"
+coverage_mm = { min = 150 }
+
+[roles.FLAIR]
+description = "2-D T2 FLAIR, axial"
+[roles.FLAIR.match]
+modality = ["MR"]
+description = ["*FLAIR*", "*dark-fluid*"]
+scanning_sequence = ["IR"]
+[roles.FLAIR.require]
+field_strength_t = [1.5, 3.0]
+slice_thickness_mm = { max = 6.5 }
+ti_ms = [1800, 3000]
+orientation = "axial"
+"#;
+
+/// Sets `tag` to `value` in every DICOM file under `dir`.
+fn set_all(dir: &Path, edits: &[(Tag, VR, &str)]) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let mut obj = dicom_object::open_file(&path).unwrap();
+        for (tag, vr, value) in edits {
+            obj.put(DataElement::new(*tag, *vr, PrimitiveValue::from(*value)));
+        }
+        obj.write_to_file(&path).unwrap();
+    }
+}
+
+/// YYYYMMDD plus `days`.
+fn shifted(date: &str, days: i64) -> String {
+    let d = chrono::NaiveDate::parse_from_str(date, "%Y%m%d").unwrap();
+    (d + chrono::Duration::days(days))
+        .format("%Y%m%d")
+        .to_string()
+}
+
+fn study_date(dir: &Path) -> String {
+    let first = std::fs::read_dir(dir)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let obj = dicom_object::open_file(first).unwrap();
+    obj.element(tags::STUDY_DATE)
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .trim()
+        .to_owned()
+}
+
+/// `(site, visit, role or "-", item, status)` of every check that is not a pass.
+fn findings(report: &Value) -> BTreeSet<(String, String, String, String, String)> {
+    let mut out = BTreeSet::new();
+    for s in report["subjects"].as_array().unwrap() {
+        let site = s["site"].as_str().unwrap().to_owned();
+        for v in s["visits"].as_array().unwrap() {
+            let visit = v["visit"].as_str().unwrap().to_owned();
+            let mut add = |role: &str, checks: &Value| {
+                for c in checks.as_array().unwrap() {
+                    let status = c["status"].as_str().unwrap();
+                    if status != "pass" {
+                        out.insert((
+                            site.clone(),
+                            visit.clone(),
+                            role.to_owned(),
+                            c["item"].as_str().unwrap().to_owned(),
+                            status.to_owned(),
+                        ));
+                    }
+                }
+            };
+            add("-", &v["checks"]);
+            for series in v["series"].as_array().unwrap() {
+                add(series["role"].as_str().unwrap_or("?"), &series["checks"]);
+            }
+        }
+    }
+    out
+}
+
+fn visit_status(report: &Value, site: &str, visit: &str) -> String {
+    let s = report["subjects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["site"] == site)
+        .unwrap();
+    let v = s["visits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["visit"] == visit)
+        .unwrap();
+    v["status"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn qc_finds_exactly_the_planted_protocol_deviations() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = lab_with_trial(dir.path(), TRIAL);
+    let phantom = dir.path().join("phantom");
+    let made = corelab(
+        &data,
+        &[
+            "phantom",
+            "ms-lesions",
+            "--out",
+            phantom.to_str().unwrap(),
+            "--subjects",
+            "3",
+            "--voxel-mm",
+            "3",
+            "--subsamples",
+            "1",
+        ],
+    );
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+
+    // 1. S02 sends its baseline FLAIR with 8 mm slices.
+    set_all(
+        &phantom.join("MS-002/V1/FLAIR"),
+        &[(tags::SLICE_THICKNESS, VR::DS, "8")],
+    );
+    // 2. S01's follow-up has no FLAIR.
+    std::fs::remove_dir_all(phantom.join("MS-001/V2/FLAIR")).unwrap();
+    // 3. S03's follow-up is 20 days beyond its ±14-day window (day 365 + 34).
+    let late = shifted(&study_date(&phantom.join("MS-003/V2/T1w")), 34);
+    for series in ["T1w", "FLAIR"] {
+        set_all(
+            &phantom.join("MS-003/V2").join(series),
+            &[
+                (tags::STUDY_DATE, VR::DA, &late),
+                (tags::SERIES_DATE, VR::DA, &late),
+                (tags::ACQUISITION_DATE, VR::DA, &late),
+                (tags::CONTENT_DATE, VR::DA, &late),
+            ],
+        );
+    }
+    // 4. S02's follow-up is scanned on another model with other software.
+    for series in ["T1w", "FLAIR"] {
+        set_all(
+            &phantom.join("MS-002/V2").join(series),
+            &[
+                (tags::MANUFACTURER_MODEL_NAME, VR::LO, "SIGNA Premier"),
+                (tags::SOFTWARE_VERSIONS, VR::LO, "RX29.1"),
+            ],
+        );
+    }
+    for (site, subject) in [("S01", "MS-001"), ("S02", "MS-002"), ("S03", "MS-003")] {
+        let r = corelab(
+            &data,
+            &[
+                "--json",
+                "import",
+                "MS-QC",
+                "--site",
+                site,
+                phantom.join(subject).to_str().unwrap(),
+            ],
+        );
+        assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+        assert_eq!(json(&r)["quarantined"], 0);
+    }
+
+    let r = corelab(&data, &["--json", "qc", "MS-QC"]);
+    assert_eq!(r.status.code(), Some(3), "problems found: exit 3");
+    let report = json(&r);
+    let s = |a: &str, b: &str, c: &str, d: &str, e: &str| {
+        (
+            a.to_owned(),
+            b.to_owned(),
+            c.to_owned(),
+            d.to_owned(),
+            e.to_owned(),
+        )
+    };
+    let expected = BTreeSet::from([
+        s("S02", "baseline", "FLAIR", "slice_thickness_mm", "fail"),
+        s("S01", "M12", "-", "completeness", "fail"),
+        s("S03", "M12", "-", "window", "fail"),
+        s("S02", "M12", "-", "scanner.model", "review"),
+        s("S02", "M12", "-", "scanner.software_versions", "review"),
+    ]);
+    assert_eq!(findings(&report), expected, "{report:#}");
+    // Every series was classified into its role; statuses roll up to the visits.
+    assert_eq!(report["series"]["pass"], 10, "{:#}", report["series"]);
+    assert_eq!(report["series"]["fail"], 1);
+    for (site, visit, status) in [
+        ("S01", "baseline", "pass"),
+        ("S01", "M12", "fail"),
+        ("S01", "M24", "pending"),
+        ("S02", "baseline", "fail"),
+        ("S02", "M12", "review"),
+        ("S03", "baseline", "pass"),
+        ("S03", "M12", "fail"),
+    ] {
+        assert_eq!(visit_status(&report, site, visit), status, "{site} {visit}");
+    }
+    let s03 = &report["subjects"].as_array().unwrap()[2];
+    let m12 = &s03["visits"][1];
+    assert_eq!(
+        (m12["day"].as_i64(), m12["in_window"].as_bool()),
+        (Some(399), Some(false))
+    );
+
+    // The text report names each problem by target.
+    let text = corelab(&data, &["qc", "MS-QC"]);
+    let out = String::from_utf8_lossy(&text.stdout);
+    assert!(out.contains("visit out of window by 20 days"), "{out}");
+    assert!(out.contains("required FLAIR not received"), "{out}");
+
+    // A person judges the scanner change harmless: the decision stands, audited.
+    let s02 = report["subjects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["site"] == "S02")
+        .unwrap();
+    let target = format!("visit:{}/M12", s02["subject"].as_str().unwrap());
+    let d = corelab(
+        &data,
+        &[
+            "qc",
+            "MS-QC",
+            "decide",
+            "--target",
+            &target,
+            "--status",
+            "pass",
+            "--reason",
+            "same field strength and vendor; reviewed phantom data",
+        ],
+    );
+    assert!(d.status.success(), "{}", String::from_utf8_lossy(&d.stderr));
+    let again = json(&corelab(&data, &["--json", "qc", "MS-QC"]));
+    assert_eq!(visit_status(&again, "S02", "M12"), "pass");
+    let visit = &again["subjects"].as_array().unwrap()[1]["visits"][1];
+    assert_eq!(visit["computed_status"], "review");
+    assert_eq!(visit["decision"]["status"], "pass");
+    let last = corelab(&data, &["--json", "qc", "MS-QC", "--last"]);
+    assert_eq!(json(&last), again, "--last prints the stored evaluation");
+
+    // A query to S01 about the missing FLAIR: raised, answered, closed.
+    let s01 = report["subjects"].as_array().unwrap()[0]["subject"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let q = json(&corelab(
+        &data,
+        &[
+            "--json",
+            "query",
+            "raise",
+            "MS-QC",
+            "--target",
+            &format!("visit:{s01}/M12"),
+            "--text",
+            "FLAIR missing at M12: please send it or confirm it was not acquired",
+        ],
+    ));
+    let id = q["id"].as_i64().unwrap().to_string();
+    assert_eq!(q["state"], "open");
+    let answered = json(&corelab(
+        &data,
+        &[
+            "--json",
+            "query",
+            "answer",
+            "MS-QC",
+            &id,
+            "--text",
+            "sent again today",
+        ],
+    ));
+    assert_eq!(answered["state"], "answered");
+    let twice = corelab(&data, &["query", "answer", "MS-QC", &id, "--text", "again"]);
+    assert_eq!(
+        twice.status.code(),
+        Some(1),
+        "an answered query is not answered again"
+    );
+    assert!(String::from_utf8_lossy(&twice.stderr).contains("answered"));
+    let closed = json(&corelab(
+        &data,
+        &[
+            "--json", "query", "close", "MS-QC", &id, "--text", "received",
+        ],
+    ));
+    assert_eq!(closed["state"], "closed");
+    let open = json(&corelab(&data, &["--json", "query", "list", "MS-QC"]));
+    assert_eq!(open.as_array().unwrap().len(), 0);
+
+    let bad = corelab(
+        &data,
+        &[
+            "qc", "MS-QC", "decide", "--target", "visit:x", "--status", "pass", "--reason", "r",
+        ],
+    );
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("visit:SUBJECT/VISIT"));
+
+    let audit = json(&corelab(&data, &["--json", "audit", "verify"]));
+    assert_eq!(audit["ok"], true);
+    let log = corelab(&data, &["--json", "audit", "log"]);
+    let log = String::from_utf8_lossy(&log.stdout);
+    for action in [
+        "qc.evaluate",
+        "qc.decide",
+        "query.raise",
+        "query.answer",
+        "query.close",
+    ] {
+        assert!(log.contains(action), "{action} audited");
+    }
+}
+
+#[test]
+fn qc_of_an_unknown_trial_is_an_error_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = lab_with_trial(dir.path(), TRIAL);
+    let r = corelab(&data, &["qc", "NOPE"]);
+    assert_eq!(r.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&r.stderr).contains("NOPE"));
+}
+
+#[test]
+fn trial_create_reports_every_protocol_error_with_line_and_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("lab");
+    assert!(corelab(&data, &["init"]).status.success());
+    let broken = TRIAL
+        .replace(
+            "window_days = 14\nrequired = [\"T1w\", \"FLAIR\"]\n\n[[visits]]\nname = \"M24\"",
+            "window_days = -14\nrequired = [\"T1w\", \"DWI\"]\n\n[[visits]]\nname = \"M24\"",
+        )
+        .replace(
+            "slice_thickness_mm = { max = 6.5 }",
+            "slice_thickness_mm = [6.5, 1]",
+        );
+    let path = dir.path().join("broken.toml");
+    std::fs::write(&path, &broken).unwrap();
+    let r = corelab(&data, &["trial", "create", path.to_str().unwrap()]);
+    assert_eq!(r.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&r.stderr);
+    for expect in [
+        "3 problems",
+        "line 33, column 15 (`window_days = -14`): visits[1].window_days: must be 0 or more",
+        "line 34, column 20 (`required = [\"T1w\", \"DWI\"]`): visits[1].required[1]: role \"DWI\" is not defined",
+        "line 64, column 22 (`slice_thickness_mm = [6.5, 1]`): roles.FLAIR.require.slice_thickness_mm: min 6.5 is above max 1",
+    ] {
+        assert!(err.contains(expect), "{expect}: {err}");
+    }
+    let listed = json(&corelab(&data, &["--json", "trial", "list"]));
+    assert_eq!(listed.as_array().unwrap().len(), 0, "nothing created");
+}

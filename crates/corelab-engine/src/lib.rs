@@ -1,0 +1,19 @@
+//! The trial protocol at work (issue 6). Given a trial's `trial.toml` (typed in
+//! [`corelab_core::TrialFile`]) and what was catalogued for it, this crate classifies each
+//! series into a role ([`classify`]), checks it against its role's acquisition requirements and
+//! for absurd header values ([`conformance`]), measures image quality from the pixels
+//! ([`quality`]), files each study to a protocol visit with its day from baseline and window
+//! ([`schedule`]), flags scanner changes across a subject's visits ([`consistency`]), and rolls it
+//! all up into `pass` / `review` / `fail` statuses over which people's decisions stand
+//! ([`report`]). [`evaluate`] reads the store and records the evaluation. It never changes what
+//! was catalogued and never runs algorithms; the job queue starts only from what passed.
+
+pub mod classify;
+pub mod conformance;
+pub mod consistency;
+pub mod evaluate;
+pub mod quality;
+pub mod report;
+pub mod schedule;
+
+pub use report::{Check, QcReport, Status};
