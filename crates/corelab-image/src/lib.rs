@@ -33,6 +33,7 @@ pub mod nifti_io;
 pub mod nrrd;
 pub mod overlap;
 pub mod phantom;
+pub mod quality;
 pub mod registration;
 pub mod resample;
 pub mod suv;
