@@ -425,3 +425,201 @@ fn trial_create_reports_every_protocol_error_with_line_and_column() {
     let listed = json(&corelab(&data, &["--json", "trial", "list"]));
     assert_eq!(listed.as_array().unwrap().len(), 0, "nothing created");
 }
+
+/// The thresholds between the phantom's truths: the midpoint of the widest gap between two
+/// subjects' values, so the verdicts are known from truth.json alone.
+fn split(values: &[f64]) -> (f64, f64) {
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    let (gap, mid) = v
+        .windows(2)
+        .map(|w| (w[1] - w[0], (w[0] + w[1]) / 2.0))
+        .fold((0.0, 0.0), |a, b| if b.0 > a.0 { b } else { a });
+    (mid, gap)
+}
+
+#[test]
+fn qc_phantom_image_quality_gives_the_verdicts_its_truth_predicts() {
+    let dir = tempfile::tempdir().unwrap();
+    let phantom = dir.path().join("qa");
+    let lab = dir.path().join("lab");
+    let made = corelab(
+        &lab,
+        &[
+            "phantom",
+            "qc",
+            "--out",
+            phantom.to_str().unwrap(),
+            "--subjects",
+            "3",
+            "--voxel-mm",
+            "2",
+            "--subsamples",
+            "1",
+            "--seed",
+            "2",
+        ],
+    );
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let truth: Value =
+        serde_json::from_slice(&std::fs::read(phantom.join("truth.json")).unwrap()).unwrap();
+    let qc: Vec<&Value> = truth["subjects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| &s["visits"][0]["qc"])
+        .collect();
+    let of = |key: &str| -> Vec<f64> { qc.iter().map(|q| q[key].as_f64().unwrap()).collect() };
+    let (snr, snr_truth) = (split(&of("snr")), of("snr"));
+    let (ghost, ghost_truth) = (split(&of("ghost_amplitude")), of("ghost_amplitude"));
+    let (fd_max, fd_mean) = (
+        of("max_framewise_displacement_mm"),
+        of("mean_framewise_displacement_mm"),
+    );
+    // The seed is chosen so that each split leaves room for the metrics' measured accuracy
+    // (docs/algorithms/qc-metrics.md): SNR within 1 %, ghost within 0.1 points. Every subject
+    // has a jerk of 3–5 mm framewise displacement and a mean of about 1.5 mm, so a 2 mm limit on
+    // the largest fails them all and a 3 mm limit on the mean passes them all.
+    assert!(snr.1 > 0.1 * snr.0 && ghost.1 > 0.004, "{snr:?} {ghost:?}");
+    assert!(
+        fd_max.iter().all(|f| *f > 3.0) && fd_mean.iter().all(|f| *f < 2.0),
+        "{fd_max:?} {fd_mean:?}"
+    );
+    let trial = format!(
+        r#"
+[trial]
+id = "QA"
+sponsor = "Example Pharma"
+protocol = "QA-1"
+phase = "III"
+
+[[sites]]
+id = "S01"
+name = "A"
+
+[[sites]]
+id = "S02"
+name = "B"
+
+[[sites]]
+id = "S03"
+name = "C"
+
+[deid]
+options = ["clean-descriptors"]
+
+[[visits]]
+name = "qa"
+day = 0
+required = ["SNR", "GHOST", "MOTION"]
+
+[roles.SNR]
+match = {{ modality = ["MR"], description = ["*SE SNR*"] }}
+quality = {{ snr_dietrich = {{ min = {} }} }}
+
+[roles.GHOST]
+match = {{ modality = ["MR"], description = ["*GHOST*"] }}
+quality = {{ ghost_ratio = {{ max = {} }} }}
+
+[roles.MOTION]
+match = {{ modality = ["MR"], description = ["*BOLD*"], scanning_sequence = ["EP"] }}
+quality = {{ fd_max_mm = {{ max = 2.0 }}, fd_mean_mm = {{ max = 3.0 }}, cnr = {{ min = 1 }} }}
+"#,
+        snr.0, ghost.0
+    );
+    std::fs::create_dir_all(dir.path().join("t")).unwrap();
+    let data = lab_with_trial(&dir.path().join("t"), &trial);
+    for (n, site) in ["S01", "S02", "S03"].iter().enumerate() {
+        let subject = phantom.join(format!("QC-{:03}", n + 1));
+        let r = corelab(
+            &data,
+            &[
+                "--json",
+                "import",
+                "QA",
+                "--site",
+                site,
+                subject.to_str().unwrap(),
+            ],
+        );
+        assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    }
+    let report = json(&corelab(&data, &["--json", "qc", "QA"]));
+    for (n, site) in ["S01", "S02", "S03"].iter().enumerate() {
+        let s = report["subjects"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["site"] == *site)
+            .unwrap();
+        let series = s["visits"][0]["series"].as_array().unwrap();
+        let role = |r: &str| series.iter().find(|x| x["role"] == r).unwrap();
+        let check = |r: &str, item: &str| -> (String, f64) {
+            let c = role(r)["checks"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|c| c["item"] == item)
+                .unwrap_or_else(|| panic!("{site} {r}: no {item}"));
+            let measured = c["measured"].as_str().map(|m| m.parse::<f64>().unwrap());
+            (
+                c["status"].as_str().unwrap().to_owned(),
+                measured.unwrap_or(f64::NAN),
+            )
+        };
+        let verdict = |pass: bool| if pass { "pass" } else { "fail" }.to_owned();
+
+        let (status, value) = check("SNR", "quality.snr_dietrich");
+        assert!(
+            (value / snr_truth[n] - 1.0).abs() < 0.03,
+            "{site}: SNR {value} vs {}",
+            snr_truth[n]
+        );
+        assert_eq!(status, verdict(snr_truth[n] >= snr.0), "{site} SNR");
+
+        let (status, value) = check("GHOST", "quality.ghost_ratio");
+        assert!(
+            (value - ghost_truth[n]).abs() < 0.003,
+            "{site}: ghost {value} vs {}",
+            ghost_truth[n]
+        );
+        assert_eq!(status, verdict(ghost_truth[n] <= ghost.0), "{site} ghost");
+
+        // Through DICOM, the largest framewise displacement reads up to 20 % high (the volumes
+        // after the jerk register less well; docs/algorithms/qc-metrics.md).
+        let (status, value) = check("MOTION", "quality.fd_max_mm");
+        assert!(
+            (value / fd_max[n] - 1.0).abs() < 0.25,
+            "{site}: FD {value} vs {}",
+            fd_max[n]
+        );
+        assert_eq!(status, "fail", "{site} FD max");
+        let (status, value) = check("MOTION", "quality.fd_mean_mm");
+        assert!(
+            (value - fd_mean[n]).abs() < 0.35,
+            "{site}: mean FD {value} vs {}",
+            fd_mean[n]
+        );
+        assert_eq!(status, "pass", "{site} FD mean");
+
+        // A metric QC cannot measure is a review saying why, never a silent pass.
+        let c = role("MOTION")["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["item"] == "quality.cnr")
+            .unwrap()
+            .clone();
+        assert_eq!(c["status"], "review");
+        assert!(c["note"].as_str().unwrap().contains("masks"), "{c}");
+        // The other metrics are reported too.
+        let q = &role("SNR")["quality"];
+        for m in ["snr", "efc", "fber"] {
+            assert!(q[m].as_f64().is_some(), "{site}: {m} in {q}");
+        }
+    }
+}

@@ -97,11 +97,10 @@ pub fn measure(catalog: CatalogSeries, blobs: Vec<(String, bytes::Bytes)>) -> Se
             .collect();
         quality::pet(&headers)
     } else {
-        let pe_axis = match acquisition.phase_encoding_direction.as_deref() {
-            Some("COL") => Some(1),
-            Some("ROW") => Some(0),
-            _ => None,
-        };
+        let pe_axis = acquisition
+            .phase_encoding_direction
+            .as_deref()
+            .and_then(corelab_image::quality::phase_axis);
         built
             .as_ref()
             .map(|v| quality::image(modality, v, pe_axis))

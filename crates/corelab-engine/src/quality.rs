@@ -7,16 +7,37 @@ use crate::conformance::format_number;
 use crate::report::{Check, Status};
 use corelab_core::protocol::{QualityThresholds, Range};
 use corelab_image::Volume;
+use corelab_image::quality::{self as q, QualityError};
 use corelab_image::suv::{PetHeader, factors};
 use std::collections::BTreeMap;
 
-/// Metrics by name (as in the thresholds table), and checks that could not be measured.
+/// Metrics by name (as in the thresholds table), why any could not be measured, and checks
+/// found while measuring (SUV computability).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Measured {
     /// Metric values.
     pub values: BTreeMap<String, f64>,
-    /// Checks found while measuring (a metric that could not be computed, SUV not computable).
+    /// Why a metric could not be measured, by name.
+    pub unavailable: BTreeMap<String, String>,
+    /// Checks found while measuring.
     pub checks: Vec<Check>,
+}
+
+impl Measured {
+    fn put(&mut self, name: &str, v: Result<f64, QualityError>) {
+        match v {
+            Ok(v) if v.is_finite() => {
+                self.values.insert(name.into(), v);
+            }
+            Ok(v) => {
+                self.unavailable
+                    .insert(name.into(), format!("not finite ({v}) on this image"));
+            }
+            Err(e) => {
+                self.unavailable.insert(name.into(), e.to_string());
+            }
+        }
+    }
 }
 
 /// PET: the uptake time (minutes, injection to scan start, when the decay correction is to
@@ -49,36 +70,114 @@ pub fn pet(headers: &[PetHeader]) -> Measured {
     m
 }
 
-/// MR and CT metrics of a series' volumes. `phase_encoding_axis` is the voxel axis the
-/// phase is encoded along, when the header says.
-pub fn image(
-    modality: &str,
-    volumes: &[Volume<f32>],
-    phase_encoding_axis: Option<usize>,
-) -> Measured {
+/// MR and CT metrics of a series' volumes. `phase_axis` is the voxel axis the phase is encoded
+/// along, when the header says (`quality::phase_axis`). MR: SNR (tissue and Dietrich), EFC,
+/// FBER, the N/2 ghost ratio (with a phase axis), and framewise displacement for a time series
+/// (three volumes or more); CNR and CJV need tissue masks, which QC does not segment (their
+/// thresholds say so). CT: noise (global noise level), air and water HU.
+pub fn image(modality: &str, volumes: &[Volume<f32>], phase_axis: Option<usize>) -> Measured {
     let mut m = Measured::default();
     let Some(first) = volumes.first() else {
         return m;
     };
-    let mut put = |name: &str, v: Result<f64, String>| match v {
-        Ok(v) if v.is_finite() => {
-            m.values.insert(name.into(), v);
-        }
-        Ok(v) => m.checks.push(
-            Check::new(
-                name,
-                Some(format!("{v}")),
-                "a finite value".into(),
-                Status::Review,
-            )
-            .note("the metric is not finite on this image"),
-        ),
-        Err(why) => m
-            .checks
-            .push(Check::new(name, None, "measurable".into(), Status::Review).note(why)),
-    };
-    let _ = (&mut put, modality, first, phase_encoding_axis);
+    match modality {
+        "MR" => mr(&mut m, first, volumes, phase_axis),
+        "CT" => ct(&mut m, first),
+        _ => {}
+    }
+    for name in ["cnr", "cjv"] {
+        m.unavailable.entry(name.into()).or_insert_with(|| {
+            "needs grey- and white-matter masks, which QC does not segment".into()
+        });
+    }
     m
+}
+
+fn mr(m: &mut Measured, first: &Volume<f32>, volumes: &[Volume<f32>], axis: Option<usize>) {
+    match mr_masks(first, axis) {
+        Ok((object, uniform, air)) => {
+            m.put("snr", q::snr(first, &uniform));
+            m.put("snr_dietrich", q::snr_dietrich(first, &uniform, &air));
+            m.put("fber", q::fber(first, &object, &air));
+            match axis {
+                Some(a) => m.put(
+                    "ghost_ratio",
+                    q::ghost(first, &object, &air, a, &q::GhostOptions::default()).map(|g| g.ratio),
+                ),
+                None => {
+                    m.unavailable.insert(
+                        "ghost_ratio".into(),
+                        "no In-plane Phase Encoding Direction (0018,1312) in the header".into(),
+                    );
+                }
+            }
+        }
+        Err(e) => {
+            for name in ["snr", "snr_dietrich", "fber", "ghost_ratio"] {
+                m.unavailable.insert(name.into(), e.to_string());
+            }
+        }
+    }
+    m.put("efc", q::efc(first, None));
+    if volumes.len() >= 3 {
+        match q::framewise_displacement(volumes, &q::MotionOptions::default()) {
+            Ok(motion) => {
+                m.put("fd_mean_mm", Ok(motion.mean_fd_mm));
+                m.put("fd_max_mm", Ok(motion.max_fd_mm));
+            }
+            Err(e) => {
+                for name in ["fd_mean_mm", "fd_max_mm"] {
+                    m.unavailable.insert(name.into(), e.to_string());
+                }
+            }
+        }
+    } else {
+        for name in ["fd_mean_mm", "fd_max_mm"] {
+            m.unavailable.insert(
+                name.into(),
+                "not a time series (fewer than 3 volumes)".into(),
+            );
+        }
+    }
+}
+
+/// The object, its uniform interior (eroded 5 mm) and the air around it.
+fn mr_masks(
+    image: &Volume<f32>,
+    axis: Option<usize>,
+) -> Result<(q::Mask, q::Mask, q::Mask), QualityError> {
+    let object = q::object_mask(image)?;
+    let uniform = q::uniform_mask(&object, &image.geometry, 5.0)?;
+    let air = q::air_mask(
+        &object,
+        &image.geometry,
+        &q::AirOptions {
+            phase_axis: axis,
+            ..Default::default()
+        },
+    )?;
+    Ok((object, uniform, air))
+}
+
+fn ct(m: &mut Measured, first: &Volume<f32>) {
+    m.put(
+        "ct_noise_hu",
+        q::ct_noise_hu(first, &q::CtNoiseOptions::default()).map(|n| n.mode_hu),
+    );
+    m.put(
+        "air_hu",
+        q::air_hu(first, &q::CtAirOptions::default()).map(|a| a.mean_hu),
+    );
+    match q::water_hu(first, &q::WaterOptions::default()) {
+        Ok(Some(w)) => m.put("water_hu", Ok(w.mean_hu)),
+        Ok(None) => {
+            m.unavailable.insert(
+                "water_hu".into(),
+                "no uniform water region in the image".into(),
+            );
+        }
+        Err(e) => m.put("water_hu", Err(e)),
+    }
 }
 
 /// The role's thresholds against what was measured. A threshold whose metric was not
@@ -120,7 +219,14 @@ pub fn thresholds(t: &QualityThresholds, measured: &Measured) -> Vec<Check> {
                 r.to_string(),
                 Status::Review,
             )
-            .note("not measured on this series"),
+            .note(format!(
+                "not measured on this series: {}",
+                measured
+                    .unavailable
+                    .get(name)
+                    .map(String::as_str)
+                    .unwrap_or("not a metric of this modality")
+            )),
         })
         .collect()
 }

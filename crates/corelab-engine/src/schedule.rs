@@ -7,7 +7,7 @@
 //! that visit. The baseline date is that of the study filed to the first visit that way, or
 //! else the subject's earliest study. Any other study is filed by its day: to the visit whose
 //! window holds it (the nearest target when windows overlap), or else to the visit with the
-//! nearest target day, out of window.
+//! nearest target day, out of window. A protocol of one visit files every study to it.
 
 use chrono::NaiveDate;
 use corelab_core::protocol::VisitSpec;
@@ -98,6 +98,11 @@ pub fn file_studies(
                     }
                 }
                 (None, Some(_)) => (None, "the protocol has no visits".to_owned()),
+                // One visit needs no date to be told apart.
+                (None, None) if visits.len() == 1 => (
+                    Some(0),
+                    "the protocol's only visit (no date to count days from)".to_owned(),
+                ),
                 (None, None) => (
                     None,
                     match &s.date {
@@ -201,5 +206,10 @@ mod tests {
             filed[0].how
         );
         assert!(filed[1].how.contains("not a date"), "{}", filed[1].how);
+        let (_, one) = file_studies(&visits()[..1], &[study("x", None, None)]);
+        assert_eq!(
+            (one[0].visit, one[0].day, one[0].in_window),
+            (Some(0), None, None)
+        );
     }
 }
