@@ -623,3 +623,127 @@ quality = {{ fd_max_mm = {{ max = 2.0 }}, fd_mean_mm = {{ max = 3.0 }}, cnr = {{
         }
     }
 }
+
+#[test]
+fn pet_uptake_and_suv_computability_are_checked_against_the_protocol() {
+    let dir = tempfile::tempdir().unwrap();
+    let phantom = dir.path().join("pet");
+    let lab = dir.path().join("scratch");
+    let made = corelab(
+        &lab,
+        &[
+            "phantom",
+            "pet",
+            "--out",
+            phantom.to_str().unwrap(),
+            "--subjects",
+            "1",
+            "--voxel-mm",
+            "8",
+            "--subsamples",
+            "1",
+        ],
+    );
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let truth: Value =
+        serde_json::from_slice(&std::fs::read(phantom.join("truth.json")).unwrap()).unwrap();
+    let pet = &truth["subjects"][0]["visits"][0]["pet"];
+    let uptake_min = pet["uptake_s"].as_f64().unwrap() / 60.0;
+    let dose_mbq = pet["dose_bq"].as_f64().unwrap() / 1e6;
+    // Two trials: one keeps the patient's weight (SUV computable), one does not.
+    for (name, options, suv) in [
+        (
+            "PET-A",
+            r#"["retain-long-modified-dates", "retain-patient-characteristics"]"#,
+            "pass",
+        ),
+        ("PET-B", r#"["retain-long-modified-dates"]"#, "fail"),
+    ] {
+        let trial = format!(
+            r#"
+[trial]
+id = "{name}"
+sponsor = "Example Pharma"
+protocol = "ONC-PET"
+phase = "II"
+
+[[sites]]
+id = "S01"
+name = "A"
+
+[deid]
+options = {options}
+
+[[visits]]
+name = "baseline"
+day = 0
+required = ["PET_FDG"]
+
+[roles.PET_FDG]
+match = {{ modality = ["PT"] }}
+require = {{ uptake_min = [50, 75], dose_mbq = {{ max = {} }}, radiopharmaceutical = ["fludeoxyglucose", "FDG"] }}
+"#,
+            (dose_mbq - 1.0).floor()
+        );
+        let sub = dir.path().join(name);
+        std::fs::create_dir_all(&sub).unwrap();
+        let data = lab_with_trial(&sub, &trial);
+        let r = corelab(
+            &data,
+            &[
+                "--json",
+                "import",
+                name,
+                "--site",
+                "S01",
+                phantom.join("PET-001").to_str().unwrap(),
+            ],
+        );
+        assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+        let report = json(&corelab(&data, &["--json", "qc", name]));
+        let series = &report["subjects"][0]["visits"][0]["series"][0];
+        assert_eq!(series["role"], "PET_FDG", "{series:#}");
+        let check = |item: &str| -> Value {
+            series["checks"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|c| c["item"] == item)
+                .unwrap_or_else(|| panic!("{name}: no {item} in {series:#}"))
+                .clone()
+        };
+        let uptake = check("uptake_min");
+        let measured: f64 = uptake["measured"]
+            .as_str()
+            .unwrap()
+            .trim_end_matches(" min")
+            .parse()
+            .unwrap();
+        let suv_check = check("suv");
+        assert_eq!(suv_check["status"], suv, "{name}: {suv_check}");
+        // The uptake time from the injection and scan-start times, exactly as sent (shifted
+        // dates keep intervals), whether SUV can be computed or not.
+        assert!(
+            (measured - uptake_min).abs() < 1e-3,
+            "{measured} vs {uptake_min}"
+        );
+        assert_eq!(uptake["status"], "pass");
+        if suv == "fail" {
+            assert!(
+                suv_check["note"]
+                    .as_str()
+                    .unwrap()
+                    .contains("Patient's Weight"),
+                "{suv_check}"
+            );
+        }
+        // The dose limit is set 1 MBq under the injected dose: a fail naming the value.
+        let dose = check("dose_mbq");
+        assert_eq!(dose["status"], "fail", "{dose}");
+        assert_eq!(check("radiopharmaceutical")["status"], "pass");
+    }
+}

@@ -8,7 +8,7 @@ use crate::report::{Check, Status};
 use corelab_core::protocol::{QualityThresholds, Range};
 use corelab_image::Volume;
 use corelab_image::quality::{self as q, QualityError};
-use corelab_image::suv::{PetHeader, factors};
+use corelab_image::suv::{PetHeader, factors, uptake_seconds};
 use std::collections::BTreeMap;
 
 /// Metrics by name (as in the thresholds table), why any could not be measured, and checks
@@ -44,12 +44,17 @@ impl Measured {
 /// the scan start) and SUV computability.
 pub fn pet(headers: &[PetHeader]) -> Measured {
     let mut m = Measured::default();
+    match uptake_seconds(headers) {
+        Ok(s) => {
+            m.values.insert("uptake_min".into(), s / 60.0);
+        }
+        Err(e) => {
+            m.unavailable.insert("uptake_min".into(), e.0);
+        }
+    }
     match factors(headers) {
         Ok(f) => {
             m.values.insert("suv_bw_factor".into(), f.bw);
-            if f.decay_seconds > 0.0 {
-                m.values.insert("uptake_min".into(), f.decay_seconds / 60.0);
-            }
             m.checks.push(Check::new(
                 "suv",
                 Some("computable".into()),

@@ -243,6 +243,15 @@ pub fn bsa_dubois_m2(weight_kg: f64, height_m: f64) -> f64 {
     0.007184 * weight_kg.powf(0.425) * (height_m * 100.0).powf(0.725)
 }
 
+/// The uptake time: seconds from injection to the scan start (as [`factors`] decays the dose
+/// over with START), whatever the decay correction, units or body size.
+pub fn uptake_seconds(headers: &[PetHeader]) -> Result<f64, SuvError> {
+    if headers.is_empty() {
+        return refuse("no images");
+    }
+    decay_time(headers)
+}
+
 /// Seconds from injection to the scan start (QIBA): the series date and time when it is not
 /// after the earliest acquisition, with the injection's date and time (or its time on the
 /// series date).
