@@ -80,6 +80,25 @@ ti_ms = [1800, 3000]
 orientation = "axial"
 "#;
 
+/// `corelab phantom KIND --out DIR --subsamples 1 ARGS…`, which must succeed.
+fn make_phantom(dir: &Path, kind: &str, out: &Path, args: &[&str]) {
+    let mut all = vec![
+        "phantom",
+        kind,
+        "--out",
+        out.to_str().unwrap(),
+        "--subsamples",
+        "1",
+    ];
+    all.extend_from_slice(args);
+    let made = corelab(&dir.join("scratch"), &all);
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+}
+
 /// Sets `tag` to `value` in every DICOM file under `dir`.
 fn set_all(dir: &Path, edits: &[(Tag, VR, &str)]) {
     for entry in std::fs::read_dir(dir).unwrap() {
@@ -167,25 +186,11 @@ fn qc_finds_exactly_the_planted_protocol_deviations() {
     let dir = tempfile::tempdir().unwrap();
     let data = lab_with_trial(dir.path(), TRIAL);
     let phantom = dir.path().join("phantom");
-    let made = corelab(
-        &data,
-        &[
-            "phantom",
-            "ms-lesions",
-            "--out",
-            phantom.to_str().unwrap(),
-            "--subjects",
-            "3",
-            "--voxel-mm",
-            "3",
-            "--subsamples",
-            "1",
-        ],
-    );
-    assert!(
-        made.status.success(),
-        "{}",
-        String::from_utf8_lossy(&made.stderr)
+    make_phantom(
+        dir.path(),
+        "ms-lesions",
+        &phantom,
+        &["--subjects", "3", "--voxel-mm", "3"],
     );
 
     // 1. S02 sends its baseline FLAIR with 8 mm slices.
@@ -442,28 +447,11 @@ fn split(values: &[f64]) -> (f64, f64) {
 fn qc_phantom_image_quality_gives_the_verdicts_its_truth_predicts() {
     let dir = tempfile::tempdir().unwrap();
     let phantom = dir.path().join("qa");
-    let lab = dir.path().join("lab");
-    let made = corelab(
-        &lab,
-        &[
-            "phantom",
-            "qc",
-            "--out",
-            phantom.to_str().unwrap(),
-            "--subjects",
-            "3",
-            "--voxel-mm",
-            "2",
-            "--subsamples",
-            "1",
-            "--seed",
-            "2",
-        ],
-    );
-    assert!(
-        made.status.success(),
-        "{}",
-        String::from_utf8_lossy(&made.stderr)
+    make_phantom(
+        dir.path(),
+        "qc",
+        &phantom,
+        &["--subjects", "3", "--voxel-mm", "2", "--seed", "2"],
     );
     let truth: Value =
         serde_json::from_slice(&std::fs::read(phantom.join("truth.json")).unwrap()).unwrap();
@@ -628,26 +616,11 @@ quality = {{ fd_max_mm = {{ max = 2.0 }}, fd_mean_mm = {{ max = 3.0 }}, cnr = {{
 fn pet_uptake_and_suv_computability_are_checked_against_the_protocol() {
     let dir = tempfile::tempdir().unwrap();
     let phantom = dir.path().join("pet");
-    let lab = dir.path().join("scratch");
-    let made = corelab(
-        &lab,
-        &[
-            "phantom",
-            "pet",
-            "--out",
-            phantom.to_str().unwrap(),
-            "--subjects",
-            "1",
-            "--voxel-mm",
-            "8",
-            "--subsamples",
-            "1",
-        ],
-    );
-    assert!(
-        made.status.success(),
-        "{}",
-        String::from_utf8_lossy(&made.stderr)
+    make_phantom(
+        dir.path(),
+        "pet",
+        &phantom,
+        &["--subjects", "1", "--voxel-mm", "8"],
     );
     let truth: Value =
         serde_json::from_slice(&std::fs::read(phantom.join("truth.json")).unwrap()).unwrap();

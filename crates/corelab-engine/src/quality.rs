@@ -5,7 +5,7 @@
 
 use crate::conformance::format_number;
 use crate::report::{Check, Status};
-use corelab_core::protocol::{QualityThresholds, Range};
+use corelab_core::protocol::QualityThresholds;
 use corelab_image::Volume;
 use corelab_image::quality::{self as q, QualityError};
 use corelab_image::suv::{PetHeader, factors, uptake_seconds};
@@ -188,22 +188,8 @@ fn ct(m: &mut Measured, first: &Volume<f32>) {
 /// The role's thresholds against what was measured. A threshold whose metric was not
 /// measured (another modality, or it could not be computed) is a review naming it.
 pub fn thresholds(t: &QualityThresholds, measured: &Measured) -> Vec<Check> {
-    let named: [(&str, &Option<Range>); 11] = [
-        ("snr", &t.snr),
-        ("snr_dietrich", &t.snr_dietrich),
-        ("cnr", &t.cnr),
-        ("cjv", &t.cjv),
-        ("efc", &t.efc),
-        ("fber", &t.fber),
-        ("ghost_ratio", &t.ghost_ratio),
-        ("fd_mean_mm", &t.fd_mean_mm),
-        ("fd_max_mm", &t.fd_max_mm),
-        ("ct_noise_hu", &t.ct_noise_hu),
-        ("air_hu", &t.air_hu),
-    ];
-    named
+    t.ranges()
         .into_iter()
-        .filter_map(|(name, r)| r.as_ref().map(|r| (name, r)))
         .map(|(name, r)| match measured.values.get(name) {
             Some(&v) if r.contains(v) => Check::new(
                 &format!("quality.{name}"),
