@@ -1,9 +1,11 @@
 //! The metadata database: one code base over SQLite (embedded default) and PostgreSQL
 //! (scale-out), through sqlx's `Any` driver with runtime queries and `$N` placeholders.
 //!
-//! Only three things differ by backend, and all live here: the migration folder (DDL differs),
+//! Only four things differ by backend, and all live here: the migration folder (DDL differs),
 //! how a write transaction starts (SQLite takes its single write lock up front with
-//! `BEGIN IMMEDIATE`, so two writers never deadlock on a lock upgrade), and connection set-up.
+//! `BEGIN IMMEDIATE`, so two writers never deadlock on a lock upgrade), connection set-up, and
+//! how a queue row is taken ([`Backend::skip_locked`]: `FOR UPDATE SKIP LOCKED` on PostgreSQL;
+//! nothing on SQLite, whose write transaction already excludes every other writer).
 
 use crate::error::{Result, StoreError};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
@@ -37,6 +39,17 @@ impl Backend {
                 url: redact(url),
                 why: "expected a sqlite://… or postgres://… URL".into(),
             })
+        }
+    }
+
+    /// The clause that ends a `SELECT` of one queue row to take inside a write transaction:
+    /// on PostgreSQL the row is locked, and rows other transactions hold are skipped, so that
+    /// concurrent takers each get a different row without waiting; on SQLite nothing (the
+    /// `BEGIN IMMEDIATE` write transaction already runs alone).
+    pub fn skip_locked(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "",
+            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
         }
     }
 

@@ -109,7 +109,7 @@ pub enum QueryStep {
 }
 
 impl Store {
-    async fn trial_row_id(&self, trial: &str) -> Result<i64> {
+    pub(crate) async fn trial_row_id(&self, trial: &str) -> Result<i64> {
         sqlx::query_scalar("SELECT id FROM trials WHERE trial_key = $1")
             .bind(trial)
             .fetch_optional(self.db.pool())

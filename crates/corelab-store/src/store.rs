@@ -365,10 +365,8 @@ impl WriteTx<'_> {
     ) -> Result<bool> {
         let inserted = self.record_blob_row(sha256, size, media_type).await?;
         if inserted {
-            self.record(NewEvent::new("blob.put", "blob", &sha256.to_hex()).after(
-                &json!({"sha256": sha256.to_hex(), "size": size, "media_type": media_type}),
-            ))
-            .await?;
+            self.record(blob_put_event(sha256, size, media_type))
+                .await?;
         }
         Ok(inserted)
     }
@@ -409,6 +407,12 @@ impl WriteTx<'_> {
         }
         Ok(())
     }
+}
+
+/// The event of a blob newly recorded (what [`WriteTx::record_blob`] appends).
+pub(crate) fn blob_put_event(sha256: &Sha256Digest, size: u64, media_type: &str) -> NewEvent {
+    NewEvent::new("blob.put", "blob", &sha256.to_hex())
+        .after(&json!({"sha256": sha256.to_hex(), "size": size, "media_type": media_type}))
 }
 
 /// Writes a checkpoint outside the database. A failure here leaves the checkpoint in the
