@@ -66,6 +66,35 @@ pub enum Command {
     /// QC of a trial against its protocol: evaluate (the default) and print the subject × visit
     /// matrix with every problem; show the last evaluation; decide over a computed status.
     Qc(QcArgs),
+    /// Run what the protocol asks for on what passed QC: evaluate QC, enqueue the locked
+    /// algorithms' jobs (idempotent), and with --wait run them here until the trial's queue is
+    /// empty.
+    Run(RunArgs),
+    /// A scale-out worker: claims jobs from the queue and runs them until stopped (Ctrl-C,
+    /// SIGTERM).
+    Worker {
+        /// Only this trial's jobs.
+        #[arg(long)]
+        trial: Option<String>,
+        /// The worker's name in the queue and audit trail (default: worker-HOST-PID).
+        #[arg(long)]
+        name: Option<String>,
+        /// Stop when no job is claimable instead of waiting for more.
+        #[arg(long)]
+        once: bool,
+    },
+    /// A trial's jobs, with their state, attempts, errors and results.
+    Jobs {
+        /// The trial.
+        trial: String,
+    },
+    /// The W3C PROV-JSON record of a job's outputs.
+    Provenance {
+        /// The trial.
+        trial: String,
+        /// The job's id.
+        job: i64,
+    },
     /// Queries to sites about QC findings: raise, answer, close, list.
     #[command(subcommand)]
     Query(QueryCommand),
@@ -511,4 +540,17 @@ pub enum QueryCommand {
         #[arg(long)]
         all: bool,
     },
+}
+
+/// `corelab run TRIAL [--wait] [--workers N]`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The trial.
+    pub trial: String,
+    /// Run the jobs here, and wait until none is queued or running.
+    #[arg(long)]
+    pub wait: bool,
+    /// Workers to run here with --wait.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub workers: u16,
 }

@@ -5,15 +5,18 @@
 //! ([`quality`]), files each study to a protocol visit with its day from baseline and window
 //! ([`schedule`]), flags scanner changes across a subject's visits ([`consistency`]), and rolls it
 //! all up into `pass` / `review` / `fail` statuses over which people's decisions stand
-//! ([`report`]). [`evaluate`] reads the store and records the evaluation. It never changes what
-//! was catalogued and never runs algorithms; the job queue starts only from what passed.
+//! ([`report`]). [`evaluate`] reads the store and records the evaluation. [`jobs`] plans the
+//! locked algorithms' jobs on what passed QC and runs one; [`worker`] claims jobs from the
+//! store's queue and records what they made. It never changes what was catalogued.
 
 pub mod classify;
 pub mod conformance;
 pub mod consistency;
 pub mod evaluate;
+pub mod jobs;
 pub mod quality;
 pub mod report;
 pub mod schedule;
+pub mod worker;
 
 pub use report::{Check, QcReport, Status};

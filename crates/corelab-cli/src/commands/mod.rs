@@ -10,6 +10,7 @@ mod phantom;
 mod qc;
 mod quarantine;
 mod register;
+mod run;
 mod serve;
 mod subject;
 mod trial;
@@ -34,6 +35,12 @@ pub async fn run(cli: Cli) -> Result<u8> {
         Command::Import(a) => import::run(g, a).await,
         Command::Serve(a) => serve::run(g, a).await,
         Command::Qc(a) => qc::run(g, a).await,
+        Command::Run(a) => run::run(g, a).await,
+        Command::Worker { trial, name, once } => {
+            run::worker(g, trial.as_deref(), name.as_deref(), *once).await
+        }
+        Command::Jobs { trial } => run::jobs(g, trial).await,
+        Command::Provenance { trial, job } => run::provenance(g, trial, *job).await,
         Command::Query(c) => qc::query(g, c).await,
         Command::Quarantine(c) => quarantine::run(g, c).await,
         Command::Convert(a) => convert::run(g, a).await,
