@@ -82,6 +82,10 @@ pub enum Command {
         /// Stop when no job is claimable instead of waiting for more.
         #[arg(long)]
         once: bool,
+        /// Seconds a claim holds without a heartbeat (renewed every third of it): how soon
+        /// another worker takes over the job of one that died.
+        #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
+        lease_secs: u64,
     },
     /// A trial's jobs, with their state, attempts, errors and results.
     Jobs {

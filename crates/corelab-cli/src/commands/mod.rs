@@ -36,9 +36,12 @@ pub async fn run(cli: Cli) -> Result<u8> {
         Command::Serve(a) => serve::run(g, a).await,
         Command::Qc(a) => qc::run(g, a).await,
         Command::Run(a) => run::run(g, a).await,
-        Command::Worker { trial, name, once } => {
-            run::worker(g, trial.as_deref(), name.as_deref(), *once).await
-        }
+        Command::Worker {
+            trial,
+            name,
+            once,
+            lease_secs,
+        } => run::worker(g, trial.as_deref(), name.as_deref(), *once, *lease_secs).await,
         Command::Jobs { trial } => run::jobs(g, trial).await,
         Command::Provenance { trial, job } => run::provenance(g, trial, *job).await,
         Command::Query(c) => qc::query(g, c).await,

@@ -146,9 +146,16 @@ async fn drain(
     }
 }
 
-pub async fn worker(g: &Global, trial: Option<&str>, name: Option<&str>, once: bool) -> Result<u8> {
+pub async fn worker(
+    g: &Global,
+    trial: Option<&str>,
+    name: Option<&str>,
+    once: bool,
+    lease_secs: u64,
+) -> Result<u8> {
     let store = Arc::new(open(g).await?);
-    let o = WorkerOptions::new(&worker_name(name), trial);
+    let mut o = WorkerOptions::new(&worker_name(name), trial);
+    o.lease = Duration::from_secs(lease_secs);
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let (mut ok, mut failed) = (0u64, 0u64);
     loop {
