@@ -58,7 +58,8 @@ pub enum Command {
     /// Trial subjects: assign a site's own ID, reveal who a subject is (audited).
     #[command(subcommand)]
     Subject(SubjectCommand),
-    /// Serve the network: the DICOM storage SCP (--dicom); stops on Ctrl-C or SIGTERM.
+    /// Serve: the DICOM storage SCP (--dicom) and in-process workers (--workers) that run the
+    /// locked trials' jobs as their series pass QC; stops on Ctrl-C or SIGTERM.
     Serve(ServeArgs),
     /// Import files, folders (recursively) and zip archives into a trial, through the same
     /// pipeline as the network: de-identified, stored and catalogued, or quarantined with a reason.
@@ -375,6 +376,13 @@ pub struct ServeArgs {
     /// size; a larger one is processed alone). Objects being received are held on disk past 8 MiB.
     #[arg(long, default_value_t = 4096)]
     pub memory_mib: u64,
+    /// In-process workers running jobs; with any, every locked trial that received new
+    /// instances has its QC evaluated and its jobs enqueued every --plan-every seconds.
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u16).range(0..=64))]
+    pub workers: u16,
+    /// Seconds between two plannings of the locked trials (with --workers).
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=86400))]
+    pub plan_every: u64,
 }
 
 /// `corelab import …`.

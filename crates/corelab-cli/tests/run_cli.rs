@@ -241,3 +241,97 @@ fn run_enqueues_each_passed_visit_once_and_stores_outputs_with_provenance() {
         "byte-identical outputs with 1 and 2 workers"
     );
 }
+
+#[test]
+fn serve_with_workers_runs_a_locked_trials_jobs_as_its_series_arrive() {
+    let dir = tempfile::tempdir().unwrap();
+    let phantom = dir.path().join("phantom");
+    let made = corelab(
+        &dir.path().join("scratch"),
+        &[
+            "phantom",
+            "ms-lesions",
+            "--out",
+            phantom.to_str().unwrap(),
+            "--subjects",
+            "1",
+            "--voxel-mm",
+            "3",
+            "--subsamples",
+            "1",
+        ],
+    );
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let data = lab_with_trial(dir.path(), TRIAL);
+    assert!(
+        corelab(&data, &["trial", "lock", "MS-RUN"])
+            .status
+            .success()
+    );
+    let mut serve = std::process::Command::new(env!("CARGO_BIN_EXE_corelab"))
+        .arg("--data")
+        .arg(&data)
+        .args(["serve", "--workers", "1", "--plan-every", "1"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // The site sends its baseline, then its follow-up: each is run once it has passed QC.
+    let first = phantom.join("MS-001");
+    let r = corelab(
+        &data,
+        &[
+            "import",
+            "MS-RUN",
+            "--site",
+            "S01",
+            first.join("V1").to_str().unwrap(),
+        ],
+    );
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let wait_for = |n: usize| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        loop {
+            let jobs = json(&corelab(&data, &["--json", "jobs", "MS-RUN"]));
+            let done = jobs
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|j| j["state"] == "succeeded")
+                .count();
+            if done == n {
+                return jobs;
+            }
+            assert!(std::time::Instant::now() < deadline, "{jobs:#}");
+            std::thread::sleep(std::time::Duration::from_millis(300));
+        }
+    };
+    let jobs = wait_for(1);
+    assert_eq!(jobs[0]["visit"], "baseline");
+    let r = corelab(
+        &data,
+        &[
+            "import",
+            "MS-RUN",
+            "--site",
+            "S01",
+            first.join("V2").to_str().unwrap(),
+        ],
+    );
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let jobs = wait_for(2);
+    assert_eq!(
+        jobs.as_array().unwrap().len(),
+        2,
+        "each visit once: {jobs:#}"
+    );
+    assert_eq!(jobs[1]["visit"], "M12");
+    let _ = serve.kill();
+    let _ = serve.wait();
+    let audit = json(&corelab(&data, &["--json", "audit", "verify"]));
+    assert_eq!(audit["ok"], true);
+}

@@ -23,6 +23,11 @@ pub enum EngineError {
     /// The store.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The trial has no lock: nothing may run.
+    #[error(
+        "trial {0} is not locked: lock it first (corelab trial lock {0}), so that only the locked algorithm versions run"
+    )]
+    NotLocked(String),
     /// The trial's stored file no longer parses (it was valid when stored; the schema changed).
     #[error("trial {trial}: {why}")]
     TrialFile {

@@ -16,6 +16,7 @@ pub mod evaluate;
 pub mod jobs;
 pub mod quality;
 pub mod report;
+pub mod runner;
 pub mod schedule;
 pub mod worker;
 

@@ -6,11 +6,9 @@ use super::{actor, open};
 use crate::cli::{Global, RunArgs};
 use crate::output::emit;
 use anyhow::{Result, bail};
-use corelab_algo::lock::Lock;
-use corelab_core::TrialFile;
-use corelab_engine::jobs::plan;
+use corelab_engine::runner::plan_run;
 use corelab_engine::worker::{Outcome, WorkerOptions, run_one};
-use corelab_store::{Enqueued, Job, Store};
+use corelab_store::{Job, Store};
 use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,26 +29,8 @@ pub async fn run(g: &Global, a: &RunArgs) -> Result<u8> {
     if store.trial(trial).await?.is_none() {
         bail!("no trial {trial}");
     }
-    let Some(lock_row) = store.trial_locks(trial).await?.pop() else {
-        bail!(
-            "trial {trial} is not locked: lock it first (corelab trial lock {trial}), so that only the locked algorithm versions run"
-        );
-    };
-    let lock: Lock = serde_json::from_str(&lock_row.lock_json)?;
-    let (_, text) = store.trial_file_text(trial).await?;
-    let file = TrialFile::parse(&text)?;
     let who = actor(g);
-    let (report, _) =
-        corelab_engine::evaluate::evaluate(&store, trial, &who, &mut |_, _| {}).await?;
-    let catalog = store.trial_series(trial).await?;
-    let planned = plan(&file, &lock, lock_row.version, &report, &catalog);
-    let (mut created, mut existing) = (0, 0);
-    for job in &planned.jobs {
-        match store.enqueue_job(&who, job).await? {
-            Enqueued::Created(_) => created += 1,
-            Enqueued::Existing { .. } => existing += 1,
-        }
-    }
+    let planned = plan_run(&store, trial, &who).await?;
     if a.wait {
         let total = store
             .jobs(trial)
@@ -78,10 +58,10 @@ pub async fn run(g: &Global, a: &RunArgs) -> Result<u8> {
     let count = |state: &str| jobs.iter().filter(|j| j.state == state).count();
     let doc = json!({
         "trial": trial,
-        "lock_version": lock_row.version,
-        "qc": {"series": report.series, "visits": report.visits},
-        "enqueued": created,
-        "already_queued_or_done": existing,
+        "lock_version": planned.lock_version,
+        "qc": {"series": planned.series, "visits": planned.visits},
+        "enqueued": planned.enqueued,
+        "already_queued_or_done": planned.existing,
         "skipped": planned.skipped,
         "jobs": {
             "queued": count("queued"), "running": count("running"),
@@ -93,9 +73,11 @@ pub async fn run(g: &Global, a: &RunArgs) -> Result<u8> {
     });
     emit(g.json, &doc, |d| {
         let mut t = format!(
-            "{trial} (lock version {}): {created} jobs enqueued, {existing} already there; \
+            "{trial} (lock version {}): {} jobs enqueued, {} already there; \
              {} queued, {} running, {} succeeded, {} failed",
-            lock_row.version,
+            planned.lock_version,
+            planned.enqueued,
+            planned.existing,
             d["jobs"]["queued"],
             d["jobs"]["running"],
             d["jobs"]["succeeded"],
