@@ -426,12 +426,42 @@ fn demo_runs_end_to_end_and_prints_one_json_document() {
     let d = json(&out);
     assert_eq!(d["trial"], "DEMO-MS-001");
     assert_eq!(d["audit_ok"], true);
-    assert!(d["endpoints"].is_array());
     assert_eq!(d["outputs_sha256"].as_str().unwrap().len(), 64);
-    assert_eq!(d["status"]["trials"][0]["sites"], 2);
-    // Synthetic studies from both sites went through the ingest pipeline, de-identified.
-    assert_eq!(d["ingest"]["stored"], 32);
+    assert_eq!(d["status"]["trials"][0]["sites"], 3);
+    // The phantoms of three sites went through the ingest pipeline, de-identified; the object
+    // without a Patient ID was quarantined.
+    let stored = d["ingest"]["stored"].as_u64().unwrap();
+    assert!(stored > 100, "{d:#}");
     assert_eq!(d["ingest"]["quarantined"], 1);
-    assert_eq!(d["status"]["instances"], 32);
+    assert_eq!(d["status"]["instances"].as_u64(), Some(stored));
     assert_eq!(d["status"]["trials"][0]["subjects"], 3);
+    // QC passed every series and visit; N4 ran on each visit's T1w as a locked job.
+    assert_eq!(
+        (
+            d["qc"]["visits"]["pass"].as_u64(),
+            d["qc"]["problems"].as_u64()
+        ),
+        (Some(6), Some(0)),
+        "{d:#}"
+    );
+    assert_eq!(
+        (
+            d["jobs"]["succeeded"].as_u64(),
+            d["jobs"]["failed"].as_u64()
+        ),
+        (Some(6), Some(0))
+    );
+    let endpoints = d["endpoints"].as_array().unwrap();
+    assert_eq!(endpoints.len(), 6);
+    for e in endpoints {
+        assert_eq!(
+            (
+                e["algorithm"].as_str(),
+                e["measure"].as_str(),
+                e["unit"].as_str()
+            ),
+            (Some("image.bias-n4@1.0.0"), Some("field-cv"), Some("1"))
+        );
+        assert!(e["value"].as_f64().unwrap() > 0.0);
+    }
 }

@@ -1,8 +1,10 @@
-//! `corelab demo`: the main job end to end on a fresh installation. Today that is: create the
-//! installation, register a two-site trial, ingest synthetic CT studies from both sites (planted
-//! identities, de-identified on the way in, one deliberately unlinkable object quarantined), sign
-//! the audit trail and verify it. Each later part of corelab (QC, algorithms, reads, export) adds
-//! its step here.
+//! `corelab demo`: the main job end to end on a fresh installation: digital MS phantoms from
+//! three sites and vendors (`corelab phantom ms-lesions`) are ingested through the ingest
+//! pipeline (de-identified on the way in; one deliberately unlinkable object quarantined), QC
+//! judges every series and visit by the trial's protocol, the trial is locked, its algorithm runs
+//! as jobs on two workers on everything that passed, and the audit trail is signed and verified.
+//! Each later part of corelab (the area algorithms with their truth, reads, export) adds its step
+//! here.
 
 use super::{actor, status_text};
 use crate::cli::Global;
@@ -14,7 +16,8 @@ use corelab_store::{Overrides, Store};
 use serde_json::json;
 use std::path::Path;
 
-/// The demo trial, in the minimal trial.toml form of DESIGN.md.
+/// The demo trial: three sites, two visits a year apart, T1w and FLAIR roles with their
+/// requirements and quality thresholds, and N4 bias correction of every T1w.
 pub const DEMO_TRIAL: &str = r#"[trial]
 id = "DEMO-MS-001"
 sponsor = "corelab demo"
@@ -30,12 +33,46 @@ ae_titles = ["S01PACS"]
 
 [[sites]]
 id = "S02"
-name = "Clinic B"
-country = "DE"
+name = "Clinique du Parc B"
+country = "FR"
 ae_titles = ["S02PACS", "S02MR"]
 
+[[sites]]
+id = "S03"
+name = "Regional Medical Center C"
+country = "DE"
+ae_titles = ["S03PACS"]
+
 [deid]
-options = ["retain-long-modified-dates"]
+options = ["retain-long-modified-dates", "clean-descriptors"]
+
+[[visits]]
+name = "baseline"
+day = 0
+window_days = 3
+required = ["T1w", "FLAIR"]
+
+[[visits]]
+name = "M12"
+day = 365
+window_days = 14
+required = ["T1w", "FLAIR"]
+
+[roles.T1w]
+description = "3-D T1-weighted gradient echo, sagittal"
+match = { modality = ["MR"], description = ["*T1*", "*BRAVO*", "*TFE*"], exclude_description = ["*FLAIR*", "*dark-fluid*"], mr_acquisition_type = "3D" }
+require = { field_strength_t = [1.5, 3.0], slice_thickness_mm = { max = 3.5 }, orientation = "sagittal" }
+
+[roles.FLAIR]
+description = "2-D T2 FLAIR, axial"
+match = { modality = ["MR"], description = ["*FLAIR*", "*dark-fluid*"], scanning_sequence = ["IR"] }
+require = { field_strength_t = [1.5, 3.0], slice_thickness_mm = { max = 7 }, ti_ms = [1800, 3000], orientation = "axial" }
+
+[[algorithms]]
+id = "image.bias-n4"
+version = "^1.0"
+params = { levels = 2, iterations = 20 }
+inputs = { image = "T1w" }
 "#;
 
 pub async fn run(g: &Global, out: Option<&Path>) -> Result<u8> {
@@ -55,62 +92,172 @@ pub async fn run(g: &Global, out: Option<&Path>) -> Result<u8> {
     let store = Store::init(&dir, &over, &actor(g))
         .await
         .with_context(|| "demo: creating the installation")?;
+    let who = actor(g);
     let trial = TrialFile::parse(DEMO_TRIAL).context("demo trial file")?;
-    store.create_trial(&actor(g), &trial, DEMO_TRIAL).await?;
+    store.create_trial(&who, &trial, DEMO_TRIAL).await?;
     let store = std::sync::Arc::new(store);
-    let ingest = ingest_synthetic(&store, &actor(g)).await?;
+    eprintln!("demo: writing the MS phantoms of three sites");
+    let phantoms = dir.join("phantoms");
+    let options = corelab_image::phantom::Options {
+        subjects: 3,
+        voxel_mm: Some(3.0),
+        subsamples: 2,
+        ..Default::default()
+    };
+    corelab_dicom::phantom::write(
+        corelab_image::phantom::Kind::MsLesions,
+        &options,
+        &phantoms,
+        &mut |_, _, _| {},
+    )?;
+    eprintln!("demo: ingesting them, de-identified on the way in");
+    let ingest = ingest_phantoms(&store, &who, &phantoms).await?;
+    eprintln!("demo: QC, lock, jobs");
+    let (qc, _) =
+        corelab_engine::evaluate::evaluate(&store, TRIAL_ID, &who, &mut |_, _| {}).await?;
+    let lock = corelab_algo::lock::resolve(
+        TRIAL_ID,
+        &trial.algorithms,
+        &corelab_algo::Registry::builtin(),
+    )?;
+    store
+        .record_lock(&who, TRIAL_ID, &lock.canonical(), &lock.sha256(), None)
+        .await?;
+    let planned = corelab_engine::runner::plan_run(&store, TRIAL_ID, &who).await?;
+    let mut workers = Vec::new();
+    for n in 0..2 {
+        let store = store.clone();
+        let o =
+            corelab_engine::worker::WorkerOptions::new(&format!("demo-worker-{n}"), Some(TRIAL_ID));
+        workers.push(tokio::spawn(async move {
+            super::run::drain(&store, &o, &|| {}).await
+        }));
+    }
+    for w in workers {
+        w.await??;
+    }
+    let jobs = store.jobs(TRIAL_ID).await?;
+    let measurements = store.measurements(TRIAL_ID).await?;
+    let endpoints: Vec<serde_json::Value> = measurements
+        .iter()
+        .map(|m| {
+            json!({
+                "subject": m.subject, "visit": m.visit, "algorithm": m.algorithm,
+                "measure": m.name, "value": m.value, "unit": m.unit,
+                // No algorithm with a phantom truth is catalogued yet (issue 8).
+                "truth": null, "error": null,
+            })
+        })
+        .collect();
+    // One hash over every derived output (images and measurements, in a fixed order), so two
+    // runs can be compared.
+    let mut derived: Vec<String> = jobs
+        .iter()
+        .filter_map(|j| j.result.as_ref())
+        .map(|r| {
+            let images: Vec<&str> = r["images"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|i| i["sha256"].as_str())
+                .collect();
+            format!(
+                "{} {} {}",
+                r["algorithm"],
+                images.join(","),
+                r["measurements"]
+            )
+        })
+        .collect();
+    derived.sort();
+    let outputs = derived.join("\n");
     store.checkpoint().await?;
     let report = store.verify_audit().await?;
     let status = store.status().await?;
-    // One hash over every derived output, so two runs can be compared; no step derives outputs yet.
-    let outputs: Vec<u8> = Vec::new();
+    let failed = jobs.iter().filter(|j| j.state != "succeeded").count();
     let doc = json!({
-        "trial": trial.trial.id.as_str(),
+        "trial": TRIAL_ID,
         "data": store.installation.dir,
-        "endpoints": [],
+        "phantoms": phantoms,
         "ingest": ingest,
+        "qc": {"series": qc.series, "visits": qc.visits, "problems": qc.problems().len()},
+        "lock_sha256": lock.sha256(),
+        "jobs": {"enqueued": planned.enqueued, "succeeded": jobs.len() - failed, "failed": failed},
+        "endpoints": endpoints,
         "audit_ok": report.ok,
         "audit_events": report.events,
-        "outputs_sha256": Sha256Digest::of(&outputs).to_hex(),
+        "outputs_sha256": Sha256Digest::of(outputs.as_bytes()).to_hex(),
         "status": status,
     });
-    emit(g.json, &doc, |_| {
-        format!(
-            "{}\ningested: {} stored, {} quarantined (an object without a Patient ID)\naudit trail: {} ({} events, {} signed checkpoints)\nendpoints: none yet (QC and algorithms are still to come)",
+    emit(g.json, &doc, |d| {
+        let mut t = format!(
+            "{}\ningested: {} stored, {} quarantined (an object without a Patient ID)\n\
+             QC: series {} pass, {} review, {} fail; visits {} pass, {} review, {} fail (corelab qc {TRIAL_ID})\n\
+             jobs: {} succeeded, {} failed (lock {})\nendpoints:",
             status_text(&status),
             ingest["stored"],
             ingest["quarantined"],
+            qc.series.pass,
+            qc.series.review,
+            qc.series.fail,
+            qc.visits.pass,
+            qc.visits.review,
+            qc.visits.fail,
+            d["jobs"]["succeeded"],
+            d["jobs"]["failed"],
+            &lock.sha256()[..12],
+        );
+        for m in &measurements {
+            t.push_str(&format!(
+                "\n  {} {:9} {} {} = {:.4} {}",
+                m.subject, m.visit, m.algorithm, m.name, m.value, m.unit
+            ));
+        }
+        t.push_str(&format!(
+            "\naudit trail: {} ({} events, {} signed checkpoints)",
             if report.ok { "verified" } else { "BROKEN" },
             report.events,
             report.checkpoints
-        )
+        ));
+        t
     })?;
-    Ok(if report.ok { 0 } else { CHECK_FAILED })
+    Ok(if report.ok && failed == 0 {
+        0
+    } else {
+        CHECK_FAILED
+    })
 }
 
-/// Two sites send synthetic CT studies for three patients through the ingest pipeline; one object
-/// arrives without a Patient ID and is quarantined.
-async fn ingest_synthetic(store: &std::sync::Arc<Store>, actor: &str) -> Result<serde_json::Value> {
+const TRIAL_ID: &str = "DEMO-MS-001";
+
+/// Each phantom subject's DICOM files sent by its site through the ingest pipeline, then one
+/// object whose Patient ID was blanked at the site: it cannot be linked, so it is quarantined.
+async fn ingest_phantoms(
+    store: &std::sync::Arc<Store>,
+    actor: &str,
+    phantoms: &Path,
+) -> Result<serde_json::Value> {
     use corelab_ingest::{Ingestor, Outcome, Source};
     let ingestor = Ingestor::new(store.clone(), actor);
     let (mut stored, mut quarantined) = (0, 0);
-    let sends = [
-        ("S01", "MRN-1001", "Doe^Jane", 1),
-        ("S01", "MRN-1001", "Doe^Jane", 2),
-        ("S01", "MRN-1002", "Roe^Richard", 1),
-        ("S02", "PAT-77", "Muster^Max", 1),
-    ];
-    for (site, id, name, study) in sends {
-        for bytes in corelab_dicom::synthetic::ct_series(id, name, study, 8) {
+    for (n, site) in ["S01", "S02", "S03"].iter().enumerate() {
+        let subject = phantoms.join(format!("MS-{:03}", n + 1));
+        let mut files = Vec::new();
+        collect(&subject, &mut files)?;
+        files.sort();
+        for path in files {
+            let bytes = std::fs::read(&path).with_context(|| path.display().to_string())?;
             let source = Source {
-                trial: "DEMO-MS-001".into(),
-                site: site.into(),
-                origin: format!("demo:synthetic {site}"),
+                trial: TRIAL_ID.into(),
+                site: (*site).into(),
+                origin: format!("demo:{}", path.display()),
                 subject: None,
             };
             match ingestor.ingest(&source, bytes.into()).await? {
                 o if o.is_stored() => stored += 1,
-                Outcome::Quarantined { .. } => quarantined += 1,
+                Outcome::Quarantined { reason, .. } => {
+                    anyhow::bail!("demo: {} quarantined: {reason}", path.display())
+                }
                 other => anyhow::bail!("demo: unexpected outcome {other:?}"),
             }
         }
@@ -126,7 +273,7 @@ async fn ingest_synthetic(store: &std::sync::Arc<Store>, actor: &str) -> Result<
     let bytes = corelab_dicom::deid::encode_part10(blank.dataset, &blank.transfer_syntax)
         .map_err(|e| anyhow::anyhow!(e))?;
     let source = Source {
-        trial: "DEMO-MS-001".into(),
+        trial: TRIAL_ID.into(),
         site: "S02".into(),
         origin: "demo:synthetic S02".into(),
         subject: None,
@@ -135,6 +282,18 @@ async fn ingest_synthetic(store: &std::sync::Arc<Store>, actor: &str) -> Result<
         quarantined += 1;
     }
     Ok(json!({"stored": stored, "quarantined": quarantined}))
+}
+
+fn collect(dir: &Path, out: &mut Vec<std::path::PathBuf>) -> Result<()> {
+    for entry in std::fs::read_dir(dir).with_context(|| dir.display().to_string())? {
+        let path = entry?.path();
+        if path.is_dir() {
+            collect(&path, out)?;
+        } else if path.extension().is_some_and(|e| e == "dcm") {
+            out.push(path);
+        }
+    }
+    Ok(())
 }
 
 fn uuid_like() -> String {

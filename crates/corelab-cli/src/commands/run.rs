@@ -103,7 +103,7 @@ pub async fn run(g: &Global, a: &RunArgs) -> Result<u8> {
 
 /// Runs jobs until none is claimable and none of the trial's is still running elsewhere
 /// (a retry waiting out its backoff is waited for).
-async fn drain(
+pub(super) async fn drain(
     store: &Arc<Store>,
     o: &WorkerOptions,
     done: &(dyn Fn() + Send + Sync),
