@@ -259,6 +259,21 @@ fn qc_finds_exactly_the_planted_protocol_deviations() {
         s("S02", "M12", "-", "scanner.software_versions", "review"),
     ]);
     assert_eq!(findings(&report), expected, "{report:#}");
+    // Image quality of heads: the noise is σ 18 (T1w) and 20 (FLAIR) under tissue of about 600
+    // and 400, no ghost (docs/algorithms/qc-metrics.md).
+    for series in report["subjects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s["visits"].as_array().unwrap())
+        .flat_map(|v| v["series"].as_array().unwrap())
+    {
+        let q = &series["quality"];
+        let snr = q["snr_dietrich"].as_f64().unwrap();
+        assert!((15.0..40.0).contains(&snr), "{series:#}");
+        assert!(q["ghost_ratio"].as_f64().unwrap() < 0.02, "{series:#}");
+        assert!(q["fber"].as_f64().unwrap() > 100.0, "{series:#}");
+    }
     // Every series was classified into its role; statuses roll up to the visits.
     assert_eq!(report["series"]["pass"], 10, "{:#}", report["series"]);
     assert_eq!(report["series"]["fail"], 1);

@@ -33,24 +33,29 @@ pub fn phase_axis(in_plane_phase_encoding_direction: &str) -> Option<usize> {
     }
 }
 
-/// The object (head, phantom) of an MR image: voxels above Otsu's threshold, the largest
-/// 26-connected component of them, its holes filled slice by slice (each `k` slice, 4-connected
-/// background not reached from the slice's edge) and then in 3-D (6-connected background not
-/// reaching the volume's edge).
+/// The object (head, phantom) of an MR image: voxels above Otsu's threshold, the 26-connected
+/// components of them at least 5 % the size of the largest, their holes filled slice by slice
+/// (each `k` slice, 4-connected background not reached from the slice's edge) and then in 3-D
+/// (6-connected background not reaching the volume's edge). Keeping every large component,
+/// not only the largest, matters for heads: a dark skull and CSF split the bright scalp from the
+/// brain, and a field of view that cuts the head leaves the scalp's shell open, so either one
+/// alone would leave the other in the "air".
 pub fn object_mask(image: &Volume<f32>) -> Result<Mask, QualityError> {
     let t = otsu_threshold(image)?;
     let above = image.data.mapv(|v| v > t);
     let (labels, sizes) = label(&above, Connectivity::TwentySix);
-    let Some((largest, _)) = sizes
-        .iter()
-        .enumerate()
-        .skip(1)
-        .max_by_key(|&(l, &s)| (s, std::cmp::Reverse(l)))
-    else {
+    let Some(&largest) = sizes.iter().skip(1).max() else {
         return Err(QualityError::EmptyMask("object"));
     };
-    let largest = largest as u32;
-    let object = labels.mapv(|l| l == largest);
+    if largest == 0 {
+        return Err(QualityError::EmptyMask("object"));
+    }
+    let kept: Vec<bool> = sizes
+        .iter()
+        .enumerate()
+        .map(|(l, &s)| l > 0 && s * 20 >= largest)
+        .collect();
+    let object = labels.mapv(|l| kept.get(l as usize).copied().unwrap_or(false));
     Ok(fill_holes(&fill_slice_holes(&object)))
 }
 
