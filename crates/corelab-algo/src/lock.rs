@@ -20,8 +20,12 @@ pub struct Locked {
     pub parameters: serde_json::Value,
     /// The corelab build it is locked to.
     pub build: String,
-    /// [`provenance::fingerprint`].
+    /// [`provenance::fingerprint`]; for an external program, the SHA-256 of the canonical JSON
+    /// of id, version, build, parameters and the program (its executable's hash included).
     pub fingerprint: String,
+    /// An external program's declaration (`[algorithms.program]`), as locked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub program: Option<serde_json::Value>,
 }
 
 /// A trial's lock.
@@ -92,6 +96,10 @@ pub fn resolve(
 ) -> Result<Lock, LockError> {
     let mut algorithms = Vec::new();
     for (index, spec) in specs.iter().enumerate() {
+        if let Some(program) = &spec.program {
+            algorithms.push(external(spec, program));
+            continue;
+        }
         let a = registry.get(&spec.id).ok_or_else(|| LockError::Unknown {
             index,
             id: spec.id.clone(),
@@ -123,12 +131,41 @@ pub fn resolve(
             parameters: serde_json::to_value(&params).unwrap_or_default(),
             build: provenance::build(),
             fingerprint: provenance::fingerprint(a, &params),
+            program: None,
         });
     }
     Ok(Lock {
         trial: trial.to_owned(),
         algorithms,
     })
+}
+
+/// An external program locked: its exact version, parameters as written, and its declaration
+/// (path, executable hash, arguments, timeout, outputs) in the fingerprint, so a changed
+/// executable or declaration is a different algorithm and needs an amendment.
+fn external(spec: &AlgorithmSpec, program: &corelab_core::ProgramSpec) -> Locked {
+    let parameters: serde_json::Value = spec
+        .param_text()
+        .into_iter()
+        .map(|(k, v)| (k, serde_json::Value::String(v)))
+        .collect::<serde_json::Map<_, _>>()
+        .into();
+    let program = serde_json::to_value(program).unwrap_or_default();
+    let build = provenance::build();
+    let canonical = serde_json::json!({
+        "id": spec.id, "version": spec.version, "build": build,
+        "parameters": parameters, "program": program,
+    })
+    .to_string();
+    Locked {
+        id: spec.id.clone(),
+        version: spec.version.clone(),
+        requirement: spec.version.clone(),
+        parameters,
+        build,
+        fingerprint: Sha256Digest::of(canonical.as_bytes()).to_hex(),
+        program: Some(program),
+    }
 }
 
 /// A run refused because it is not what the trial locked.
@@ -187,6 +224,7 @@ mod tests {
                 .map(|(k, v)| (k.to_string(), toml::Value::String(v.to_string())))
                 .collect(),
             inputs: BTreeMap::new(),
+            program: None,
         }
     }
 

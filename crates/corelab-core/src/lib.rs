@@ -34,5 +34,6 @@ pub use subject::{SubjectIdError, SubjectIdRule};
 pub use toml_error::{Position, toml_error_line};
 pub use trial::{
     AlgorithmSpec, BlackoutRule, DeidProfile, DeidSection, IngestSection, Phase, PrivateTag,
-    SafePrivateSpec, SiteSpec, TrialError, TrialFile, TrialSection,
+    ProgramMeasurement, ProgramSpec, SafePrivateSpec, SiteSpec, TrialError, TrialFile,
+    TrialSection,
 };

@@ -259,6 +259,50 @@ pub struct AlgorithmSpec {
     /// `{ image = "FLAIR" }`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub inputs: BTreeMap<String, String>,
+    /// An external program (an academic tool onboarded as an algorithm, id `ext.NAME`, an exact
+    /// `version`) instead of a built-in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub program: Option<ProgramSpec>,
+}
+
+/// `[algorithms.program]`: an executable corelab runs in a scratch folder holding only its
+/// inputs (as `in/ROLE.nii.gz`), after checking its SHA-256, under a timeout; it must write
+/// `out/result.json` (`{"measurements": [{"name", "value", "unit"}]}`) matching the declared
+/// measurements, and `out/ROLE.nii.gz` for each declared image.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProgramSpec {
+    /// The executable's absolute path.
+    pub path: String,
+    /// SHA-256 of the executable (hex): checked before every run.
+    pub sha256: String,
+    /// The arguments; `{input:ROLE}` becomes the input's path, `{output}` the output folder,
+    /// `{param:NAME}` a parameter's value.
+    #[serde(default)]
+    pub args: Vec<String>,
+    /// Seconds it may run before it is killed.
+    #[serde(default = "default_timeout_s")]
+    pub timeout_s: u64,
+    /// The measurements it reports, each with its UCUM unit.
+    #[serde(default)]
+    pub measurements: Vec<ProgramMeasurement>,
+    /// The images it writes (`out/ROLE.nii.gz`), by role.
+    #[serde(default)]
+    pub images: Vec<String>,
+}
+
+fn default_timeout_s() -> u64 {
+    600
+}
+
+/// A measurement an external program reports.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProgramMeasurement {
+    /// Its name.
+    pub name: String,
+    /// Its UCUM unit.
+    pub unit: String,
 }
 
 impl AlgorithmSpec {
@@ -408,6 +452,14 @@ impl TrialFile {
                     );
                 }
             }
+            if let Some(p) = &a.program {
+                check_program(a, p, &at.key("program"), found);
+            } else if a.id.starts_with("ext.") {
+                found.add(
+                    at.key("id"),
+                    "an ext. algorithm needs its [algorithms.program]",
+                );
+            }
         }
     }
 
@@ -488,6 +540,70 @@ impl TrialFile {
                     );
                 }
             }
+        }
+    }
+}
+
+/// An external program's entry: an `ext.` id, an exact version, an absolute path, a SHA-256,
+/// placeholders that name its inputs and parameters, a timeout, and at least one output.
+fn check_program(a: &AlgorithmSpec, p: &ProgramSpec, at: &FieldPath, found: &mut Findings) {
+    if !a.id.starts_with("ext.") {
+        found.add(
+            FieldPath::keys("algorithms").key("id"),
+            format!("{:?}: an external program's id is ext.NAME", a.id),
+        );
+    }
+    if semver::Version::parse(&a.version).is_err() {
+        found.add(
+            at.clone(),
+            format!(
+                "an external program has one exact version (e.g. \"1.0.0\"), not {:?}",
+                a.version
+            ),
+        );
+    }
+    if !p.path.starts_with('/') {
+        found.add(at.key("path"), "must be an absolute path");
+    }
+    if p.sha256.len() != 64 || !p.sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+        found.add(
+            at.key("sha256"),
+            "must be the executable's SHA-256 in 64 hex digits",
+        );
+    }
+    if p.timeout_s == 0 || p.timeout_s > 86_400 {
+        found.add(at.key("timeout_s"), "must be 1 to 86400 seconds");
+    }
+    if p.measurements.is_empty() && p.images.is_empty() {
+        found.add(at.clone(), "declares no output (measurements or images)");
+    }
+    for (n, m) in p.measurements.iter().enumerate() {
+        if m.name.trim().is_empty() || m.unit.trim().is_empty() {
+            found.add(at.key("measurements").at(n), "needs a name and a UCUM unit");
+        }
+    }
+    for (n, arg) in p.args.iter().enumerate() {
+        let mut rest = arg.as_str();
+        while let Some(start) = rest.find('{') {
+            let Some(end) = rest[start..].find('}') else {
+                break;
+            };
+            let placeholder = &rest[start + 1..start + end];
+            let ok = match placeholder.split_once(':') {
+                Some(("input", role)) => a.inputs.contains_key(role),
+                Some(("param", name)) => a.params.contains_key(name),
+                None => placeholder == "output",
+                _ => false,
+            };
+            if !ok {
+                found.add(
+                    at.key("args").at(n),
+                    format!(
+                        "{{{placeholder}}} is not {{output}}, {{input:ROLE}} of its inputs or {{param:NAME}} of its params"
+                    ),
+                );
+            }
+            rest = &rest[start + end + 1..];
         }
     }
 }
@@ -623,5 +739,43 @@ options = ["retain-long-modified-dates"]
     fn rejects_a_misspelt_field_in_a_site() {
         let e = TrialFile::parse(&MINIMAL.replace("ae_titles", "ae_title")).unwrap_err();
         assert!(e.to_string().contains("ae_title"), "{e}");
+    }
+    #[test]
+    fn an_external_program_is_checked_for_hash_path_placeholders_and_outputs() {
+        let program = |path: &str, sha: &str, args: &str, outputs: &str| {
+            format!(
+                "{MINIMAL}\n[[algorithms]]\nid = \"ext.tool\"\nversion = \"1.0.0\"\n\
+                 inputs = {{ image = \"T1w\" }}\n[algorithms.program]\npath = \"{path}\"\n\
+                 sha256 = \"{sha}\"\nargs = {args}\n{outputs}\n"
+            )
+        };
+        let good_sha = "a".repeat(64);
+        let outputs = "measurements = [{ name = \"v\", unit = \"mL\" }]";
+        // Its input role names a series role that the file does not define: that is the only
+        // problem of an otherwise good program.
+        let e = TrialFile::parse(&program(
+            "/opt/t",
+            &good_sha,
+            r#"["{input:image}", "{output}"]"#,
+            outputs,
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("algorithms[0].inputs.image") && !e.contains("program"),
+            "{e}"
+        );
+        let e = TrialFile::parse(&program("t", "abc", r#"["{input:mask}", "{oops}"]"#, ""))
+            .unwrap_err()
+            .to_string();
+        for expect in [
+            "program.path",
+            "program.sha256",
+            "program.args[0]",
+            "program.args[1]",
+            "declares no output",
+        ] {
+            assert!(e.contains(expect), "{expect}: {e}");
+        }
     }
 }

@@ -189,6 +189,13 @@ pub fn execute(
     run_id: &str,
     agent: &str,
 ) -> Result<Executed, JobError> {
+    if let Some(locked) = lock
+        .algorithms
+        .iter()
+        .find(|l| l.id == algorithm_id && l.program.is_some())
+    {
+        return crate::external::run_program(locked, inputs, run_id, agent);
+    }
     let registry = Registry::builtin();
     let algorithm = registry.get(algorithm_id).ok_or_else(|| {
         JobError::Final(format!(
@@ -261,7 +268,7 @@ pub fn execute(
 }
 
 /// A volume as `.nii.gz` bytes, through a temporary file (the NIfTI writer writes paths).
-fn nifti_bytes(volume: &Volume<f32>) -> Result<Vec<u8>, String> {
+pub(crate) fn nifti_bytes(volume: &Volume<f32>) -> Result<Vec<u8>, String> {
     let dir = tempfile::tempdir().map_err(|e| format!("a temporary folder: {e}"))?;
     let path = dir.path().join("out.nii.gz");
     corelab_image::nifti_io::write(&path, volume).map_err(|e| e.to_string())?;

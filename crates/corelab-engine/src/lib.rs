@@ -13,6 +13,7 @@ pub mod classify;
 pub mod conformance;
 pub mod consistency;
 pub mod evaluate;
+pub mod external;
 pub mod jobs;
 pub mod quality;
 pub mod report;
