@@ -1,5 +1,6 @@
-//! Network services of corelab: the DICOM storage SCP ([`dimse`]). Every object received goes
-//! through the same ingest pipeline as `corelab import`.
+//! Network services of corelab: the DICOM storage SCP ([`dimse`]) and SCU ([`scu`]). Every object
+//! received goes through the same ingest pipeline as `corelab import`.
 
 pub mod dimse;
+pub mod scu;
 pub mod spool;

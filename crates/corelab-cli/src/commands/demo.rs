@@ -230,38 +230,47 @@ pub async fn run(g: &Global, out: Option<&Path>) -> Result<u8> {
 
 const TRIAL_ID: &str = "DEMO-MS-001";
 
-/// Each phantom subject's DICOM files sent by its site through the ingest pipeline, then one
-/// object whose Patient ID was blanked at the site: it cannot be linked, so it is quarantined.
+/// Each phantom subject's DICOM files sent by its site (calling AE title `S0nPACS`) over DICOM
+/// (C-STORE) to corelab's own storage SCP on loopback, which de-identifies and catalogues them;
+/// then one object whose Patient ID was blanked at the site, through the pipeline: it cannot be
+/// linked, so it is quarantined.
 async fn ingest_phantoms(
     store: &std::sync::Arc<Store>,
     actor: &str,
     phantoms: &Path,
 ) -> Result<serde_json::Value> {
     use corelab_ingest::{Ingestor, Outcome, Source};
-    let ingestor = Ingestor::new(store.clone(), actor);
+    use corelab_server::dimse::{self, DimseConfig};
+    let ingestor = std::sync::Arc::new(Ingestor::new(store.clone(), &format!("{actor}+dimse")));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let port = listener.local_addr()?.port();
+    let spool_dir = store.installation.dir.join("spool");
+    std::fs::create_dir_all(&spool_dir)?;
+    let config = DimseConfig {
+        spool_dir,
+        ..DimseConfig::default()
+    };
+    let scp = tokio::spawn(dimse::serve(listener, ingestor.clone(), config));
     let (mut stored, mut quarantined) = (0, 0);
     for (n, site) in ["S01", "S02", "S03"].iter().enumerate() {
         let subject = phantoms.join(format!("MS-{:03}", n + 1));
         let mut files = Vec::new();
         collect(&subject, &mut files)?;
         files.sort();
-        for path in files {
-            let bytes = std::fs::read(&path).with_context(|| path.display().to_string())?;
-            let source = Source {
-                trial: TRIAL_ID.into(),
-                site: (*site).into(),
-                origin: format!("demo:{}", path.display()),
-                subject: None,
-            };
-            match ingestor.ingest(&source, bytes.into()).await? {
-                o if o.is_stored() => stored += 1,
-                Outcome::Quarantined { reason, .. } => {
-                    anyhow::bail!("demo: {} quarantined: {reason}", path.display())
-                }
-                other => anyhow::bail!("demo: unexpected outcome {other:?}"),
-            }
+        let calling = format!("{site}PACS");
+        let address = format!("CORELAB@127.0.0.1:{port}");
+        let sent = tokio::task::spawn_blocking(move || {
+            corelab_server::scu::store_files(&address, &calling, &files)
+        })
+        .await?
+        .map_err(|e| anyhow::anyhow!("demo: C-STORE from {site}: {e}"))?;
+        if let Some((file, status, why)) = sent.failed.first() {
+            anyhow::bail!("demo: {file} was refused with status {status:#06x}: {why}");
         }
+        stored += sent.stored;
     }
+    scp.abort();
+    let ingestor = Ingestor::new(store.clone(), actor);
     // A slice whose Patient ID was blanked at the site: it cannot be linked, so it is held.
     let mut blank = corelab_dicom::read::read_bytes(
         &corelab_dicom::synthetic::ct_series("", "Unknown^Patient", 9, 1)[0],
