@@ -125,6 +125,10 @@ pub enum Command {
         /// Where to create the demo installation (must be absent or empty; default: a new temporary folder).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Then keep serving the demo installation: the storage SCP on this address (e.g.
+        /// 127.0.0.1:11112, AE CORELAB) and two workers, until Ctrl-C or SIGTERM.
+        #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "127.0.0.1:11112")]
+        serve: Option<String>,
     },
 }
 

@@ -75,7 +75,7 @@ params = { levels = 2, iterations = 20 }
 inputs = { image = "T1w" }
 "#;
 
-pub async fn run(g: &Global, out: Option<&Path>) -> Result<u8> {
+pub async fn run(g: &Global, out: Option<&Path>, serve: Option<&str>) -> Result<u8> {
     let dir = match out {
         Some(d) => d.to_owned(),
         None => {
@@ -221,11 +221,36 @@ pub async fn run(g: &Global, out: Option<&Path>) -> Result<u8> {
         ));
         t
     })?;
-    Ok(if report.ok && failed == 0 {
+    let code = if report.ok && failed == 0 {
         0
     } else {
         CHECK_FAILED
-    })
+    };
+    if let Some(addr) = serve {
+        // Keep serving the demo installation: what sites would send next is ingested, judged
+        // and run as it arrives.
+        drop(store);
+        let g = Global {
+            data: dir.clone(),
+            database: g.database.clone(),
+            store: g.store.clone(),
+            json: g.json,
+            actor: g.actor.clone(),
+        };
+        let args = crate::cli::ServeArgs {
+            dicom: Some(addr.to_owned()),
+            aet: "CORELAB".into(),
+            max_associations: 64,
+            idle_timeout: 60,
+            max_mib: 2048,
+            memory_mib: 4096,
+            workers: 2,
+            plan_every: 10,
+        };
+        eprintln!("demo: serving {} (Ctrl-C to stop)", dir.display());
+        super::serve::run(&g, &args).await?;
+    }
+    Ok(code)
 }
 
 const TRIAL_ID: &str = "DEMO-MS-001";
