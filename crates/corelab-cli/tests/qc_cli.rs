@@ -12,73 +12,9 @@ use serde_json::Value;
 use std::collections::BTreeSet;
 use std::path::Path;
 
-const TRIAL: &str = r#"
-[trial]
-id = "MS-QC"
-sponsor = "Example Pharma"
-protocol = "EXP-MS-01"
-phase = "IIb"
-indication = "Relapsing multiple sclerosis"
-
-[[sites]]
-id = "S01"
-name = "University Hospital A"
-
-[[sites]]
-id = "S02"
-name = "Clinique du Parc B"
-
-[[sites]]
-id = "S03"
-name = "Regional Medical Center C"
-
-[deid]
-options = ["retain-long-modified-dates", "clean-descriptors"]
-
-[[visits]]
-name = "baseline"
-day = 0
-window_days = 3
-required = ["T1w", "FLAIR"]
-
-[[visits]]
-name = "M12"
-day = 365
-window_days = 14
-required = ["T1w", "FLAIR"]
-
-[[visits]]
-name = "M24"
-day = 730
-window_days = 14
-required = ["T1w", "FLAIR"]
-
-[roles.T1w]
-description = "3-D T1-weighted gradient echo, sagittal"
-[roles.T1w.match]
-modality = ["MR"]
-description = ["*T1*", "*BRAVO*", "*TFE*"]
-exclude_description = ["*FLAIR*", "*dark-fluid*"]
-mr_acquisition_type = "3D"
-[roles.T1w.require]
-field_strength_t = [1.5, 3.0]
-slice_thickness_mm = { max = 3.5 }
-pixel_spacing_mm = { max = 3.5 }
-orientation = "sagittal"
-coverage_mm = { min = 150 }
-
-[roles.FLAIR]
-description = "2-D T2 FLAIR, axial"
-[roles.FLAIR.match]
-modality = ["MR"]
-description = ["*FLAIR*", "*dark-fluid*"]
-scanning_sequence = ["IR"]
-[roles.FLAIR.require]
-field_strength_t = [1.5, 3.0]
-slice_thickness_mm = { max = 6.5 }
-ti_ms = [1800, 3000]
-orientation = "axial"
-"#;
+fn trial_text() -> String {
+    common::ms_trial("MS-QC", "")
+}
 
 /// `corelab phantom KIND --out DIR --subsamples 1 ARGS…`, which must succeed.
 fn make_phantom(dir: &Path, kind: &str, out: &Path, args: &[&str]) {
@@ -184,7 +120,7 @@ fn visit_status(report: &Value, site: &str, visit: &str) -> String {
 #[test]
 fn qc_finds_exactly_the_planted_protocol_deviations() {
     let dir = tempfile::tempdir().unwrap();
-    let data = lab_with_trial(dir.path(), TRIAL);
+    let data = lab_with_trial(dir.path(), &trial_text());
     let phantom = dir.path().join("phantom");
     make_phantom(
         dir.path(),
@@ -409,7 +345,7 @@ fn qc_finds_exactly_the_planted_protocol_deviations() {
 #[test]
 fn qc_of_an_unknown_trial_is_an_error_naming_it() {
     let dir = tempfile::tempdir().unwrap();
-    let data = lab_with_trial(dir.path(), TRIAL);
+    let data = lab_with_trial(dir.path(), &trial_text());
     let r = corelab(&data, &["qc", "NOPE"]);
     assert_eq!(r.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&r.stderr).contains("NOPE"));
@@ -420,7 +356,7 @@ fn trial_create_reports_every_protocol_error_with_line_and_column() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("lab");
     assert!(corelab(&data, &["init"]).status.success());
-    let broken = TRIAL
+    let broken = trial_text()
         .replace(
             "window_days = 14\nrequired = [\"T1w\", \"FLAIR\"]\n\n[[visits]]\nname = \"M24\"",
             "window_days = -14\nrequired = [\"T1w\", \"DWI\"]\n\n[[visits]]\nname = \"M24\"",

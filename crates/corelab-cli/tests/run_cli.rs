@@ -10,83 +10,17 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-const TRIAL: &str = r#"
-[trial]
-id = "MS-RUN"
-sponsor = "Example Pharma"
-protocol = "EXP-MS-01"
-phase = "IIb"
-indication = "Relapsing multiple sclerosis"
-
-[[sites]]
-id = "S01"
-name = "University Hospital A"
-
-[[sites]]
-id = "S02"
-name = "Clinique du Parc B"
-
-[[sites]]
-id = "S03"
-name = "Regional Medical Center C"
-
-[deid]
-options = ["retain-long-modified-dates", "clean-descriptors"]
-
-[[visits]]
-name = "baseline"
-day = 0
-window_days = 3
-required = ["T1w", "FLAIR"]
-
-[[visits]]
-name = "M12"
-day = 365
-window_days = 14
-required = ["T1w", "FLAIR"]
-
-[[visits]]
-name = "M24"
-day = 730
-window_days = 14
-required = ["T1w", "FLAIR"]
-
-[roles.T1w]
-description = "3-D T1-weighted gradient echo, sagittal"
-[roles.T1w.match]
-modality = ["MR"]
-description = ["*T1*", "*BRAVO*", "*TFE*"]
-exclude_description = ["*FLAIR*", "*dark-fluid*"]
-mr_acquisition_type = "3D"
-[roles.T1w.require]
-field_strength_t = [1.5, 3.0]
-slice_thickness_mm = { max = 3.5 }
-pixel_spacing_mm = { max = 3.5 }
-orientation = "sagittal"
-coverage_mm = { min = 150 }
-
-[roles.FLAIR]
-description = "2-D T2 FLAIR, axial"
-[roles.FLAIR.match]
-modality = ["MR"]
-description = ["*FLAIR*", "*dark-fluid*"]
-scanning_sequence = ["IR"]
-[roles.FLAIR.require]
-field_strength_t = [1.5, 3.0]
-slice_thickness_mm = { max = 6.5 }
-ti_ms = [1800, 3000]
-orientation = "axial"
-
-[[algorithms]]
-id = "image.bias-n4"
-version = "^1.0"
-params = { levels = 2, iterations = 20 }
-inputs = { image = "T1w" }
-"#;
+fn trial_text() -> String {
+    common::ms_trial(
+        "MS-RUN",
+        "\n[[algorithms]]\nid = \"image.bias-n4\"\nversion = \"^1.0\"\n\
+         params = { levels = 2, iterations = 20 }\ninputs = { image = \"T1w\" }\n",
+    )
+}
 
 /// A lab with the trial, the phantom imported site by site.
 fn lab(dir: &Path, phantom: &Path) -> std::path::PathBuf {
-    let data = lab_with_trial(dir, TRIAL);
+    let data = lab_with_trial(dir, &trial_text());
     for (site, subject) in [("S01", "MS-001"), ("S02", "MS-002")] {
         let r = corelab(
             &data,
@@ -266,7 +200,7 @@ fn serve_with_workers_runs_a_locked_trials_jobs_as_its_series_arrive() {
         "{}",
         String::from_utf8_lossy(&made.stderr)
     );
-    let data = lab_with_trial(dir.path(), TRIAL);
+    let data = lab_with_trial(dir.path(), &trial_text());
     assert!(
         corelab(&data, &["trial", "lock", "MS-RUN"])
             .status

@@ -105,3 +105,78 @@ pub fn audit_actions(data: &Path) -> Vec<String> {
 pub fn count(actions: &[String], action: &str) -> usize {
     actions.iter().filter(|a| *a == action).count()
 }
+
+/// The MS trial of the QC and run tests: three sites, baseline / M12 / M24 with their windows,
+/// T1w and FLAIR roles with requirements; `{ID}` is the trial's id.
+const MS_TRIAL: &str = r#"
+[trial]
+id = "{ID}"
+sponsor = "Example Pharma"
+protocol = "EXP-MS-01"
+phase = "IIb"
+indication = "Relapsing multiple sclerosis"
+
+[[sites]]
+id = "S01"
+name = "University Hospital A"
+
+[[sites]]
+id = "S02"
+name = "Clinique du Parc B"
+
+[[sites]]
+id = "S03"
+name = "Regional Medical Center C"
+
+[deid]
+options = ["retain-long-modified-dates", "clean-descriptors"]
+
+[[visits]]
+name = "baseline"
+day = 0
+window_days = 3
+required = ["T1w", "FLAIR"]
+
+[[visits]]
+name = "M12"
+day = 365
+window_days = 14
+required = ["T1w", "FLAIR"]
+
+[[visits]]
+name = "M24"
+day = 730
+window_days = 14
+required = ["T1w", "FLAIR"]
+
+[roles.T1w]
+description = "3-D T1-weighted gradient echo, sagittal"
+[roles.T1w.match]
+modality = ["MR"]
+description = ["*T1*", "*BRAVO*", "*TFE*"]
+exclude_description = ["*FLAIR*", "*dark-fluid*"]
+mr_acquisition_type = "3D"
+[roles.T1w.require]
+field_strength_t = [1.5, 3.0]
+slice_thickness_mm = { max = 3.5 }
+pixel_spacing_mm = { max = 3.5 }
+orientation = "sagittal"
+coverage_mm = { min = 150 }
+
+[roles.FLAIR]
+description = "2-D T2 FLAIR, axial"
+[roles.FLAIR.match]
+modality = ["MR"]
+description = ["*FLAIR*", "*dark-fluid*"]
+scanning_sequence = ["IR"]
+[roles.FLAIR.require]
+field_strength_t = [1.5, 3.0]
+slice_thickness_mm = { max = 6.5 }
+ti_ms = [1800, 3000]
+orientation = "axial"
+"#;
+
+/// [`MS_TRIAL`] as trial `id`, with `extra` appended (e.g. `[[algorithms]]`).
+pub fn ms_trial(id: &str, extra: &str) -> String {
+    format!("{}{extra}", MS_TRIAL.replace("{ID}", id))
+}
