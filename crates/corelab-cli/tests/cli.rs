@@ -463,5 +463,11 @@ fn demo_runs_end_to_end_and_prints_one_json_document() {
             (Some("image.bias-n4@1.0.0"), Some("field-cv"), Some("1"))
         );
         assert!(e["value"].as_f64().unwrap() > 0.0);
+        // Next to the phantom's truth: the CV of its true bias field on the T1w grid.
+        let truth = e["truth"].as_f64().unwrap();
+        assert!(truth > 0.0 && truth < 0.2, "{e}");
+        assert!(
+            (e["error"].as_f64().unwrap() - (e["value"].as_f64().unwrap() - truth)).abs() < 1e-12
+        );
     }
 }

@@ -71,7 +71,6 @@ require = { field_strength_t = [1.5, 3.0], slice_thickness_mm = { max = 7 }, ti_
 [[algorithms]]
 id = "image.bias-n4"
 version = "^1.0"
-params = { levels = 2, iterations = 20 }
 inputs = { image = "T1w" }
 "#;
 
@@ -138,14 +137,40 @@ pub async fn run(g: &Global, out: Option<&Path>, serve: Option<&str>) -> Result<
     }
     let jobs = store.jobs(TRIAL_ID).await?;
     let measurements = store.measurements(TRIAL_ID).await?;
+    // Each subject's site names its phantom subject (S0n scanned MS-00n), each visit the
+    // phantom's (baseline V1, M12 V2): the truth of N4's field-cv is the coefficient of variation
+    // of the phantom's true bias field on the T1w grid.
+    let site_of: std::collections::BTreeMap<String, String> = store
+        .trial_series(TRIAL_ID)
+        .await?
+        .into_iter()
+        .map(|s| (s.subject, s.site))
+        .collect();
+    let truth_of = |subject: &str, visit: &str| -> Option<f64> {
+        let n: usize = site_of.get(subject)?.strip_prefix("S0")?.parse().ok()?;
+        let v = match visit {
+            "baseline" => "V1",
+            "M12" => "V2",
+            _ => return None,
+        };
+        let path = phantoms.join(format!("truth/MS-{n:03}_{v}_T1w_bias.nii.gz"));
+        let field = corelab_image::nifti_io::read(&path).ok()?;
+        let values: Vec<f64> = field.data.iter().map(|f| f64::from(*f)).collect();
+        let mean = values.iter().sum::<f64>() / values.len().max(1) as f64;
+        let var =
+            values.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / values.len().max(1) as f64;
+        (mean > 0.0).then(|| var.sqrt() / mean)
+    };
     let endpoints: Vec<serde_json::Value> = measurements
         .iter()
         .map(|m| {
+            let truth = (m.name == "field-cv")
+                .then(|| truth_of(&m.subject, &m.visit))
+                .flatten();
             json!({
                 "subject": m.subject, "visit": m.visit, "algorithm": m.algorithm,
                 "measure": m.name, "value": m.value, "unit": m.unit,
-                // No algorithm with a phantom truth is catalogued yet (issue 8).
-                "truth": null, "error": null,
+                "truth": truth, "error": truth.map(|t| m.value - t),
             })
         })
         .collect();
@@ -207,10 +232,21 @@ pub async fn run(g: &Global, out: Option<&Path>, serve: Option<&str>) -> Result<
             d["jobs"]["failed"],
             &lock.sha256()[..12],
         );
-        for m in &measurements {
+        for e in &endpoints {
             t.push_str(&format!(
-                "\n  {} {:9} {} {} = {:.4} {}",
-                m.subject, m.visit, m.algorithm, m.name, m.value, m.unit
+                "\n  {} {:9} {} {} = {:.4} {} (truth {}, error {})",
+                e["subject"].as_str().unwrap_or_default(),
+                e["visit"].as_str().unwrap_or_default(),
+                e["algorithm"].as_str().unwrap_or_default(),
+                e["measure"].as_str().unwrap_or_default(),
+                e["value"].as_f64().unwrap_or(f64::NAN),
+                e["unit"].as_str().unwrap_or_default(),
+                e["truth"]
+                    .as_f64()
+                    .map_or("-".into(), |t| format!("{t:.4}")),
+                e["error"]
+                    .as_f64()
+                    .map_or("-".into(), |t| format!("{t:+.4}")),
             ));
         }
         t.push_str(&format!(
