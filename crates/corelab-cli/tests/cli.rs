@@ -471,3 +471,25 @@ fn demo_runs_end_to_end_and_prints_one_json_document() {
         );
     }
 }
+
+#[test]
+fn serve_and_worker_refuse_what_they_cannot_do_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let lab = init(dir.path());
+    let out = corelab(&lab, &["serve"]);
+    assert_eq!(code(&out), 1);
+    assert!(
+        stderr(&out).contains("--dicom ADDR, --workers N"),
+        "{}",
+        stderr(&out)
+    );
+    let out = corelab(&lab, &["worker", "--lease-secs", "0"]);
+    assert_eq!(code(&out), 2, "a lease of 0 s is a usage error");
+    assert!(stderr(&out).contains("--lease-secs"), "{}", stderr(&out));
+    let out = corelab(&lab, &["run", "NOPE"]);
+    assert_eq!(code(&out), 1);
+    assert!(stderr(&out).contains("no trial NOPE"), "{}", stderr(&out));
+    let out = corelab(&lab, &["jobs", "NOPE"]);
+    assert_eq!(code(&out), 1);
+    assert!(stderr(&out).contains("no trial NOPE"), "{}", stderr(&out));
+}

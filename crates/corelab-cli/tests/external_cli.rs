@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{corelab, json, lab_with_trial};
+use common::{corelab, json, lab_with_trial, make_phantom};
 use corelab_core::Sha256Digest;
 use serde_json::Value;
 use std::os::unix::fs::PermissionsExt;
@@ -107,25 +107,11 @@ fn scenario(
 fn an_external_program_runs_as_a_locked_job_and_each_way_it_can_go_wrong_fails_the_job() {
     let dir = tempfile::tempdir().unwrap();
     let phantom = dir.path().join("phantom");
-    let made = corelab(
-        &dir.path().join("scratch"),
-        &[
-            "phantom",
-            "ms-lesions",
-            "--out",
-            phantom.to_str().unwrap(),
-            "--subjects",
-            "1",
-            "--voxel-mm",
-            "4",
-            "--subsamples",
-            "1",
-        ],
-    );
-    assert!(
-        made.status.success(),
-        "{}",
-        String::from_utf8_lossy(&made.stderr)
+    make_phantom(
+        dir.path(),
+        "ms-lesions",
+        &phantom,
+        &["--subjects", "1", "--voxel-mm", "4"],
     );
     let subject = phantom.join("MS-001");
 

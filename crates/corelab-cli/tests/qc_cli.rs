@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{corelab, json, lab_with_trial};
+use common::{corelab, json, lab_with_trial, make_phantom};
 use dicom_core::{DataElement, PrimitiveValue, Tag, VR};
 use dicom_dictionary_std::tags;
 use serde_json::Value;
@@ -14,25 +14,6 @@ use std::path::Path;
 
 fn trial_text() -> String {
     common::ms_trial("MS-QC", "")
-}
-
-/// `corelab phantom KIND --out DIR --subsamples 1 ARGS…`, which must succeed.
-fn make_phantom(dir: &Path, kind: &str, out: &Path, args: &[&str]) {
-    let mut all = vec![
-        "phantom",
-        kind,
-        "--out",
-        out.to_str().unwrap(),
-        "--subsamples",
-        "1",
-    ];
-    all.extend_from_slice(args);
-    let made = corelab(&dir.join("scratch"), &all);
-    assert!(
-        made.status.success(),
-        "{}",
-        String::from_utf8_lossy(&made.stderr)
-    );
 }
 
 /// Sets `tag` to `value` in every DICOM file under `dir`.

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{corelab, json, lab_with_trial};
+use common::{corelab, json, lab_with_trial, make_phantom};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -76,25 +76,11 @@ fn outputs(data: &Path) -> BTreeMap<(String, String), (String, f64)> {
 fn run_enqueues_each_passed_visit_once_and_stores_outputs_with_provenance() {
     let dir = tempfile::tempdir().unwrap();
     let phantom = dir.path().join("phantom");
-    let made = corelab(
-        &dir.path().join("scratch"),
-        &[
-            "phantom",
-            "ms-lesions",
-            "--out",
-            phantom.to_str().unwrap(),
-            "--subjects",
-            "2",
-            "--voxel-mm",
-            "3",
-            "--subsamples",
-            "1",
-        ],
-    );
-    assert!(
-        made.status.success(),
-        "{}",
-        String::from_utf8_lossy(&made.stderr)
+    make_phantom(
+        dir.path(),
+        "ms-lesions",
+        &phantom,
+        &["--subjects", "2", "--voxel-mm", "3"],
     );
     std::fs::create_dir_all(dir.path().join("a")).unwrap();
     let data = lab(&dir.path().join("a"), &phantom);
@@ -180,25 +166,11 @@ fn run_enqueues_each_passed_visit_once_and_stores_outputs_with_provenance() {
 fn serve_with_workers_runs_a_locked_trials_jobs_as_its_series_arrive() {
     let dir = tempfile::tempdir().unwrap();
     let phantom = dir.path().join("phantom");
-    let made = corelab(
-        &dir.path().join("scratch"),
-        &[
-            "phantom",
-            "ms-lesions",
-            "--out",
-            phantom.to_str().unwrap(),
-            "--subjects",
-            "1",
-            "--voxel-mm",
-            "3",
-            "--subsamples",
-            "1",
-        ],
-    );
-    assert!(
-        made.status.success(),
-        "{}",
-        String::from_utf8_lossy(&made.stderr)
+    make_phantom(
+        dir.path(),
+        "ms-lesions",
+        &phantom,
+        &["--subjects", "1", "--voxel-mm", "3"],
     );
     let data = lab_with_trial(dir.path(), &trial_text());
     assert!(

@@ -81,12 +81,7 @@ pub async fn plan_changed(
         if store.trial_locks(&trial).await?.is_empty() {
             continue;
         }
-        let instances: i64 = store
-            .trial_series(&trial)
-            .await?
-            .iter()
-            .map(|s| s.instances.len() as i64)
-            .sum();
+        let instances: i64 = store.sites(&trial).await?.iter().map(|s| s.instances).sum();
         if seen.get(&trial) == Some(&instances) {
             continue;
         }

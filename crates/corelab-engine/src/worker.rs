@@ -148,15 +148,6 @@ async fn attempt(store: &Arc<Store>, job: &Job, o: &WorkerOptions) -> Result<Job
                 .map(|(sop, bytes)| Instance::from_bytes(sop, &bytes))
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|e| JobError::Final(format!("input {role} (series {uid}): {e}")))?;
-            let hash = corelab_core::Sha256Digest::of(
-                instances
-                    .iter()
-                    .map(|i| i.sha256.as_str())
-                    .collect::<Vec<_>>()
-                    .join("\n")
-                    .as_bytes(),
-            )
-            .to_hex();
             let mut v = volumes(&instances)
                 .map_err(|e| JobError::Final(format!("input {role} (series {uid}): {e}")))?;
             if v.len() != 1 {
@@ -165,7 +156,13 @@ async fn attempt(store: &Arc<Store>, job: &Job, o: &WorkerOptions) -> Result<Job
                     v.len()
                 )));
             }
-            loaded.push((role, v.remove(0), hash));
+            let volume = v.remove(0);
+            // The series as an entity: the SHA-256 of its instances' hashes in slice order, as
+            // `corelab algo run` names a DICOM series folder.
+            let hash =
+                corelab_core::Sha256Digest::of(volume.source.instance_sha256.join("\n").as_bytes())
+                    .to_hex();
+            loaded.push((role, volume, hash));
         }
         execute(&lock_c, &id, &params, loaded, &run_id, &agent)
     });

@@ -52,6 +52,10 @@ pub fn store_files(address: &str, calling: &str, files: &[PathBuf]) -> Result<Se
         .establish_with(address)
         .map_err(|e| format!("cannot associate with {address}: {e}"))?;
     let negotiated = association.presentation_contexts().to_vec();
+    // Command sets are always Implicit VR Little Endian (PS3.7 6.3.1).
+    let implicit = TransferSyntaxRegistry
+        .get("1.2.840.10008.1.2")
+        .ok_or("implicit VR little endian is not registered")?;
     let mut sent = Sent::default();
     for (n, (name, class, instance, ts, dataset)) in objects.into_iter().enumerate() {
         let Some(pc) = negotiated.iter().find(|p| {
@@ -95,9 +99,6 @@ pub fn store_files(address: &str, calling: &str, files: &[PathBuf]) -> Result<Se
             ),
         ]);
         let mut command_bytes = Vec::new();
-        let implicit = TransferSyntaxRegistry
-            .get("1.2.840.10008.1.2")
-            .ok_or("implicit VR little endian is not registered")?;
         command
             .write_dataset_with_ts(&mut command_bytes, implicit)
             .map_err(|e| format!("cannot encode a C-STORE request: {e}"))?;

@@ -24,7 +24,7 @@ pub(crate) fn same_grid(a: &Volume<f32>, b: &Volume<f32>) -> bool {
 }
 
 /// Mean and population standard deviation (`None` for no values).
-pub(crate) fn mean_sd(values: &[f64]) -> Option<(f64, f64)> {
+pub fn mean_sd(values: &[f64]) -> Option<(f64, f64)> {
     if values.is_empty() {
         return None;
     }

@@ -156,10 +156,8 @@ pub async fn run(g: &Global, out: Option<&Path>, serve: Option<&str>) -> Result<
         let path = phantoms.join(format!("truth/MS-{n:03}_{v}_T1w_bias.nii.gz"));
         let field = corelab_image::nifti_io::read(&path).ok()?;
         let values: Vec<f64> = field.data.iter().map(|f| f64::from(*f)).collect();
-        let mean = values.iter().sum::<f64>() / values.len().max(1) as f64;
-        let var =
-            values.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / values.len().max(1) as f64;
-        (mean > 0.0).then(|| var.sqrt() / mean)
+        let (mean, sd) = corelab_algo::image::mean_sd(&values)?;
+        (mean > 0.0).then(|| sd / mean)
     };
     let endpoints: Vec<serde_json::Value> = measurements
         .iter()

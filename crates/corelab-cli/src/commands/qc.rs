@@ -6,7 +6,7 @@ use crate::cli::{Global, QcAction, QcArgs, QueryCommand};
 use crate::output::emit;
 use anyhow::{Result, bail};
 use corelab_engine::QcReport;
-use corelab_engine::report::{Status, VisitQc};
+use corelab_engine::report::VisitQc;
 use corelab_store::QueryStep;
 use std::collections::BTreeSet;
 
@@ -189,7 +189,6 @@ fn human(r: &QcReport) -> String {
         out.push_str(&decided.join("\n"));
         out.push('\n');
     }
-    let _ = Status::Pass;
     out
 }
 

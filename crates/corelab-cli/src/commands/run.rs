@@ -203,6 +203,7 @@ pub async fn jobs(g: &Global, trial: &str) -> Result<u8> {
     Ok(0)
 }
 
+/// Prints the record as JSON whatever `--json` says: it is a JSON document.
 pub async fn provenance(g: &Global, trial: &str, id: i64) -> Result<u8> {
     let store = open(g).await?;
     let job = store.job(trial, id).await?;
@@ -216,7 +217,6 @@ pub async fn provenance(g: &Global, trial: &str, id: i64) -> Result<u8> {
                 .unwrap_or_default()
         );
     };
-    let _ = g;
     println!("{}", serde_json::to_string_pretty(&prov)?);
     Ok(0)
 }

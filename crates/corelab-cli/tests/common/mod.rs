@@ -180,3 +180,23 @@ orientation = "axial"
 pub fn ms_trial(id: &str, extra: &str) -> String {
     format!("{}{extra}", MS_TRIAL.replace("{ID}", id))
 }
+
+/// `corelab phantom KIND --out OUT --subsamples 1 ARGS…` (in a scratch installation beside it),
+/// which must succeed.
+pub fn make_phantom(dir: &Path, kind: &str, out: &Path, args: &[&str]) {
+    let mut all = vec![
+        "phantom",
+        kind,
+        "--out",
+        out.to_str().unwrap(),
+        "--subsamples",
+        "1",
+    ];
+    all.extend_from_slice(args);
+    let made = corelab(&dir.join("scratch"), &all);
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+}
