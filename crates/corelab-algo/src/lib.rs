@@ -8,10 +8,11 @@
 //! - [`lock`]: a trial's version lock, and the version-drift check.
 //! - [`provenance`]: the W3C PROV-JSON record of one run, and the fingerprint that a trial's
 //!   version lock compares.
-//! - One module per area of built-ins: [`image`] (image-level tools).
+//! - One module per area of built-ins: [`image`] (image-level tools), [`neuro`] (neurology).
 
 pub mod image;
 pub mod lock;
+pub mod neuro;
 pub mod params;
 pub mod provenance;
 pub mod registry;
@@ -66,6 +67,47 @@ pub struct ImageSpec {
     pub description: &'static str,
 }
 
+/// A table an algorithm declares it writes (one row per finding: a lesion, a region).
+#[derive(Clone, Debug, Serialize)]
+pub struct TableSpec {
+    /// Its name (`lesions`), the file `NAME.csv` beside the images.
+    pub name: &'static str,
+    /// Its columns: `(name, UCUM unit)`, in order.
+    pub columns: &'static [(&'static str, &'static str)],
+    /// What a row is.
+    pub description: &'static str,
+}
+
+/// A table made: rows of finite numbers under the declared columns.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Table {
+    /// The declared name.
+    pub name: String,
+    /// Column names, as declared.
+    pub columns: Vec<String>,
+    /// The rows, each as long as `columns`.
+    pub rows: Vec<Vec<f64>>,
+}
+
+impl Table {
+    /// The table as CSV: a header of `name [unit]` columns, then the rows.
+    pub fn to_csv(&self, spec: &TableSpec) -> String {
+        let header: Vec<String> = spec
+            .columns
+            .iter()
+            .map(|(name, unit)| format!("{name} [{unit}]"))
+            .collect();
+        let mut out = header.join(",");
+        out.push('\n');
+        for row in &self.rows {
+            let cells: Vec<String> = row.iter().map(|v| v.to_string()).collect();
+            out.push_str(&cells.join(","));
+            out.push('\n');
+        }
+        out
+    }
+}
+
 /// The inputs of a run, loaded: role → volume.
 pub type Inputs = BTreeMap<String, Volume<f32>>;
 
@@ -87,6 +129,8 @@ pub struct Outputs {
     pub measurements: Vec<Measurement>,
     /// Derived images by role, on the grid of the input they derive from.
     pub images: Vec<(String, Volume<f32>)>,
+    /// Tables (per-lesion, per-region), in declared order.
+    pub tables: Vec<Table>,
 }
 
 /// Why a run failed.
@@ -135,6 +179,10 @@ pub trait Algorithm: Send + Sync {
     fn measurements(&self) -> Vec<MeasurementSpec>;
     /// The images it writes.
     fn images(&self) -> Vec<ImageSpec>;
+    /// The tables it writes (none by default).
+    fn tables(&self) -> Vec<TableSpec> {
+        Vec::new()
+    }
     /// Runs on loaded inputs with validated parameters (every declared one present).
     fn run(&self, inputs: &Inputs, params: &Params) -> Result<Outputs, AlgoError>;
 }
@@ -196,6 +244,33 @@ pub fn run(
         }
         if v.data.iter().any(|x| x.is_nan()) {
             return Err(AlgoError::Malformed(format!("image {role:?} holds NaN")));
+        }
+    }
+    let tables = algorithm.tables();
+    for t in &outputs.tables {
+        let Some(spec) = tables.iter().find(|s| s.name == t.name) else {
+            return Err(AlgoError::Malformed(format!(
+                "undeclared table {:?}",
+                t.name
+            )));
+        };
+        let declared: Vec<&str> = spec.columns.iter().map(|c| c.0).collect();
+        if t.columns != declared {
+            return Err(AlgoError::Malformed(format!(
+                "table {:?} has columns {:?}, declared {:?}",
+                t.name, t.columns, declared
+            )));
+        }
+        if let Some(row) = t
+            .rows
+            .iter()
+            .find(|r| r.len() != declared.len() || r.iter().any(|v| !v.is_finite()))
+        {
+            return Err(AlgoError::Malformed(format!(
+                "table {:?} has a row {row:?} that is not {} finite numbers",
+                t.name,
+                declared.len()
+            )));
         }
     }
     Ok((params, outputs))

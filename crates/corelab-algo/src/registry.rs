@@ -14,6 +14,7 @@ impl Registry {
         let all: Vec<Box<dyn Algorithm>> = vec![
             Box::new(crate::image::MaskVolume),
             Box::new(crate::image::BiasN4),
+            Box::new(crate::neuro::pbvc::Pbvc),
         ];
         Self {
             by_id: all.into_iter().map(|a| (a.id(), a)).collect(),

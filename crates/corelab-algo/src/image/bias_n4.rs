@@ -148,6 +148,7 @@ impl Algorithm for BiasN4 {
                 unit: "1".into(),
             }],
             images: vec![("corrected".into(), c.corrected), ("field".into(), c.field)],
+            tables: Vec::new(),
         })
     }
 }

@@ -151,6 +151,7 @@ impl Algorithm for MaskVolume {
         Ok(Outputs {
             measurements,
             images: Vec::new(),
+            tables: Vec::new(),
         })
     }
 }

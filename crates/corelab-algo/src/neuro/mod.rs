@@ -1,0 +1,103 @@
+//! Neurology: the endpoints sponsors run in MS, Alzheimer's and Parkinson's trials — brain
+//! extraction, tissue volumetry, white-matter lesions and their change, atrophy, amyloid PET in
+//! Centiloid, DAT-SPECT binding ratios. The peers are FSL (BET, FAST, SIENA/SIENAX), ANTs
+//! (Atropos), FreeSurfer/SynthSeg and LST; each method is documented with its accuracy in
+//! `docs/algorithms/neuro.*.md`.
+//!
+//! This module holds what they share: masks given on any grid, resolution checks, measurements.
+
+pub mod amyloid;
+pub mod brain_extraction;
+pub mod dat_sbr;
+pub mod lesion_change;
+pub mod ms_lesions;
+pub mod pbvc;
+pub mod tissue_seg;
+
+#[cfg(test)]
+pub(crate) mod testing;
+
+use crate::{AlgoError, Measurement};
+use corelab_image::Volume;
+use corelab_image::geometry::Geometry;
+use corelab_image::resample::{Interpolation, resample};
+use ndarray::Array3;
+
+/// A measurement.
+pub(crate) fn measurement(name: &str, value: f64, unit: &str) -> Measurement {
+    Measurement {
+        name: name.to_owned(),
+        value,
+        unit: unit.to_owned(),
+    }
+}
+
+/// The non-zero voxels of a mask input, on `grid`: as given when it is on that grid, otherwise
+/// resampled through patient space (nearest neighbour). Refuses a mask that is empty there.
+pub(crate) fn mask_on(
+    role: &str,
+    mask: &Volume<f32>,
+    grid: &Geometry,
+) -> Result<Array3<bool>, AlgoError> {
+    let on_grid = if mask.geometry.dims == grid.dims
+        && (mask.geometry.affine - grid.affine).abs().max() < 1e-4
+    {
+        mask.data.mapv(|v| v > 0.5)
+    } else {
+        resample(mask, grid, Interpolation::Nearest, 0.0)
+            .map_err(|e| AlgoError::Input {
+                role: role.to_owned(),
+                why: e.to_string(),
+            })?
+            .data
+            .mapv(|v| v > 0.5)
+    };
+    if !on_grid.iter().any(|&b| b) {
+        return Err(AlgoError::Input {
+            role: role.to_owned(),
+            why: "the mask has no voxel inside the image".to_owned(),
+        });
+    }
+    Ok(on_grid)
+}
+
+/// A binary mask as a volume (1 inside, 0 outside) on `grid`.
+pub(crate) fn mask_volume(mask: &Array3<bool>, grid: &Geometry) -> Volume<f32> {
+    Volume::new(mask.mapv(|b| if b { 1.0 } else { 0.0 }), grid.clone())
+        .expect("a mask computed on the grid has its shape")
+}
+
+/// Refuses an image whose voxels are coarser than `max_mm` along any axis, or that has too few
+/// voxels along one to be a 3-D image: the method's numbers cannot be trusted on it.
+pub(crate) fn require_resolution(
+    role: &str,
+    image: &Volume<f32>,
+    max_mm: f64,
+) -> Result<(), AlgoError> {
+    let spacing = image.geometry.spacing();
+    if let Some(s) = spacing.iter().find(|s| **s > max_mm) {
+        return Err(AlgoError::Input {
+            role: role.to_owned(),
+            why: format!(
+                "voxels of {:.2} × {:.2} × {:.2} mm: too low a resolution (this method needs {max_mm} mm or finer along every axis; found {s:.2} mm)",
+                spacing[0], spacing[1], spacing[2]
+            ),
+        });
+    }
+    if let Some(n) = image.geometry.dims.iter().find(|n| **n < 8) {
+        return Err(AlgoError::Input {
+            role: role.to_owned(),
+            why: format!(
+                "{} × {} × {} voxels: not a 3-D image ({n} along one axis)",
+                image.geometry.dims[0], image.geometry.dims[1], image.geometry.dims[2]
+            ),
+        });
+    }
+    if image.data.iter().any(|v| !v.is_finite()) {
+        return Err(AlgoError::Input {
+            role: role.to_owned(),
+            why: "holds values that are not finite numbers".to_owned(),
+        });
+    }
+    Ok(())
+}
