@@ -1,1 +1,4 @@
 //! Placeholder: being written.
+
+/// Placeholder.
+pub struct DatSbr;
