@@ -17,7 +17,7 @@ use corelab_image::resample::{Interpolation, resample_through};
 use ndarray::Array3;
 
 #[cfg(test)]
-mod phantom;
+pub(crate) mod phantom;
 #[cfg(test)]
 mod tests;
 
