@@ -1,5 +1,6 @@
 use super::phantom::{Activity, activity_map, gaain, mean_over, pet_grid, subject_pet};
 use super::*;
+use corelab_image::geometry::Geometry;
 use corelab_image::registration::AffineTransform;
 use nalgebra::Matrix3;
 use std::collections::BTreeMap;
@@ -217,4 +218,87 @@ fn registration_recovers_the_known_motion_within_2_mm() {
     let (angle, distance) = on.transform.difference(&truth, &corners);
     println!("registration error: {angle:.2}°, {distance:.2} mm at the corners of a 120 mm box");
     assert!(distance < 2.0 && angle < 1.0, "{angle}° {distance} mm");
+}
+
+#[test]
+fn same_pet_gives_the_same_suvr_bit_for_bit_and_the_tracer_picks_the_equation() {
+    let s = space();
+    let (pet, _) = subject(&s, 1.5, 5);
+    let i = inputs(&s, pet);
+    let (_, a) = crate::run(&AmyloidCentiloid, &i, &given(&[])).expect("runs");
+    let (_, b) = crate::run(
+        &AmyloidCentiloid,
+        &i,
+        &given(&[("tracer", "florbetapir"), ("threshold", "200")]),
+    )
+    .expect("runs");
+    let suvr = value(&a, "suvr");
+    assert_eq!(suvr.to_bits(), value(&b, "suvr").to_bits());
+    assert_eq!(a.images[0].1.data, b.images[0].1.data);
+    assert_eq!(value(&b, "centiloid"), 175.4 * suvr - 182.3);
+    assert_eq!(value(&b, "positive"), 0.0);
+}
+
+#[test]
+fn coarse_nonfinite_empty_truncated_and_negative_inputs_are_refused_by_name() {
+    let s = space();
+    let (pet, _) = subject(&s, 1.5, 6);
+    let run = |i: &Inputs| crate::run(&AmyloidCentiloid, i, &given(&[])).map(|_| ());
+    let role_of = |e: AlgoError| match e {
+        AlgoError::Input { role, why } => (role, why),
+        other => panic!("not an input error: {other}"),
+    };
+    // Voxels of 7 mm.
+    let coarse = pet_grid(&s.target.geometry, 7.0, [240.0, 260.0, 220.0]);
+    let pet7 =
+        corelab_image::resample::resample(&pet, &coarse, Interpolation::Trilinear, 0.0).unwrap();
+    assert_eq!(role_of(run(&inputs(&s, pet7)).unwrap_err()).0, "pet");
+    // A NaN.
+    let mut nan = pet.clone();
+    nan.data[[10, 10, 10]] = f32::NAN;
+    assert_eq!(role_of(run(&inputs(&s, nan)).unwrap_err()).0, "pet");
+    // An empty target.
+    let mut i = inputs(&s, pet.clone());
+    i.get_mut("target").unwrap().data.fill(0.0);
+    assert_eq!(role_of(run(&i).unwrap_err()).0, "target");
+    // A field of view that cuts the cerebellum in half: the cerebellum's middle and up.
+    let g = &s.target.geometry;
+    let zs = |m: &Array3<bool>| -> Vec<f64> {
+        let mut z: Vec<f64> = m
+            .indexed_iter()
+            .filter(|(_, b)| **b)
+            .map(|((i, j, k), _)| g.to_patient([i as f64, j as f64, k as f64])[2])
+            .collect();
+        z.sort_by(f64::total_cmp);
+        z
+    };
+    let (zt, zr) = (zs(&s.t), zs(&s.r));
+    let bottom = zr[zr.len() / 2];
+    println!(
+        "target z {:.0} to {:.0} mm, reference z {:.0} to {:.0} mm: field of view from {bottom:.0} mm",
+        zt[0],
+        zt[zt.len() - 1],
+        zr[0],
+        zr[zr.len() - 1]
+    );
+    let short = Geometry::axis_aligned(
+        [80, 88, 60],
+        [s.centre[0] - 118.5, s.centre[1] - 130.5, bottom],
+        [3.0; 3],
+    );
+    let truncated = subject_pet(
+        &activity_map(&s.t, &s.r, g, TEMPLATE),
+        &short,
+        &AffineTransform::identity(s.centre),
+        0.01,
+        1,
+    );
+    let (role, why) = role_of(run(&inputs(&s, truncated)).unwrap_err());
+    println!("truncated: {role}: {why}");
+    assert_eq!(role, "reference");
+    // A PET whose reference is below zero.
+    let mut negative = pet;
+    negative.data.mapv_inplace(|v| -v);
+    let (role, why) = role_of(run(&inputs(&s, negative)).unwrap_err());
+    assert!(role == "pet" && why.contains("reference"), "{role}: {why}");
 }
