@@ -167,19 +167,30 @@ pub fn extract(image: &Volume<f32>, options: &Options) -> Result<Extracted, Algo
 
     // 5. The intracranial volume: from the brain outward through what is brighter than the
     //    midpoint of CSF and skull, at most `csf_margin_mm` out, then closed and filled.
+    // Both levels are read on the image smoothed twice as much as for the brain (on FLAIR the
+    // skull is 60 and the CSF 80 under noise of σ 20): the CSF from the first 2 mm (or voxel)
+    // outside the brain, the skull as the lower quartile of what lies beyond, out to 5 mm past
+    // the margin (skull, and the scalp behind it, which is brighter on both contrasts).
     let outside = edt(&brain, spacing);
-    let csf = median(&shell(&outside, 0.0, 2.0 * voxel));
-    let skull = percentile(
-        &shell(&outside, 2.0 * voxel, options.csf_margin_mm + 5.0),
-        0.1,
-    );
+    let smooth = gaussian(&image.data, spacing, 2.0 * options.smoothing_mm);
+    let values = |lo: f64, hi: f64| -> Vec<f32> {
+        Zip::from(&smooth)
+            .and(&outside)
+            .fold(Vec::new(), |mut acc, &v, &d| {
+                if d > lo && d <= hi {
+                    acc.push(v);
+                }
+                acc
+            })
+    };
+    let csf = median(&values(0.0, voxel.max(2.0)));
+    let skull = percentile(&values(2.0 * voxel, options.csf_margin_mm + 5.0), 0.25);
     let csf_threshold = if csf > skull {
         0.5 * (csf + skull)
     } else {
         csf
     };
-    let smooth2 = gaussian(&image.data, spacing, 2.0 * options.smoothing_mm);
-    let reach = Zip::from(&smooth2).and(&outside).map_collect(|&v, &d| {
+    let reach = Zip::from(&smooth).and(&outside).map_collect(|&v, &d| {
         d == 0.0 || (d <= options.csf_margin_mm && f64::from(v) > csf_threshold)
     });
     let (labels, _) = label(&reach, Connectivity::Six);
