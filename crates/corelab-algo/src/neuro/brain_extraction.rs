@@ -236,9 +236,12 @@ fn on_grid(
     // 5. The intracranial volume: from the brain outward through what is brighter than the
     //    midpoint of CSF and skull, at most `csf_margin_mm` out, then closed and filled.
     // Both levels are read on the image smoothed twice as much as for the brain (on FLAIR the
-    // skull is 60 and the CSF 80 under noise of σ 20): the CSF from the first 2 mm (or voxel)
-    // outside the brain, the skull as the lower quartile of what lies beyond, out to 5 mm past
-    // the margin (skull, and the scalp behind it, which is brighter on both contrasts).
+    // skull is 60 and the CSF 80 under noise of σ 20): the CSF as the 10th percentile of the
+    // first 2 mm (or voxel) outside the brain (its median is pulled up by the grey matter's
+    // partial volume: with it the ICV came out 2.5 % small on the phantoms, Dice 0.985 T1w /
+    // 0.97 FLAIR; with the 10th percentile 0.995 / 0.98), the skull as the lower quartile of what
+    // lies beyond, out to 5 mm past the margin (skull, and the scalp behind it, which is
+    // brighter on both contrasts).
     let outside = edt(&brain, spacing);
     let smooth = gaussian(smooth, spacing, 3f64.sqrt() * options.smoothing_mm);
     let values = |lo: f64, hi: f64| -> Vec<f32> {
@@ -251,7 +254,7 @@ fn on_grid(
                 acc
             })
     };
-    let csf = median(&values(0.0, voxel.max(2.0)));
+    let csf = percentile(&values(0.0, voxel.max(2.0)), 0.1);
     let skull = percentile(&values(2.0 * voxel, options.csf_margin_mm + 5.0), 0.25);
     let csf_threshold = if csf > skull {
         0.5 * (csf + skull)
