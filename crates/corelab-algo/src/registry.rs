@@ -17,6 +17,7 @@ impl Registry {
             Box::new(crate::neuro::pbvc::Pbvc),
             Box::new(crate::neuro::amyloid::AmyloidCentiloid),
             Box::new(crate::neuro::dat_sbr::DatSbr),
+            Box::new(crate::neuro::brain_extraction::BrainExtraction),
         ];
         Self {
             by_id: all.into_iter().map(|a| (a.id(), a)).collect(),
