@@ -16,6 +16,7 @@ impl Registry {
             Box::new(crate::image::BiasN4),
             Box::new(crate::neuro::pbvc::Pbvc),
             Box::new(crate::neuro::ms_lesions::MsLesions),
+            Box::new(crate::neuro::lesion_change::LesionChange),
         ];
         Self {
             by_id: all.into_iter().map(|a| (a.id(), a)).collect(),

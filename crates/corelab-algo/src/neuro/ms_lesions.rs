@@ -243,7 +243,7 @@ pub fn detect(
         }
     }
     let labels = labels.mapv(|l| renumber[l as usize]);
-    let lesions = measure(flair, brain, &labels, next as usize, &offsets);
+    let lesions = measure(flair, brain, &labels, next as usize);
     Ok(Detection { labels, lesions })
 }
 
@@ -330,17 +330,89 @@ fn grow(
     out
 }
 
-/// Centroids and partial-volume volumes of labels `1..=n` (module documentation, step 4).
+/// The subject's lesion level: the 90th percentile of the lesion voxels' intensities (`None`
+/// without lesions).
+pub(crate) fn lesion_level(data: &Array3<f32>, labels: &Array3<u32>) -> Option<f64> {
+    let mut inside: Vec<f64> = Zip::from(data)
+        .and(labels)
+        .fold(Vec::new(), |mut v, &x, &l| {
+            if l > 0 {
+                v.push(f64::from(x));
+            }
+            v
+        });
+    if inside.is_empty() {
+        return None;
+    }
+    inside.sort_by(f64::total_cmp);
+    Some(inside[(inside.len() - 1) * 9 / 10])
+}
+
+/// The partial-volume volume (mm³) of the lesion at `voxels` (module documentation, step 4):
+/// the fractions of its voxels and of the ring one voxel out, against the median of the normal
+/// tissue two voxels out (in the brain, in no lesion of `labels`) and the lesion `level`.
+pub(crate) fn partial_volume(
+    flair: &Volume<f32>,
+    brain: &Array3<bool>,
+    labels: &Array3<u32>,
+    voxels: &[[usize; 3]],
+    level: f64,
+) -> f64 {
+    let data = &flair.data;
+    let dims = labels.dim();
+    let six = neighbours(Connectivity::Six);
+    let mut seen: std::collections::BTreeSet<[usize; 3]> = voxels.iter().copied().collect();
+    let mut ring1 = Vec::new();
+    for &p in voxels {
+        for o in &six {
+            if let Some(q) = step(p, *o, dims)
+                && seen.insert(q)
+            {
+                ring1.push(q);
+            }
+        }
+    }
+    let mut ring2 = Vec::new();
+    for &p in &ring1 {
+        for o in &six {
+            if let Some(q) = step(p, *o, dims)
+                && seen.insert(q)
+            {
+                ring2.push(q);
+            }
+        }
+    }
+    let normal = |q: &&[usize; 3]| brain[**q] && labels[**q] == 0;
+    let mut around: Vec<f64> = ring2
+        .iter()
+        .filter(normal)
+        .map(|&q| f64::from(data[q]))
+        .collect();
+    around.sort_by(f64::total_cmp);
+    let background = around.get(around.len() / 2).copied().unwrap_or(0.0);
+    let fraction = |q: [usize; 3]| {
+        if level > background {
+            ((f64::from(data[q]) - background) / (level - background)).clamp(0.0, 1.0)
+        } else {
+            1.0
+        }
+    };
+    let pv: f64 = voxels.iter().map(|&q| fraction(q)).sum::<f64>()
+        + ring1
+            .iter()
+            .filter(normal)
+            .map(|&q| fraction(q))
+            .sum::<f64>();
+    pv * flair.geometry.voxel_volume()
+}
+
+/// Centroids and partial-volume volumes of labels `1..=n`.
 fn measure(
     flair: &Volume<f32>,
     brain: &Array3<bool>,
     labels: &Array3<u32>,
     n: usize,
-    offsets: &[[isize; 3]],
 ) -> Vec<Lesion> {
-    let data = &flair.data;
-    let dims = labels.dim();
-    let voxel_mm3 = flair.geometry.voxel_volume();
     // Each lesion's voxels, in scan order.
     let mut members: Vec<Vec<[usize; 3]>> = vec![Vec::new(); n + 1];
     for ((i, j, k), &l) in labels.indexed_iter() {
@@ -348,85 +420,27 @@ fn measure(
             members[l as usize].push([i, j, k]);
         }
     }
-    let mut inside: Vec<f64> = members
+    let level = lesion_level(&flair.data, labels).unwrap_or(0.0);
+    members
         .iter()
-        .flatten()
-        .map(|&p| f64::from(data[p]))
-        .collect();
-    inside.sort_by(f64::total_cmp);
-    let level = if inside.is_empty() {
-        0.0
-    } else {
-        inside[(inside.len() - 1) * 9 / 10]
-    };
-    let six = neighbours(Connectivity::Six);
-    let _ = offsets;
-    let mut out = Vec::with_capacity(n);
-    for (id, voxels) in members.iter().enumerate().skip(1) {
-        // Rings: one and two voxels out (6-neighbours), inside the brain, in no lesion.
-        let mut ring1 = Vec::new();
-        let mut seen = std::collections::BTreeSet::new();
-        for &p in voxels {
-            seen.insert(p);
-        }
-        for &p in voxels {
-            for o in &six {
-                if let Some(q) = step(p, *o, dims)
-                    && seen.insert(q)
-                {
-                    ring1.push(q);
+        .enumerate()
+        .skip(1)
+        .map(|(id, voxels)| {
+            let mut c = [0.0; 3];
+            for &[i, j, k] in voxels {
+                let p = flair.geometry.to_patient([i as f64, j as f64, k as f64]);
+                for a in 0..3 {
+                    c[a] += p[a];
                 }
             }
-        }
-        let mut ring2 = Vec::new();
-        for &p in &ring1 {
-            for o in &six {
-                if let Some(q) = step(p, *o, dims)
-                    && seen.insert(q)
-                {
-                    ring2.push(q);
-                }
+            Lesion {
+                id,
+                centroid_mm: c.map(|x| x / voxels.len() as f64),
+                volume_mm3: partial_volume(flair, brain, labels, voxels, level),
+                voxels: voxels.len(),
             }
-        }
-        let mut around: Vec<f64> = ring2
-            .iter()
-            .filter(|&&q| brain[q] && labels[q] == 0)
-            .map(|&q| f64::from(data[q]))
-            .collect();
-        around.sort_by(f64::total_cmp);
-        let background = if around.is_empty() {
-            0.0
-        } else {
-            around[around.len() / 2]
-        };
-        let fraction = |q: [usize; 3]| {
-            if level > background {
-                ((f64::from(data[q]) - background) / (level - background)).clamp(0.0, 1.0)
-            } else {
-                1.0
-            }
-        };
-        let pv: f64 = voxels.iter().map(|&q| fraction(q)).sum::<f64>()
-            + ring1
-                .iter()
-                .filter(|&&q| brain[q] && labels[q] == 0)
-                .map(|&q| fraction(q))
-                .sum::<f64>();
-        let mut c = [0.0; 3];
-        for &[i, j, k] in voxels {
-            let p = flair.geometry.to_patient([i as f64, j as f64, k as f64]);
-            for a in 0..3 {
-                c[a] += p[a];
-            }
-        }
-        out.push(Lesion {
-            id,
-            centroid_mm: c.map(|x| x / voxels.len() as f64),
-            volume_mm3: pv * voxel_mm3,
-            voxels: voxels.len(),
-        });
-    }
-    out
+        })
+        .collect()
 }
 
 /// The options of a run's parameters.
