@@ -524,7 +524,12 @@ mod tests {
     fn counts_are_exact(subject: usize) {
         {
             let (inputs, (new, enlarging)) = pair(1, 2.0, subject);
+            let started = std::time::Instant::now();
             let (_, out) = crate::run(&LesionChange, &inputs, &Default::default()).unwrap();
+            eprintln!(
+                "site {subject}: lesion-change took {:.2} s",
+                started.elapsed().as_secs_f64()
+            );
             let value = |n: &str| {
                 out.measurements
                     .iter()

@@ -980,7 +980,12 @@ mod tests {
                 ..Options::default()
             };
             let name = format!("{name} threshold-sd {k}");
+            let started = std::time::Instant::now();
             let d = detect(&flair, &brain, t1, &options).unwrap();
+            eprintln!(
+                "patient07 {name}: detect took {:.2} s",
+                started.elapsed().as_secs_f64()
+            );
             let found = d.labels.mapv(|l| l > 0);
             let dice = crate::neuro::testing::dice(&found, &consensus);
             // The consensus under the same rule: 26-connected components of 10 mm³ or more.
