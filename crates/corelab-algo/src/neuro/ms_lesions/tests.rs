@@ -331,3 +331,22 @@ fn the_same_input_gives_the_same_lesions() {
     assert_eq!(a.labels, b.labels);
     assert_eq!(a.lesions, b.lesions);
 }
+
+#[test]
+fn lesion_f1_and_volume_hold_at_1_5_mm_voxels() {
+    // Finer than the 2-mm targets need; 1 mm gave F1 1.000 and -3.8, -3.0, -2.6 % (measured once,
+    // too slow for CI).
+    for subject in 0..3 {
+        let (r, lesions) = ms_case(1, 1.5, subject, 1, "FLAIR");
+        let flair = &r.images[0];
+        let (f, pv, counted) = score(flair, &truth(&r, "brain"), None, &lesions);
+        eprintln!(
+            "1.5 mm site {subject}: {} lesions, F1 {f:.3}, volume error {:+.1} % (voxel count {:+.1} %)",
+            lesions.len(),
+            100.0 * pv,
+            100.0 * counted
+        );
+        assert!(f >= 0.9, "F1 {f}");
+        assert!(pv.abs() <= 0.10, "volume error {pv}");
+    }
+}
