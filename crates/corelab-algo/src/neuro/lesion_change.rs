@@ -401,12 +401,14 @@ impl Algorithm for LesionChange {
             inputs.get("baseline-mask"),
             "baseline-mask",
             inputs.get("baseline-t1"),
+            "baseline-t1",
         )?;
         let (follow_brain, follow_t1) = brain_and_t1(
             follow,
             inputs.get("followup-mask"),
             "followup-mask",
             inputs.get("followup-t1"),
+            "followup-t1",
         )?;
         let c = change(
             &Scan {

@@ -558,7 +558,11 @@ pub(crate) fn brain_and_t1(
     mask: Option<&Volume<f32>>,
     mask_role: &str,
     t1: Option<&Volume<f32>>,
+    t1_role: &str,
 ) -> Result<(Array3<bool>, Option<Volume<f32>>), AlgoError> {
+    if let Some(t) = t1 {
+        super::require_resolution(t1_role, t, MAX_SLICE_MM)?;
+    }
     use super::brain_extraction::{Options as Bet, extract, transfer};
     use corelab_image::resample::{Interpolation, resample};
     let brain = match (mask, t1) {
@@ -572,7 +576,7 @@ pub(crate) fn brain_and_t1(
         Some(t) => Some(
             resample(t, &flair.geometry, Interpolation::Trilinear, 0.0).map_err(|e| {
                 AlgoError::Input {
-                    role: "t1".into(),
+                    role: t1_role.to_owned(),
                     why: e.to_string(),
                 }
             })?,
@@ -693,7 +697,7 @@ impl Algorithm for MsLesions {
         let flair = input(inputs, "flair")?;
         check_flair("flair", flair)?;
         let options = options_of(params)?;
-        let (brain, t1) = brain_and_t1(flair, inputs.get("mask"), "mask", inputs.get("t1"))?;
+        let (brain, t1) = brain_and_t1(flair, inputs.get("mask"), "mask", inputs.get("t1"), "t1")?;
         let d = detect(flair, &brain, t1.as_ref(), &options)?;
         let total: f64 = d.lesions.iter().map(|l| l.volume_mm3).sum();
         let labels = Volume::new(d.labels.mapv(|l| l as f32), flair.geometry.clone())

@@ -142,6 +142,7 @@ fn lesion_f1_and_volume_hold_with_more_noise_and_with_the_t1() {
             Some(&super::super::mask_volume(&brain, &r.images[0].geometry)),
             "mask",
             Some(&t1r.images[0]),
+            "t1",
         )
         .unwrap();
         let (f, pv, _) = score(&r.images[0], &brain, t1.as_ref(), &lesions);
