@@ -18,6 +18,8 @@ impl Registry {
             Box::new(crate::neuro::amyloid::AmyloidCentiloid),
             Box::new(crate::neuro::dat_sbr::DatSbr),
             Box::new(crate::neuro::brain_extraction::BrainExtraction),
+            Box::new(crate::neuro::ms_lesions::MsLesions),
+            Box::new(crate::neuro::lesion_change::LesionChange),
         ];
         Self {
             by_id: all.into_iter().map(|a| (a.id(), a)).collect(),
