@@ -6,6 +6,7 @@ use crate::{AlgoError, Algorithm, Params, Registry, params, provenance};
 use corelab_core::Sha256Digest;
 use corelab_core::trial::AlgorithmSpec;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// One algorithm, locked.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -26,7 +27,23 @@ pub struct Locked {
     /// An external program's declaration (`[algorithms.program]`), as locked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub program: Option<serde_json::Value>,
+    /// The files it takes (a template, atlas regions), by input role, each with its SHA-256:
+    /// a run reads the locked bytes (kept in the blob store), never the path again.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub files: BTreeMap<String, LockedFile>,
 }
+
+/// A file input, locked.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LockedFile {
+    /// Where it was read when the trial was locked (absolute).
+    pub path: String,
+    /// SHA-256 of its bytes (hex).
+    pub sha256: String,
+}
+
+/// Files read for a lock, by the path as the trial file writes it.
+pub type FileHashes = BTreeMap<String, LockedFile>;
 
 /// A trial's lock.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -76,6 +93,16 @@ pub enum LockError {
         /// The version this build has.
         available: String,
     },
+    /// An input is not one the algorithm takes, or a file input was not read.
+    #[error("algorithms[{index}] ({id}): {why}")]
+    Input {
+        /// Position in the trial file.
+        index: usize,
+        /// The id.
+        id: String,
+        /// Why.
+        why: String,
+    },
     /// A parameter is refused by the algorithm.
     #[error("algorithms[{index}] ({id}): {source}")]
     Param {
@@ -88,16 +115,29 @@ pub enum LockError {
     },
 }
 
-/// Resolves a trial's algorithms against this build's catalogue.
+/// Resolves a trial's algorithms against this build's catalogue; `files` holds every file input
+/// the specs name, read and hashed by the caller (none for a trial without file inputs).
 pub fn resolve(
     trial: &str,
     specs: &[AlgorithmSpec],
     registry: &Registry,
+    files: &FileHashes,
 ) -> Result<Lock, LockError> {
     let mut algorithms = Vec::new();
     for (index, spec) in specs.iter().enumerate() {
+        let mut locked_files = BTreeMap::new();
+        for (role, path) in &spec.files {
+            let file = files.get(path).ok_or_else(|| LockError::Input {
+                index,
+                id: spec.id.clone(),
+                why: format!("file input {role} = {path:?} was not read"),
+            })?;
+            locked_files.insert(role.clone(), file.clone());
+        }
         if let Some(program) = &spec.program {
-            algorithms.push(external(spec, program));
+            let mut locked = external(spec, program);
+            locked.files = locked_files;
+            algorithms.push(locked);
             continue;
         }
         let a = registry.get(&spec.id).ok_or_else(|| LockError::Unknown {
@@ -117,6 +157,17 @@ pub fn resolve(
                 available: a.version().to_owned(),
             });
         }
+        let roles = a.inputs();
+        for role in spec.inputs.keys().chain(spec.files.keys()) {
+            if !roles.iter().any(|r| r.role == role) {
+                let known: Vec<&str> = roles.iter().map(|r| r.role).collect();
+                return Err(LockError::Input {
+                    index,
+                    id: spec.id.clone(),
+                    why: format!("it takes no input {role:?} (it takes {})", known.join(", ")),
+                });
+            }
+        }
         let params = params::resolve(&a.parameters(), &spec.param_text()).map_err(|source| {
             LockError::Param {
                 index,
@@ -132,6 +183,7 @@ pub fn resolve(
             build: provenance::build(),
             fingerprint: provenance::fingerprint(a, &params),
             program: None,
+            files: locked_files,
         });
     }
     Ok(Lock {
@@ -165,6 +217,7 @@ fn external(spec: &AlgorithmSpec, program: &corelab_core::ProgramSpec) -> Locked
         build,
         fingerprint: Sha256Digest::of(canonical.as_bytes()).to_hex(),
         program: Some(program),
+        files: BTreeMap::new(),
     }
 }
 
@@ -224,6 +277,7 @@ mod tests {
                 .map(|(k, v)| (k.to_string(), toml::Value::String(v.to_string())))
                 .collect(),
             inputs: BTreeMap::new(),
+            files: BTreeMap::new(),
             program: None,
         }
     }
@@ -235,6 +289,7 @@ mod tests {
             "T1",
             &[spec("image.mask-volume", "^1.0", &[("connectivity", "18")])],
             &r,
+            &FileHashes::new(),
         )
         .unwrap();
         let l = &lock.algorithms[0];
@@ -246,10 +301,17 @@ mod tests {
             "T1",
             &[spec("image.mask-volume", "^1.0", &[("connectivity", "18")])],
             &r,
+            &FileHashes::new(),
         )
         .unwrap();
         assert_eq!(again.sha256(), lock.sha256());
-        let other = resolve("T1", &[spec("image.mask-volume", "^1.0", &[])], &r).unwrap();
+        let other = resolve(
+            "T1",
+            &[spec("image.mask-volume", "^1.0", &[])],
+            &r,
+            &FileHashes::new(),
+        )
+        .unwrap();
         assert_ne!(other.algorithms[0].fingerprint, l.fingerprint);
     }
 
@@ -264,6 +326,7 @@ mod tests {
                 &[("connectivity", "18")],
             )],
             &r,
+            &FileHashes::new(),
         )
         .unwrap();
         let a = r.get("image.mask-volume").unwrap();
@@ -288,13 +351,25 @@ mod tests {
     #[test]
     fn what_cannot_be_locked_is_refused_saying_why() {
         let r = Registry::builtin();
-        let e = resolve("T1", &[spec("neuro.nothing", "^1", &[])], &r).unwrap_err();
+        let e = resolve(
+            "T1",
+            &[spec("neuro.nothing", "^1", &[])],
+            &r,
+            &FileHashes::new(),
+        )
+        .unwrap_err();
         assert!(
             e.to_string()
                 .starts_with("algorithms[0]: no algorithm \"neuro.nothing\""),
             "{e}"
         );
-        let e = resolve("T1", &[spec("image.mask-volume", "^2", &[])], &r).unwrap_err();
+        let e = resolve(
+            "T1",
+            &[spec("image.mask-volume", "^2", &[])],
+            &r,
+            &FileHashes::new(),
+        )
+        .unwrap_err();
         assert_eq!(
             e.to_string(),
             "algorithms[0]: image.mask-volume ^2 is not met: this corelab has image.mask-volume@1.0.0"
@@ -303,11 +378,33 @@ mod tests {
             "T1",
             &[spec("image.mask-volume", "^1", &[("connectivity", "5")])],
             &r,
+            &FileHashes::new(),
         )
         .unwrap_err();
         assert!(
             e.to_string().contains("\"5\" is not one of 6, 18, 26"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn file_inputs_are_locked_by_hash_and_must_be_inputs_the_algorithm_takes() {
+        let r = Registry::builtin();
+        let mut s = spec("image.bias-n4", "^1", &[]);
+        s.files.insert("mask".into(), "brain.nii.gz".into());
+        let e = resolve("T1", std::slice::from_ref(&s), &r, &FileHashes::new()).unwrap_err();
+        assert!(e.to_string().contains("was not read"), "{e}");
+        let files = FileHashes::from([(
+            "brain.nii.gz".to_owned(),
+            LockedFile {
+                path: "/data/brain.nii.gz".into(),
+                sha256: "ab".repeat(32),
+            },
+        )]);
+        let lock = resolve("T1", std::slice::from_ref(&s), &r, &files).unwrap();
+        assert_eq!(lock.algorithms[0].files["mask"].sha256, "ab".repeat(32));
+        s.files = BTreeMap::from([("atlas".to_owned(), "brain.nii.gz".to_owned())]);
+        let e = resolve("T1", &[s], &r, &files).unwrap_err();
+        assert!(e.to_string().contains("it takes no input \"atlas\""), "{e}");
     }
 }

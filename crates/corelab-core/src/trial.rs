@@ -256,13 +256,28 @@ pub struct AlgorithmSpec {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub params: BTreeMap<String, toml::Value>,
     /// The series role (a `[roles]` name) each of the algorithm's input roles takes, e.g.
-    /// `{ image = "FLAIR" }`.
+    /// `{ image = "FLAIR" }`; `ROLE@VISIT` takes that role's series at another visit of the same
+    /// subject (a longitudinal algorithm: `{ baseline = "T1w@baseline", followup = "T1w" }`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub inputs: BTreeMap<String, String>,
+    /// Files the algorithm takes as inputs, the same for every subject (a template, atlas
+    /// regions), by input role: NIfTI paths, absolute or relative to the folder `corelab trial
+    /// lock` runs in. The lock records each file's SHA-256 and keeps its bytes, so every run uses
+    /// exactly the locked file.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub files: BTreeMap<String, String>,
     /// An external program (an academic tool onboarded as an algorithm, id `ext.NAME`, an exact
     /// `version`) instead of a built-in.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub program: Option<ProgramSpec>,
+}
+
+/// The series role and, for `ROLE@VISIT`, the visit an algorithm input is mapped to.
+pub fn input_source(mapped: &str) -> (&str, Option<&str>) {
+    match mapped.split_once('@') {
+        Some((role, visit)) => (role, Some(visit)),
+        None => (mapped, None),
+    }
 }
 
 /// `[algorithms.program]`: an executable corelab runs in a scratch folder holding only its

@@ -203,6 +203,7 @@ pub fn run_program(
     Ok(Executed {
         measurements,
         images,
+        tables: Vec::new(),
         provenance: record.prov_json(),
         algorithm: record.algorithm,
     })

@@ -5,7 +5,7 @@
 //! input instances' hashes, so planning again never duplicates a job, and a changed input or an
 //! amended lock makes a new one.
 
-use crate::report::{QcReport, SeriesQc, Status};
+use crate::report::{QcReport, Status, VisitQc};
 use corelab_algo::lock::{Lock, Locked};
 use corelab_algo::provenance::{self, FileEntity, Run};
 use corelab_algo::{Inputs, Registry};
@@ -62,7 +62,7 @@ pub fn plan(
                     ));
                     continue;
                 }
-                match inputs_of(&spec.inputs, &visit.series, catalog) {
+                match inputs_of(&spec.inputs, &subject.visits, &visit.visit, catalog) {
                     Ok(inputs) => out.jobs.push(new_job(
                         &report.trial,
                         locked,
@@ -80,23 +80,42 @@ pub fn plan(
 }
 
 /// The job's inputs: for each algorithm input role, the passed series of its series role with
-/// its instances' hashes.
+/// its instances' hashes — at this visit, or at the visit a `ROLE@VISIT` mapping names.
 fn inputs_of(
     mapping: &BTreeMap<String, String>,
-    series: &[SeriesQc],
+    visits: &[VisitQc],
+    here: &str,
     catalog: &[CatalogSeries],
 ) -> Result<Value, String> {
     let mut inputs = serde_json::Map::new();
-    for (input, role) in mapping {
-        let mut passed = series
+    for (input, mapped) in mapping {
+        let (role, other) = corelab_core::trial::input_source(mapped);
+        let at = match other {
+            None => "this visit".to_owned(),
+            Some(v) if v == here => {
+                return Err(format!(
+                    "{input} = {mapped:?} is this visit: nothing to compare"
+                ));
+            }
+            Some(v) => format!("visit {v}"),
+        };
+        let visit = visits
+            .iter()
+            .find(|v| v.visit == other.unwrap_or(here))
+            .ok_or_else(|| format!("no {at} for this subject yet"))?;
+        if visit.status != Status::Pass {
+            return Err(format!("the QC of {at} is {}", visit.status.as_str()));
+        }
+        let mut passed = visit
+            .series
             .iter()
             .filter(|s| s.role.as_deref() == Some(role) && s.status == Status::Pass);
         let Some(s) = passed.next() else {
-            return Err(format!("no {role} series passed QC at this visit"));
+            return Err(format!("no {role} series passed QC at {at}"));
         };
         if passed.next().is_some() {
             return Err(format!(
-                "several {role} series passed QC at this visit; decide which (fail the others)"
+                "several {role} series passed QC at {at}; decide which (fail the others)"
             ));
         }
         let Some(c) = catalog
@@ -111,7 +130,7 @@ fn inputs_of(
         inputs.insert(
             input.clone(),
             json!({
-                "role": role,
+                "role": mapped,
                 "series_instance_uid": c.series_instance_uid,
                 "instances": c.instances,
             }),
@@ -129,6 +148,9 @@ fn new_job(
     inputs: Value,
 ) -> NewJob {
     let mut key = locked.fingerprint.clone();
+    for (role, file) in &locked.files {
+        key.push_str(&format!("\nfile {role}:{}", file.sha256));
+    }
     if let Value::Object(map) = &inputs {
         for (role, v) in map {
             key.push_str(&format!("\n{role}:"));
@@ -172,6 +194,8 @@ pub struct Executed {
     pub measurements: Vec<corelab_algo::Measurement>,
     /// `(role, .nii.gz bytes)`.
     pub images: Vec<(String, Vec<u8>)>,
+    /// Tables (per-lesion, per-region rows).
+    pub tables: Vec<corelab_algo::Table>,
     /// The W3C PROV-JSON record.
     pub provenance: Value,
     /// `id@version`.
@@ -217,13 +241,15 @@ pub fn execute(
     let mut volumes = Inputs::new();
     let mut used = Vec::new();
     for (role, volume, sha256) in inputs {
+        let path = match (&volume.source.series_uid, volume.source.notes.first()) {
+            (Some(uid), _) => format!("series:{uid}"),
+            (None, Some(note)) if note.starts_with("file:") => note.clone(),
+            (None, _) => "series:".to_owned(),
+        };
         used.push(FileEntity {
             role: role.clone(),
             sha256,
-            path: format!(
-                "series:{}",
-                volume.source.series_uid.clone().unwrap_or_default()
-            ),
+            path,
         });
         volumes.insert(role, volume);
     }
@@ -261,6 +287,7 @@ pub fn execute(
     };
     Ok(Executed {
         measurements: outputs.measurements,
+        tables: outputs.tables,
         images,
         provenance: record.prov_json(),
         algorithm: record.algorithm,
@@ -278,7 +305,7 @@ pub(crate) fn nifti_bytes(volume: &Volume<f32>) -> Result<Vec<u8>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::{Check, SubjectQc, VisitQc};
+    use crate::report::{Check, SeriesQc, SubjectQc, VisitQc};
     use corelab_image::Geometry;
     use ndarray::Array3;
 
@@ -366,8 +393,13 @@ inputs = { mask = "T1w" }
 
     fn setup() -> (TrialFile, Lock) {
         let file = TrialFile::parse(FILE).unwrap();
-        let lock =
-            corelab_algo::lock::resolve("T", &file.algorithms, &Registry::builtin()).unwrap();
+        let lock = corelab_algo::lock::resolve(
+            "T",
+            &file.algorithms,
+            &Registry::builtin(),
+            &Default::default(),
+        )
+        .unwrap();
         (file, lock)
     }
 
@@ -475,5 +507,54 @@ inputs = { mask = "T1w" }
         );
         let e = execute(&lock, "image.nope", &params, vec![], "T/job/1", "test").unwrap_err();
         assert!(matches!(e, JobError::Final(_)));
+    }
+
+    #[test]
+    fn a_longitudinal_input_takes_its_series_from_the_visit_it_names() {
+        let text = FILE.replace(
+            "[[algorithms]]\nid = \"image.mask-volume\"\nversion = \"^1.0\"\ninputs = { mask = \"T1w\" }",
+            "[[algorithms]]\nid = \"neuro.pbvc\"\nversion = \"^1.0\"\ninputs = { baseline = \"T1w@baseline\", followup = \"T1w\" }",
+        );
+        let file = TrialFile::parse(&text).unwrap();
+        let lock = corelab_algo::lock::resolve(
+            "T",
+            &file.algorithms,
+            &Registry::builtin(),
+            &Default::default(),
+        )
+        .unwrap();
+        let report = |w24: Status| {
+            QcReport::new(
+                "T",
+                "x",
+                vec![SubjectQc {
+                    subject: "SUBJ-1".into(),
+                    site: "S01".into(),
+                    baseline_date: None,
+                    visits: vec![
+                        visit("baseline", Status::Pass, vec![series("a", Status::Pass)]),
+                        visit("W24", w24, vec![series("b", w24)]),
+                    ],
+                }],
+            )
+        };
+        let cat = [catalog("a", &"1".repeat(64)), catalog("b", &"2".repeat(64))];
+        let p = plan(&file, &lock, 1, &report(Status::Pass), &cat);
+        assert_eq!(p.jobs.len(), 1, "{:?}", p.skipped);
+        let job = &p.jobs[0];
+        assert_eq!(job.visit, "W24");
+        assert_eq!(job.inputs["baseline"]["series_instance_uid"], "a");
+        assert_eq!(job.inputs["baseline"]["role"], "T1w@baseline");
+        assert_eq!(job.inputs["followup"]["series_instance_uid"], "b");
+        assert!(
+            p.skipped
+                .iter()
+                .any(|s| s.contains("SUBJ-1/baseline") && s.contains("nothing to compare")),
+            "{:?}",
+            p.skipped
+        );
+        // The follow-up waits for its own QC; the baseline's QC counts too.
+        let p = plan(&file, &lock, 1, &report(Status::Review), &cat);
+        assert!(p.jobs.is_empty());
     }
 }

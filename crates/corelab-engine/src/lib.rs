@@ -14,6 +14,7 @@ pub mod conformance;
 pub mod consistency;
 pub mod evaluate;
 pub mod external;
+pub mod files;
 pub mod jobs;
 pub mod quality;
 pub mod report;

@@ -133,6 +133,13 @@ async fn attempt(store: &Arc<Store>, job: &Job, o: &WorkerOptions) -> Result<Job
         inputs.push((role.clone(), uid.clone(), blobs));
         series_uids.push(uid);
     }
+    let mut files = Vec::new();
+    if let Some(locked) = lock.algorithms.iter().find(|l| l.id == job.algorithm_id) {
+        for (role, file) in &locked.files {
+            let volume = crate::files::load(store, role, file).await?;
+            files.push((role.clone(), volume, file.sha256.clone()));
+        }
+    }
     let (lock_c, id, params, agent, run_id) = (
         lock.clone(),
         job.algorithm_id.clone(),
@@ -164,6 +171,7 @@ async fn attempt(store: &Arc<Store>, job: &Job, o: &WorkerOptions) -> Result<Job
                     .to_hex();
             loaded.push((role, volume, hash));
         }
+        loaded.extend(files);
         execute(&lock_c, &id, &params, loaded, &run_id, &agent)
     });
     let executed = match tokio::time::timeout(o.timeout, work).await {
@@ -205,6 +213,7 @@ async fn attempt(store: &Arc<Store>, job: &Job, o: &WorkerOptions) -> Result<Job
         result: json!({
             "algorithm": executed.algorithm,
             "measurements": executed.measurements,
+            "tables": executed.tables,
             "images": images,
             "provenance": executed.provenance,
         }),

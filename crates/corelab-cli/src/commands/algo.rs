@@ -139,6 +139,22 @@ fn run_one(
         });
         files.push(json!({"role": role, "path": final_path}));
     }
+    let table_specs = algorithm.tables();
+    for table in &outputs.tables {
+        let Some(spec) = table_specs.iter().find(|s| s.name == table.name) else {
+            continue; // corelab_algo::run refuses undeclared tables
+        };
+        let name = format!("{}.csv", table.name);
+        let bytes = table.to_csv(spec).into_bytes();
+        std::fs::write(staging.path().join(&name), &bytes)?;
+        let final_path = out.join(&name);
+        generated.push(FileEntity {
+            role: table.name.clone(),
+            sha256: Sha256Digest::of(&bytes).to_hex(),
+            path: final_path.display().to_string(),
+        });
+        files.push(json!({"role": table.name, "path": final_path}));
+    }
     let record = Run {
         id: uuid::Uuid::new_v4().to_string(),
         algorithm: format!("{}@{}", algorithm.id(), algorithm.version()),
@@ -158,6 +174,7 @@ fn run_one(
         "fingerprint": record.fingerprint,
         "parameters": record.parameters,
         "measurements": outputs.measurements,
+        "tables": outputs.tables,
         "outputs": files,
         "provenance": prov,
     });

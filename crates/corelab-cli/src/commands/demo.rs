@@ -118,6 +118,7 @@ pub async fn run(g: &Global, out: Option<&Path>, serve: Option<&str>) -> Result<
         TRIAL_ID,
         &trial.algorithms,
         &corelab_algo::Registry::builtin(),
+        &Default::default(),
     )?;
     store
         .record_lock(&who, TRIAL_ID, &lock.canonical(), &lock.sha256(), None)

@@ -32,7 +32,8 @@ pub async fn run(g: &Global, c: &TrialCommand) -> Result<u8> {
             let digest = t.config_sha256.parse().context("trials.config_sha256")?;
             let text = String::from_utf8_lossy(&store.blobs.get(&digest).await?).into_owned();
             let parsed = TrialFile::parse(&text).context("the trial's stored file")?;
-            let lock = lock_of(&parsed)?;
+            let here = std::env::current_dir().context("the current folder")?;
+            let lock = lock_of(&store, &parsed, &here).await?;
             let recorded = store
                 .record_lock(&actor(g), trial, &lock.canonical(), &lock.sha256(), None)
                 .await?;
@@ -72,7 +73,11 @@ pub async fn run(g: &Global, c: &TrialCommand) -> Result<u8> {
                     file.display()
                 );
             }
-            let lock = lock_of(&parsed)?;
+            let base = file
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(std::path::Path::new("."));
+            let lock = lock_of(&store, &parsed, base).await?;
             let recorded = store
                 .record_lock(
                     &actor(g),
@@ -252,12 +257,21 @@ fn protocol_text(file: &TrialFile) -> String {
     out
 }
 
-/// The lock of a trial file's algorithms against this build's catalogue.
-fn lock_of(file: &TrialFile) -> Result<corelab_algo::lock::Lock> {
+/// The lock of a trial file's algorithms against this build's catalogue, with their file inputs
+/// (relative paths from `base`) read, hashed and kept.
+async fn lock_of(
+    store: &corelab_store::Store,
+    file: &TrialFile,
+    base: &std::path::Path,
+) -> Result<corelab_algo::lock::Lock> {
+    let files = corelab_engine::files::lock_files(store, file, base)
+        .await
+        .map_err(anyhow::Error::msg)?;
     Ok(corelab_algo::lock::resolve(
         file.trial.id.as_str(),
         &file.algorithms,
         &corelab_algo::Registry::builtin(),
+        &files,
     )?)
 }
 

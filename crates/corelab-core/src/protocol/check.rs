@@ -29,10 +29,33 @@ pub(crate) fn check(file: &TrialFile, found: &mut Findings) {
         check_role(name, role, found);
     }
     for (i, a) in file.algorithms.iter().enumerate() {
-        for (input, role) in &a.inputs {
+        for (input, mapped) in &a.inputs {
             let at = FieldPath::keys("algorithms").at(i).key("inputs").key(input);
+            let (role, visit) = crate::trial::input_source(mapped);
             if !file.roles.contains_key(role) {
-                found.add(at, undefined_role(role));
+                found.add(at.clone(), undefined_role(role));
+            }
+            if let Some(v) = visit
+                && !file.visits.iter().any(|x| x.name == v)
+            {
+                found.add(
+                    at,
+                    format!(
+                        "{mapped:?}: no visit {v:?} in [[visits]] (ROLE@VISIT takes the role's series at that visit)"
+                    ),
+                );
+            }
+        }
+        for (input, path) in &a.files {
+            let at = FieldPath::keys("algorithms").at(i).key("files").key(input);
+            if a.inputs.contains_key(input) {
+                found.add(
+                    at.clone(),
+                    "is also in inputs: an input is a series or a file, not both",
+                );
+            }
+            if path.trim().is_empty() {
+                found.add(at, "needs the file's path");
             }
         }
     }

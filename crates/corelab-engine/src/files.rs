@@ -1,0 +1,77 @@
+//! File inputs of a trial's algorithms (`[[algorithms]] files`: a template, atlas regions): read,
+//! checked and kept in the blob store when the trial is locked, and read back by their locked
+//! hash when a job runs, so a worker on any node runs on exactly the locked bytes.
+
+use crate::jobs::JobError;
+use corelab_algo::lock::{FileHashes, LockedFile};
+use corelab_core::{Sha256Digest, TrialFile};
+use corelab_image::Volume;
+use corelab_store::Store;
+use std::path::Path;
+
+/// Reads every file input of `file`'s algorithms (relative paths from `base`), refuses one that is
+/// not a readable NIfTI image, and keeps its bytes in the blob store: the hashes
+/// [`corelab_algo::lock::resolve`] locks.
+pub async fn lock_files(
+    store: &Store,
+    file: &TrialFile,
+    base: &Path,
+) -> Result<FileHashes, String> {
+    let mut out = FileHashes::new();
+    for (i, spec) in file.algorithms.iter().enumerate() {
+        for (role, written) in &spec.files {
+            if out.contains_key(written) {
+                continue;
+            }
+            let at = format!("algorithms[{i}].files.{role} ({})", spec.id);
+            let path = base.join(written);
+            let bytes = std::fs::read(&path)
+                .map_err(|e| format!("{at}: cannot read {}: {e}", path.display()))?;
+            volume_of(&bytes).map_err(|e| format!("{at}: {}: {e}", path.display()))?;
+            let blob = store
+                .blobs
+                .put(bytes::Bytes::from(bytes))
+                .await
+                .map_err(|e| format!("{at}: keeping {}: {e}", path.display()))?;
+            let absolute = std::path::absolute(&path).unwrap_or(path);
+            out.insert(
+                written.clone(),
+                LockedFile {
+                    path: absolute.display().to_string(),
+                    sha256: blob.sha256.to_hex(),
+                },
+            );
+        }
+    }
+    Ok(out)
+}
+
+/// A locked file's volume, from the blob store by its hash.
+pub async fn load(store: &Store, role: &str, file: &LockedFile) -> Result<Volume<f32>, JobError> {
+    let digest: Sha256Digest = file.sha256.parse().map_err(|_| {
+        JobError::Final(format!(
+            "file input {role}: the lock's hash {:?} is not a SHA-256",
+            file.sha256
+        ))
+    })?;
+    let bytes = store
+        .blobs
+        .get(&digest)
+        .await
+        .map_err(|e| JobError::Transient(format!("file input {role} ({}): {e}", file.path)))?;
+    let mut volume = volume_of(&bytes)
+        .map_err(|e| JobError::Final(format!("file input {role} ({}): {e}", file.path)))?;
+    // The provenance names it by its locked path (jobs::execute reads this note).
+    volume.source.notes = vec![format!("file:{}", file.path)];
+    Ok(volume)
+}
+
+/// A NIfTI file's volume from its bytes (the reader takes paths, so through a temporary file).
+fn volume_of(bytes: &[u8]) -> Result<Volume<f32>, String> {
+    let dir = tempfile::tempdir().map_err(|e| format!("a temporary folder: {e}"))?;
+    let gz = bytes.starts_with(&[0x1f, 0x8b]);
+    let path = dir.path().join(if gz { "in.nii.gz" } else { "in.nii" });
+    std::fs::write(&path, bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+    corelab_image::nifti_io::read(&path)
+        .map_err(|e| format!("not a NIfTI image corelab can read: {e}"))
+}
