@@ -15,6 +15,7 @@ impl Registry {
             Box::new(crate::image::MaskVolume),
             Box::new(crate::image::BiasN4),
             Box::new(crate::neuro::pbvc::Pbvc),
+            Box::new(crate::neuro::tissue_seg::TissueSeg),
         ];
         Self {
             by_id: all.into_iter().map(|a| (a.id(), a)).collect(),
