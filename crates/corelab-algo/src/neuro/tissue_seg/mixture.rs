@@ -339,3 +339,32 @@ pub(super) fn fractions(
 pub(super) fn separation(a: &Class, b: &Class) -> f64 {
     (a.mean - b.mean).abs() / ((a.sd * a.sd + b.sd * b.sd) / 2.0).sqrt()
 }
+
+/// The mean log-likelihood per voxel (nats) of the mixture over that of one Gaussian fitted to
+/// the same voxels: near 0 when three classes explain the intensities no better than one (an
+/// image of one tissue and noise: 0.004 measured), well above on tissue (MNI152 T1: see
+/// `MIN_GAIN`).
+pub(super) fn likelihood_gain(y: &[f32], classes: &[Class; K]) -> f64 {
+    let n = y.len() as f64;
+    let mean = y.iter().map(|&v| f64::from(v)).sum::<f64>() / n;
+    let var = y
+        .iter()
+        .map(|&v| (f64::from(v) - mean).powi(2))
+        .sum::<f64>()
+        / n;
+    let one = Class {
+        mean,
+        sd: var.sqrt().max(1e-12),
+        weight: 1.0,
+    };
+    let mut gain = 0.0;
+    for &v in y {
+        let v = f64::from(v);
+        let mix: f64 = classes
+            .iter()
+            .map(|c| c.weight * log_density(v, c).exp())
+            .sum();
+        gain += mix.max(f64::MIN_POSITIVE).ln() - log_density(v, &one);
+    }
+    gain / n
+}
