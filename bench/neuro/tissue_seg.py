@@ -8,6 +8,8 @@
   mask-positive T1 OUT         OUT = the voxels of T1 above zero (the MNI template is skull-stripped)
   pad T1 N OUT                 T1 zero-padded to N³ voxels (the 256³ timing case)
   score KIND LABELS VOLS REF...   one TSV row: Dice CSF/GM/WM and volume error % per class
+  algo-seconds PROVENANCE      the seconds between the run activity's start and end (the
+                               algorithm alone, without reading inputs or writing outputs)
 """
 import json
 import sys
@@ -92,6 +94,18 @@ def main():
         aff = img.affine.copy()
         aff[:3, 3] -= aff[:3, :3] @ np.array(off, float)
         nib.save(nib.Nifti1Image(out, aff), args[2])
+    elif cmd == "algo-seconds":
+        import datetime
+        import re
+
+        text = open(args[0]).read()
+
+        def when(key):
+            t = re.search(rf'"prov:{key}"\s*:\s*"([^"]+)"', text).group(1)
+            t = re.sub(r"(\.\d{6})\d+", r"\1", t).replace("Z", "+00:00")
+            return datetime.datetime.fromisoformat(t)
+
+        print(f"{(when('endTime') - when('startTime')).total_seconds():.2f}")
     elif cmd == "score":
         score(args[0], args[1], args[2], args[3:])
     else:

@@ -303,33 +303,99 @@ pub(super) fn pure_classes(
     out
 }
 
-/// Partial-volume fractions (FAST's mixel model, simplified): a voxel of label `a` whose
-/// neighbourhood holds a class `b` on the side of `a`'s mean that its intensity lies on (the
-/// nearest such class) is a mix of the two, `f_b = (I − μa)/(μb − μa)` clamped to [0, 1]; any
-/// other voxel is pure.
+/// Points of the fraction grid the partial-volume posterior is taken over.
+const STEPS: usize = 21;
+
+/// Partial-volume fractions (FAST's mixel model, simplified to two classes per voxel): a voxel of
+/// label `a` whose neighbourhood holds another class `b` (the nearer one on the side of `a`'s
+/// mean its intensity lies on, when both sides are present) is a mix `t` of `b` in `a`, and its
+/// intensity `I ~ N((1 − t)μa + tμb, ((1 − t)σa + tσb)²)`. The fraction is the posterior mean of
+/// `t` over a grid of 21 values under a prior learnt by EM over all such voxels of the same
+/// (label, partner) pair. A clamped
+/// estimate `(I − μa)/(μb − μa)` gives a pure voxel half its noise as a share of `b`, a bias
+/// that grows with noise and with unequal class SDs (measured: MNI152 at 2 mm, WM +35 % clamped);
+/// the posterior mean with a learnt prior keeps pure voxels pure. Any other voxel is pure.
 pub(super) fn fractions(
     domain: &Domain,
     y: &[f32],
     labels: &[u8],
     classes: &[Class; K],
 ) -> Vec<[f32; K]> {
+    // Each boundary voxel: (index, a, b).
+    let mut mixed: Vec<(usize, usize, usize)> = Vec::new();
     let mut out = vec![[0.0f32; K]; y.len()];
     for (n, f) in out.iter_mut().enumerate() {
         let a = usize::from(labels[n]);
+        f[a] = 1.0;
         let mut present = [false; K];
         domain.neighbours(n, |m, _| present[usize::from(labels[m])] = true);
-        let v = f64::from(y[n]);
-        let b = if v < classes[a].mean {
-            (0..a).rev().find(|&b| present[b])
-        } else {
-            (a + 1..K).find(|&b| present[b])
+        let below = (0..a).rev().find(|&b| present[b]);
+        let above = (a + 1..K).find(|&b| present[b]);
+        let b = match (below, above) {
+            (Some(lo), Some(hi)) => Some(if f64::from(y[n]) < classes[a].mean {
+                lo
+            } else {
+                hi
+            }),
+            (lo, hi) => lo.or(hi),
         };
-        f[a] = 1.0;
         if let Some(b) = b {
-            let t = ((v - classes[a].mean) / (classes[b].mean - classes[a].mean)).clamp(0.0, 1.0);
-            f[b] = t as f32;
-            f[a] = (1.0 - t) as f32;
+            mixed.push((n, a, b));
         }
+    }
+    if mixed.is_empty() {
+        return out;
+    }
+    let t = |m: usize| m as f64 / (STEPS - 1) as f64;
+    // Log-likelihood of each grid point for each boundary voxel.
+    let like: Vec<[f64; STEPS]> = mixed
+        .iter()
+        .map(|&(n, a, b)| {
+            let v = f64::from(y[n]);
+            let mut l = [0.0; STEPS];
+            for (m, x) in l.iter_mut().enumerate() {
+                let c = Class {
+                    mean: (1.0 - t(m)) * classes[a].mean + t(m) * classes[b].mean,
+                    sd: (1.0 - t(m)) * classes[a].sd + t(m) * classes[b].sd,
+                    weight: 1.0,
+                };
+                *x = log_density(v, &c);
+            }
+            l
+        })
+        .collect();
+    // One prior per ordered pair (label, partner): CSF in GM is not distributed as WM in GM.
+    let mut prior = [[1.0 / STEPS as f64; STEPS]; K * K];
+    let posterior = |l: &[f64; STEPS], prior: &[f64; STEPS]| {
+        let top = l.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+        let mut p = [0.0; STEPS];
+        let mut sum = 0.0;
+        for m in 0..STEPS {
+            p[m] = prior[m] * (l[m] - top).exp();
+            sum += p[m];
+        }
+        p.map(|x| x / sum)
+    };
+    for _ in 0..20 {
+        let mut next = [[0.0; STEPS]; K * K];
+        for (&(_, a, b), l) in mixed.iter().zip(&like) {
+            let p = posterior(l, &prior[a * K + b]);
+            for m in 0..STEPS {
+                next[a * K + b][m] += p[m];
+            }
+        }
+        for (pr, nx) in prior.iter_mut().zip(&next) {
+            let total: f64 = nx.iter().sum();
+            if total > 0.0 {
+                *pr = nx.map(|x| (x / total).max(1e-6));
+            }
+        }
+    }
+    for (&(n, a, b), l) in mixed.iter().zip(&like) {
+        let p = posterior(l, &prior[a * K + b]);
+        let fb: f64 = (0..STEPS).map(|m| p[m] * t(m)).sum();
+        out[n][a] = (1.0 - fb) as f32;
+        out[n][b] = fb as f32;
     }
     out
 }
