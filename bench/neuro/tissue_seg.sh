@@ -14,7 +14,8 @@
 # (reading the inputs, writing five gzipped NIfTI images); ANTs' N4 + Atropos alone (imports and
 # file I/O excluded).
 #
-# usage: bench/neuro/tissue_seg.sh [OUTDIR]   (needs python3 with numpy, nibabel, antspyx:
+# usage: bench/neuro/tissue_seg.sh [OUTDIR]   (CORELAB_BIN=path: that corelab, not a release build;
+#        needs python3 with numpy, nibabel, antspyx:
 #        python3 -m venv V && V/bin/pip install antspyx nibabel; PYTHON=V/bin/python)
 # Writes OUTDIR/summary.md (quoted in docs/benchmarks.md).
 set -euo pipefail
@@ -26,8 +27,10 @@ HELP="$ROOT/bench/neuro/tissue_seg.py"
 MNI="$ROOT/../shared/data/brain_mri/mni152_nilearn"
 [[ -d $MNI ]] || MNI=/work/shared/data/brain_mri/mni152_nilearn
 "$PY" -c "import ants, nibabel" || { echo "antspyx and nibabel are needed (see usage)"; exit 1; }
-(cd "$ROOT" && cargo build --release -q -p corelab-cli)
-BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/corelab"
+if [[ -z ${CORELAB_BIN:-} ]]; then
+  (cd "$ROOT" && cargo build --release -q -p corelab-cli)
+fi
+BIN=${CORELAB_BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/release/corelab}
 export ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS=$THREADS RAYON_NUM_THREADS=$THREADS
 mkdir -p "$OUT"
 seconds() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
