@@ -20,6 +20,7 @@ impl Registry {
             Box::new(crate::neuro::brain_extraction::BrainExtraction),
             Box::new(crate::neuro::ms_lesions::MsLesions),
             Box::new(crate::neuro::lesion_change::LesionChange),
+            Box::new(crate::neuro::tissue_seg::TissueSeg),
         ];
         Self {
             by_id: all.into_iter().map(|a| (a.id(), a)).collect(),
