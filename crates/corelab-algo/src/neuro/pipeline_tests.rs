@@ -61,3 +61,27 @@ fn pbvc_needs_no_mask() {
     let pbvc = value(&m, "pbvc");
     assert!((pbvc + 1.0).abs() <= 0.3, "PBVC {pbvc} for a 1 % loss");
 }
+
+#[test]
+fn tissue_segmentation_needs_no_mask() {
+    let t1 = series(Kind::Brain, 3, 2.0, 2, 0, "T1w", None);
+    let registry = Registry::builtin();
+    let inputs: Inputs = [("t1".to_owned(), t1.images[0].clone())].into();
+    let (_, out) = crate::run(
+        registry.get("neuro.tissue-seg").expect("registered"),
+        &inputs,
+        &Default::default(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let labels = &out
+        .images
+        .iter()
+        .find(|(r, _)| r == "labels")
+        .expect("labels")
+        .1;
+    for (class, name) in [(1.0, "csf"), (2.0, "gm"), (3.0, "wm")] {
+        let found = labels.data.mapv(|l| l == class);
+        let d = super::testing::dice(&found, &super::testing::truth(&t1, name));
+        assert!(d >= 0.85, "{name}: Dice {d}");
+    }
+}
