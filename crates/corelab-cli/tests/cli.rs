@@ -435,7 +435,9 @@ fn demo_runs_end_to_end_and_prints_one_json_document() {
     assert_eq!(d["ingest"]["quarantined"], 1);
     assert_eq!(d["status"]["instances"].as_u64(), Some(stored));
     assert_eq!(d["status"]["trials"][0]["subjects"], 3);
-    // QC passed every series and visit; N4 ran on each visit's T1w as a locked job.
+    // QC passed every series and visit. Each visit's T1w got N4, brain extraction and tissue
+    // segmentation, its FLAIR (with the T1w) lesion segmentation; each follow-up the lesion change
+    // and the brain volume change against the baseline: 6 × 4 + 3 × 2 locked jobs.
     assert_eq!(
         (
             d["qc"]["visits"]["pass"].as_u64(),
@@ -449,26 +451,35 @@ fn demo_runs_end_to_end_and_prints_one_json_document() {
             d["jobs"]["succeeded"].as_u64(),
             d["jobs"]["failed"].as_u64()
         ),
-        (Some(6), Some(0))
+        (Some(30), Some(0))
     );
     let endpoints = d["endpoints"].as_array().unwrap();
-    assert_eq!(endpoints.len(), 6);
+    // 6 visits × (field-cv, 2 brain extraction, 4 tissue, 2 lesion measures) + 3 × 3 follow-up.
+    assert_eq!(endpoints.len(), 6 * 9 + 3 * 3, "{d:#}");
     for e in endpoints {
-        assert_eq!(
-            (
-                e["algorithm"].as_str(),
-                e["measure"].as_str(),
-                e["unit"].as_str()
-            ),
-            (Some("image.bias-n4@1.0.0"), Some("field-cv"), Some("1"))
-        );
-        assert!(e["value"].as_f64().unwrap() > 0.0);
-        // Next to the phantom's truth: the CV of its true bias field on the T1w grid.
-        let truth = e["truth"].as_f64().unwrap();
-        assert!(truth > 0.0 && truth < 0.2, "{e}");
+        // Each next to the phantom's truth, with its error.
+        let (value, truth) = (e["value"].as_f64().unwrap(), e["truth"].as_f64().unwrap());
         assert!(
-            (e["error"].as_f64().unwrap() - (e["value"].as_f64().unwrap() - truth)).abs() < 1e-12
+            (e["error"].as_f64().unwrap() - (value - truth)).abs() < 1e-12,
+            "{e}"
         );
+        let algorithm = e["algorithm"].as_str().unwrap();
+        match e["measure"].as_str().unwrap() {
+            "field-cv" => {
+                assert_eq!(
+                    (algorithm, e["unit"].as_str()),
+                    ("image.bias-n4@1.0.0", Some("1"))
+                );
+                assert!(value > 0.0 && truth > 0.0 && truth < 0.2, "{e}");
+            }
+            // The targets that the demo's phantoms check.
+            "new-lesions" | "enlarging-lesions" => assert_eq!(value, truth, "{e}"),
+            "pbvc" => assert!((value - truth).abs() <= 0.3, "{e}"),
+            "brain-volume" | "wm-volume" | "lesion-volume" => {
+                assert!((value - truth).abs() <= 0.1 * truth, "{e}")
+            }
+            _ => assert!(value.is_finite(), "{e}"),
+        }
     }
 }
 

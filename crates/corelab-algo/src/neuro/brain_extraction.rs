@@ -555,6 +555,7 @@ impl Algorithm for BrainExtraction {
         };
         require_resolution("t1", t1, MAX_VOXEL_MM)?;
         let e = extract(t1, &options).map_err(|e| rename(e, "t1"))?;
+        super::require_t1_contrast("t1", t1, &e.icv)?;
         let voxel_ml = t1.geometry.voxel_volume() / 1000.0;
         let mut out = Outputs {
             measurements: vec![

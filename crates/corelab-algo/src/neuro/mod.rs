@@ -103,3 +103,46 @@ pub(crate) fn require_resolution(
     }
     Ok(())
 }
+
+/// Refuses an image given as a T1w that does not have a T1w's contrast. In a T1w the brightest
+/// tissue inside the head's domain is white matter, deep inside the brain, and the middle one
+/// grey matter, nearer its surface; in a FLAIR or a T2w the brightest is grey matter or CSF,
+/// at the surface. So the voxels of the top third of intensities must lie deeper (farther from
+/// the domain's edge) on average than those of the middle third. Headers can say which series is
+/// which in a trial (QC's roles); this check stands behind a standalone run given the wrong file.
+pub(crate) fn require_t1_contrast(
+    role: &str,
+    image: &Volume<f32>,
+    domain: &Array3<bool>,
+) -> Result<(), AlgoError> {
+    let depth = corelab_image::distance::edt(&domain.mapv(|d| !d), image.geometry.spacing());
+    let mut inside: Vec<(f32, f64)> = image
+        .data
+        .iter()
+        .zip(domain.iter())
+        .zip(depth.iter())
+        .filter(|((_, d), _)| **d)
+        .map(|((v, _), depth)| (*v, *depth))
+        .collect();
+    if inside.len() < 1000 {
+        return Err(AlgoError::Input {
+            role: role.to_owned(),
+            why: format!("only {} voxels in the head's domain", inside.len()),
+        });
+    }
+    inside.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let n = inside.len();
+    let mean_depth =
+        |part: &[(f32, f64)]| part.iter().map(|p| p.1).sum::<f64>() / part.len() as f64;
+    let middle = mean_depth(&inside[n / 3..2 * n / 3]);
+    let top = mean_depth(&inside[2 * n / 3..]);
+    if top <= middle {
+        return Err(AlgoError::Input {
+            role: role.to_owned(),
+            why: format!(
+                "does not have a T1w's contrast: its brightest third lies {top:.1} mm deep on average, its middle third {middle:.1} mm (in a T1w the brightest, white matter, is deepest) — a FLAIR or T2w given as a T1w?"
+            ),
+        });
+    }
+    Ok(())
+}

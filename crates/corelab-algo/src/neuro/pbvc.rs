@@ -26,7 +26,9 @@
 //! cancels to first order. Not done (documented): registration to a halfway space (SIENA's
 //! symmetric scheme), so the follow-up alone is interpolated.
 
-use super::{brain_extraction, mask_on, mask_volume, measurement, require_resolution};
+use super::{
+    brain_extraction, mask_on, mask_volume, measurement, require_resolution, require_t1_contrast,
+};
 use crate::image::input;
 use crate::{
     AlgoError, Algorithm, ImageSpec, InputKind, InputRole, Inputs, MeasurementSpec, Outputs,
@@ -122,10 +124,12 @@ pub fn change(
         0.0,
     )
     .map_err(|e| AlgoError::Failed(e.to_string()))?;
+    require_t1_contrast("baseline", &base, domain)?;
     let window_base = window("baseline", &base.data, domain)?;
     let both = Zip::from(domain)
         .and(&covered.data)
         .map_collect(|&d, &c| d && c > 0.5);
+    require_t1_contrast("followup", &on_base, &both)?;
     let window_follow = window("followup", &on_base.data, &both)?;
     let f_base = fraction(&base.data, window_base, options.window_margin);
     let f_follow = fraction(&on_base.data, window_follow, options.window_margin);
@@ -435,6 +439,24 @@ mod tests {
         let e = crate::run(&Pbvc, &inputs, &Default::default()).unwrap_err();
         assert!(
             matches!(&e, AlgoError::Input { role, why } if role == "baseline" && why.contains("too low a resolution")),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_flair_given_as_the_follow_up_t1w_is_refused() {
+        let base = series(Phantom::Brain, 7, 2.0, 0, 0, "T1w", Some(1.0));
+        let flair = series(Phantom::Brain, 7, 2.0, 0, 1, "FLAIR", Some(1.0));
+        let domain = dilate(&truth(&base, "icv"), base.images[0].geometry.spacing(), 2.0);
+        let e = change(
+            &base.images[0],
+            &flair.images[0],
+            &domain,
+            &Options::default(),
+        )
+        .unwrap_err();
+        assert!(
+            matches!(&e, AlgoError::Input { role, why } if role == "followup" && why.contains("T1w's contrast")),
             "{e}"
         );
     }

@@ -1,10 +1,11 @@
 //! `corelab demo`: the main job end to end on a fresh installation: digital MS phantoms from
 //! three sites and vendors (`corelab phantom ms-lesions`) are ingested through the ingest
 //! pipeline (de-identified on the way in; one deliberately unlinkable object quarantined), QC
-//! judges every series and visit by the trial's protocol, the trial is locked, its algorithm runs
-//! as jobs on two workers on everything that passed, and the audit trail is signed and verified.
-//! Each later part of corelab (the area algorithms with their truth, reads, export) adds its step
-//! here.
+//! judges every series and visit by the trial's protocol, the trial is locked, its algorithms (N4
+//! and the neurology endpoints, longitudinal ones against the baseline) run as jobs on two workers
+//! on everything that passed, each endpoint is printed next to the phantoms' truth
+//! (`demo_truth`), and the audit trail is signed and verified. Each later part of corelab (other
+//! areas' algorithms, reads, export) adds its step here.
 
 use super::{actor, status_text};
 use crate::cli::Global;
@@ -17,7 +18,9 @@ use serde_json::json;
 use std::path::Path;
 
 /// The demo trial: three sites, two visits a year apart, T1w and FLAIR roles with their
-/// requirements and quality thresholds, and N4 bias correction of every T1w.
+/// requirements and quality thresholds; N4 bias correction of every T1w, and the neurology
+/// endpoints of an MS trial: brain extraction, tissue volumes, lesions, new and enlarging lesions
+/// and brain volume change against the baseline.
 pub const DEMO_TRIAL: &str = r#"[trial]
 id = "DEMO-MS-001"
 sponsor = "corelab demo"
@@ -72,6 +75,31 @@ require = { field_strength_t = [1.5, 3.0], slice_thickness_mm = { max = 7 }, ti_
 id = "image.bias-n4"
 version = "^1.0"
 inputs = { image = "T1w" }
+
+[[algorithms]]
+id = "neuro.brain-extraction"
+version = "^1.0"
+inputs = { t1 = "T1w" }
+
+[[algorithms]]
+id = "neuro.tissue-seg"
+version = "^1.0"
+inputs = { t1 = "T1w" }
+
+[[algorithms]]
+id = "neuro.ms-lesions"
+version = "^1.0"
+inputs = { flair = "FLAIR", t1 = "T1w" }
+
+[[algorithms]]
+id = "neuro.lesion-change"
+version = "^1.0"
+inputs = { baseline = "FLAIR@baseline", followup = "FLAIR" }
+
+[[algorithms]]
+id = "neuro.pbvc"
+version = "^1.0"
+inputs = { baseline = "T1w@baseline", followup = "T1w" }
 "#;
 
 pub async fn run(g: &Global, out: Option<&Path>, serve: Option<&str>) -> Result<u8> {
@@ -99,7 +127,8 @@ pub async fn run(g: &Global, out: Option<&Path>, serve: Option<&str>) -> Result<
     let phantoms = dir.join("phantoms");
     let options = corelab_image::phantom::Options {
         subjects: 3,
-        voxel_mm: Some(3.0),
+        voxel_mm: Some(2.0),
+        atrophy_percent: Some(ATROPHY_PERCENT),
         subsamples: 2,
         ..Default::default()
     };
@@ -139,33 +168,40 @@ pub async fn run(g: &Global, out: Option<&Path>, serve: Option<&str>) -> Result<
     let jobs = store.jobs(TRIAL_ID).await?;
     let measurements = store.measurements(TRIAL_ID).await?;
     // Each subject's site names its phantom subject (S0n scanned MS-00n), each visit the
-    // phantom's (baseline V1, M12 V2): the truth of N4's field-cv is the coefficient of variation
-    // of the phantom's true bias field on the T1w grid.
+    // phantom's (baseline the first, M12 the second).
     let site_of: std::collections::BTreeMap<String, String> = store
         .trial_series(TRIAL_ID)
         .await?
         .into_iter()
         .map(|s| (s.subject, s.site))
         .collect();
-    let truth_of = |subject: &str, visit: &str| -> Option<f64> {
+    let truth = super::demo_truth::Truth::read(&phantoms)?;
+    let truth_of = |subject: &str, visit: &str, algorithm: &str, measure: &str| -> Option<f64> {
         let n: usize = site_of.get(subject)?.strip_prefix("S0")?.parse().ok()?;
         let v = match visit {
-            "baseline" => "V1",
-            "M12" => "V2",
+            "baseline" => 0,
+            "M12" => 1,
             _ => return None,
         };
-        let path = phantoms.join(format!("truth/MS-{n:03}_{v}_T1w_bias.nii.gz"));
-        let field = corelab_image::nifti_io::read(&path).ok()?;
-        let values: Vec<f64> = field.data.iter().map(|f| f64::from(*f)).collect();
-        let (mean, sd) = corelab_algo::image::mean_sd(&values)?;
-        (mean > 0.0).then(|| sd / mean)
+        let id = algorithm.split('@').next()?;
+        truth.of(n, v, id, measure)
     };
-    let endpoints: Vec<serde_json::Value> = measurements
+    let rank = |algorithm: &str, measure: &str| {
+        let id = algorithm.split('@').next().unwrap_or_default();
+        super::demo_truth::ENDPOINTS
+            .iter()
+            .position(|(a, m)| *a == id && *m == measure)
+    };
+    let mut reported: Vec<_> = measurements
         .iter()
-        .map(|m| {
-            let truth = (m.name == "field-cv")
-                .then(|| truth_of(&m.subject, &m.visit))
-                .flatten();
+        .filter_map(|m| Some((rank(&m.algorithm, &m.name)?, m)))
+        .collect();
+    reported
+        .sort_by(|(ra, a), (rb, b)| (ra, &a.subject, &a.visit).cmp(&(rb, &b.subject, &b.visit)));
+    let endpoints: Vec<serde_json::Value> = reported
+        .iter()
+        .map(|(_, m)| {
+            let truth = truth_of(&m.subject, &m.visit, &m.algorithm, &m.name);
             json!({
                 "subject": m.subject, "visit": m.visit, "algorithm": m.algorithm,
                 "measure": m.name, "value": m.value, "unit": m.unit,
@@ -289,6 +325,9 @@ pub async fn run(g: &Global, out: Option<&Path>, serve: Option<&str>) -> Result<
 }
 
 const TRIAL_ID: &str = "DEMO-MS-001";
+
+/// The brain volume the phantoms' follow-up loses (%), which `neuro.pbvc` measures.
+const ATROPHY_PERCENT: f64 = 1.0;
 
 /// Each phantom subject's DICOM files sent by its site (calling AE title `S0nPACS`) over DICOM
 /// (C-STORE) to corelab's own storage SCP on loopback, which de-identifies and catalogues them;

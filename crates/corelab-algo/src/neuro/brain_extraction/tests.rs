@@ -282,3 +282,14 @@ fn a_1_mm_image_is_extracted_on_a_2_mm_work_grid_with_its_boundary_at_1_mm() {
     eprintln!("MS subject 2 T1w on a 1 mm grid: brain Dice {b:.4}, icv Dice {i:.4}");
     assert!(b >= 0.95 && i >= 0.95, "{b} {i}");
 }
+
+#[test]
+fn a_flair_given_as_the_t1w_is_refused_for_its_contrast() {
+    let flair = series(Kind::Brain, 7, 2.0, 0, 0, "FLAIR", None);
+    let inputs: Inputs = [("t1".to_owned(), flair.images[0].clone())].into();
+    let e = crate::run(&BrainExtraction, &inputs, &BTreeMap::new()).unwrap_err();
+    assert!(
+        matches!(&e, AlgoError::Input { role, why } if role == "t1" && why.contains("T1w's contrast")),
+        "{e}"
+    );
+}
