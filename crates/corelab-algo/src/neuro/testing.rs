@@ -5,7 +5,10 @@ use corelab_image::phantom::{self, Kind, Options, Rendered};
 use ndarray::Array3;
 
 /// One series (`T1w` or `FLAIR`) of a subject at a visit (0 baseline, 1 follow-up) of the brain
-/// (`Kind::Brain`) or MS (`Kind::MsLesions`) phantom.
+/// (`Kind::Brain`) or MS (`Kind::MsLesions`) phantom, rendered with 2 subsamples per voxel and
+/// axis (fast; its truth masks, fraction ≥ ½ of 8 samples, count exactly-half voxels in, so the
+/// ICV mask is about 0.6 % larger than the exact ICV: use [`series_with`] and 4 subsamples
+/// where a volume is checked against exact truth).
 pub(crate) fn series(
     kind: Kind,
     seed: u64,
@@ -15,12 +18,36 @@ pub(crate) fn series(
     name: &str,
     atrophy_percent: Option<f64>,
 ) -> Rendered {
+    series_with(
+        kind,
+        seed,
+        voxel_mm,
+        subject,
+        visit,
+        name,
+        atrophy_percent,
+        2,
+    )
+}
+
+/// [`series`] rendered with `subsamples` per voxel and axis (1 to 8; the CLI's default is 4).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn series_with(
+    kind: Kind,
+    seed: u64,
+    voxel_mm: f64,
+    subject: usize,
+    visit: usize,
+    name: &str,
+    atrophy_percent: Option<f64>,
+    subsamples: usize,
+) -> Rendered {
     let options = Options {
         seed,
         subjects: subject + 1,
         voxel_mm: Some(voxel_mm),
         atrophy_percent,
-        subsamples: 2,
+        subsamples,
     };
     let plan = phantom::plan(kind, &options).expect("plan");
     let s = plan
