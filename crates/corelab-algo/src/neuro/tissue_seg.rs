@@ -361,6 +361,7 @@ impl Algorithm for TissueSeg {
             Some(m) => mask_on("mask", m, &t1.geometry)?,
             None => super::brain_extraction::extract(t1, &Default::default())?.icv,
         };
+        super::require_t1_contrast("t1", t1, &domain)?;
         let d = Options::default();
         let options = Options {
             bias_correction: params

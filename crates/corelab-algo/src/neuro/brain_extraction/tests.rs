@@ -285,8 +285,17 @@ fn a_1_mm_image_is_extracted_on_a_2_mm_work_grid_with_its_boundary_at_1_mm() {
 
 #[test]
 fn a_flair_given_as_the_t1w_is_refused_for_its_contrast() {
+    // The FLAIR on the T1w's 2 mm grid, so its resolution is not what is refused.
+    let t1 = series(Kind::Brain, 7, 2.0, 0, 0, "T1w", None);
     let flair = series(Kind::Brain, 7, 2.0, 0, 0, "FLAIR", None);
-    let inputs: Inputs = [("t1".to_owned(), flair.images[0].clone())].into();
+    let flair = resample(
+        &flair.images[0],
+        &t1.images[0].geometry,
+        corelab_image::resample::Interpolation::Trilinear,
+        0.0,
+    )
+    .unwrap();
+    let inputs: Inputs = [("t1".to_owned(), flair)].into();
     let e = crate::run(&BrainExtraction, &inputs, &BTreeMap::new()).unwrap_err();
     assert!(
         matches!(&e, AlgoError::Input { role, why } if role == "t1" && why.contains("T1w's contrast")),
