@@ -183,3 +183,81 @@ fn what_cannot_be_locked_or_amended_is_refused_saying_why() {
     );
     assert!(String::from_utf8_lossy(&r.stderr).contains("--reason must say why"));
 }
+
+#[test]
+fn file_inputs_are_locked_by_their_hash_and_unreadable_ones_refused_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = lab_with_trial(dir.path(), TRIAL);
+    let r = corelab(&data, &["trial", "lock", "MS-LOCK-001"]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    // A mask in a folder beside the amended trial file, named relative to it.
+    let folder = dir.path().join("protocol");
+    std::fs::create_dir_all(&folder).unwrap();
+    let mut voxels = ndarray::Array3::<f32>::zeros((8, 8, 8));
+    voxels[[3, 3, 3]] = 1.0;
+    let mask = corelab_image::Volume::new(
+        voxels,
+        corelab_image::Geometry::axis_aligned([8, 8, 8], [0.0; 3], [2.0; 3]),
+    )
+    .unwrap();
+    corelab_image::nifti_io::write(&folder.join("mask.nii.gz"), &mask).unwrap();
+    let bytes = std::fs::read(folder.join("mask.nii.gz")).unwrap();
+    let sha = corelab_core::Sha256Digest::of(&bytes).to_hex();
+    let amended = |files: &str| {
+        let text = TRIAL.replace(
+            "params = { connectivity = \"18\" }",
+            &format!("params = {{ connectivity = \"18\" }}\nfiles = {{ {files} }}"),
+        );
+        let path = folder.join("trial.toml");
+        std::fs::write(&path, text).unwrap();
+        path
+    };
+    let file = amended("mask = \"mask.nii.gz\"");
+    let r = corelab(
+        &data,
+        &[
+            "--json",
+            "trial",
+            "amend",
+            "MS-LOCK-001",
+            file.to_str().unwrap(),
+            "--reason",
+            "the study mask",
+        ],
+    );
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let locked = &json(&r)["lock"]["algorithms"][0]["files"]["mask"];
+    assert_eq!(locked["sha256"], sha.as_str());
+    assert!(
+        locked["path"]
+            .as_str()
+            .unwrap()
+            .ends_with("protocol/mask.nii.gz"),
+        "{locked}"
+    );
+    // A file that is not NIfTI, or a role the algorithm does not take: refused by name.
+    std::fs::write(folder.join("notes.txt"), "not an image").unwrap();
+    for (files, why) in [
+        (
+            "mask = \"notes.txt\"",
+            "algorithms[0].files.mask (image.mask-volume)",
+        ),
+        ("mask = \"absent.nii.gz\"", "cannot read"),
+        ("atlas = \"mask.nii.gz\"", "it takes no input \"atlas\""),
+    ] {
+        let file = amended(files);
+        let r = corelab(
+            &data,
+            &[
+                "trial",
+                "amend",
+                "MS-LOCK-001",
+                file.to_str().unwrap(),
+                "--reason",
+                "x",
+            ],
+        );
+        let err = String::from_utf8_lossy(&r.stderr);
+        assert!(!r.status.success() && err.contains(why), "{files}: {err}");
+    }
+}

@@ -75,3 +75,56 @@ fn volume_of(bytes: &[u8]) -> Result<Volume<f32>, String> {
     corelab_image::nifti_io::read(&path)
         .map_err(|e| format!("not a NIfTI image corelab can read: {e}"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use corelab_image::Geometry;
+    use corelab_store::Overrides;
+    use ndarray::Array3;
+
+    const TRIAL: &str = r#"
+[trial]
+id = "T"
+sponsor = "S"
+protocol = "P"
+phase = "II"
+
+[[algorithms]]
+id = "neuro.amyloid-centiloid"
+version = "^1.0"
+files = { template = "t.nii.gz", target = "t.nii.gz" }
+"#;
+
+    #[tokio::test]
+    async fn a_locked_file_is_kept_and_read_back_by_its_hash_whatever_happens_to_the_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::init(&dir.path().join("lab"), &Overrides::default(), "test")
+            .await
+            .unwrap();
+        let mut voxels = Array3::<f32>::zeros((6, 5, 4));
+        voxels[[1, 2, 3]] = 7.0;
+        let volume = Volume::new(
+            voxels,
+            Geometry::axis_aligned([6, 5, 4], [1.0; 3], [2.0; 3]),
+        )
+        .unwrap();
+        corelab_image::nifti_io::write(&dir.path().join("t.nii.gz"), &volume).unwrap();
+        let file = TrialFile::parse(TRIAL).unwrap();
+        let hashes = lock_files(&store, &file, dir.path()).await.unwrap();
+        // One file named twice is read once.
+        assert_eq!(hashes.len(), 1);
+        let locked = &hashes["t.nii.gz"];
+        // The path changes after the lock: the run still gets the locked bytes.
+        std::fs::write(dir.path().join("t.nii.gz"), b"changed").unwrap();
+        let back = load(&store, "template", locked).await.unwrap();
+        assert_eq!(back.data, volume.data);
+        assert_eq!(back.source.notes, [format!("file:{}", locked.path)]);
+        // Now unreadable at the path: a new lock refuses it by name.
+        let e = lock_files(&store, &file, dir.path()).await.unwrap_err();
+        assert!(
+            e.contains("algorithms[0].files.target") && e.contains("not a NIfTI"),
+            "{e}"
+        );
+    }
+}
