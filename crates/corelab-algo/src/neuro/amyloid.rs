@@ -7,6 +7,7 @@
 //! `neuro.dat-sbr`, which reads striatal VOIs in a template space the same way.
 
 use super::{mask_on, measurement, require_resolution};
+use crate::image::input;
 use crate::{
     AlgoError, Algorithm, ImageSpec, InputKind, InputRole, Inputs, MeasurementSpec, Outputs,
     ParamKind, ParamSpec, ParamValue, Params,
@@ -335,12 +336,7 @@ impl Algorithm for AmyloidCentiloid {
         }]
     }
     fn run(&self, inputs: &Inputs, params: &Params) -> Result<Outputs, AlgoError> {
-        let get = |role: &str| {
-            inputs.get(role).ok_or_else(|| AlgoError::Input {
-                role: role.to_owned(),
-                why: "missing".to_owned(),
-            })
-        };
+        let get = |role: &str| input(inputs, role);
         let pet = get("pet")?;
         let template = get("template")?;
         require_resolution("pet", pet, MAX_VOXEL_MM)?;

@@ -7,6 +7,7 @@
 //! gives the method and its measured accuracy.
 
 use super::{mask_volume, measurement, require_resolution};
+use crate::image::input;
 use crate::{
     AlgoError, Algorithm, ImageSpec, InputKind, InputRole, Inputs, MeasurementSpec, Outputs,
     ParamKind, ParamSpec, ParamValue, Params,
@@ -535,10 +536,7 @@ impl Algorithm for BrainExtraction {
         ]
     }
     fn run(&self, inputs: &Inputs, params: &Params) -> Result<Outputs, AlgoError> {
-        let t1 = inputs.get("t1").ok_or_else(|| AlgoError::Input {
-            role: "t1".into(),
-            why: "required".into(),
-        })?;
+        let t1 = input(inputs, "t1")?;
         let d = Options::default();
         let options = Options {
             smoothing_mm: params.number("smoothing").unwrap_or(d.smoothing_mm),

@@ -14,6 +14,7 @@
 
 use super::amyloid::{MAX_VOXEL_MM, onto_template, voi_mean};
 use super::{mask_on, measurement, require_resolution};
+use crate::image::input;
 use crate::{
     AlgoError, Algorithm, ImageSpec, InputKind, InputRole, Inputs, Measurement, MeasurementSpec,
     Outputs, ParamSpec, Params,
@@ -177,12 +178,7 @@ impl Algorithm for DatSbr {
         }]
     }
     fn run(&self, inputs: &Inputs, _params: &Params) -> Result<Outputs, AlgoError> {
-        let get = |role: &str| {
-            inputs.get(role).ok_or_else(|| AlgoError::Input {
-                role: role.to_owned(),
-                why: "missing".to_owned(),
-            })
-        };
+        let get = |role: &str| input(inputs, role);
         let spect = get("spect")?;
         require_resolution("spect", spect, MAX_VOXEL_MM)?;
         let template = inputs.get("template");

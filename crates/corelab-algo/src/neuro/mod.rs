@@ -146,3 +146,46 @@ pub(crate) fn require_t1_contrast(
     }
     Ok(())
 }
+
+/// The values of `data` inside `mask`, sorted ascending.
+pub(crate) fn sorted_inside(data: &Array3<f32>, mask: &Array3<bool>) -> Vec<f64> {
+    let mut values: Vec<f64> = data
+        .iter()
+        .zip(mask.iter())
+        .filter(|(_, m)| **m)
+        .map(|(v, _)| f64::from(*v))
+        .collect();
+    values.sort_by(f64::total_cmp);
+    values
+}
+
+/// Three-class 1-D k-means (Lloyd) of `sorted` values, started at the quantiles `starts`: the
+/// class means, ascending, and the two indices where the classes' runs of sorted values split.
+/// Each class of sorted values is a run bounded where the midpoints of the means fall, so an
+/// iteration is two binary searches and three sums.
+pub(crate) fn kmeans3_sorted(sorted: &[f64], starts: [f64; 3]) -> ([f64; 3], [usize; 2]) {
+    let at = |q: f64| sorted[((sorted.len() - 1) as f64 * q) as usize];
+    let mut means = starts.map(at);
+    let mut cuts = [0usize; 2];
+    for _ in 0..100 {
+        let c0 = sorted.partition_point(|&v| v < 0.5 * (means[0] + means[1]));
+        let c1 = sorted.partition_point(|&v| v < 0.5 * (means[1] + means[2]));
+        cuts = [c0, c1];
+        let runs = [&sorted[..c0], &sorted[c0..c1], &sorted[c1..]];
+        let next: [f64; 3] = std::array::from_fn(|c| {
+            if runs[c].is_empty() {
+                means[c]
+            } else {
+                runs[c].iter().sum::<f64>() / runs[c].len() as f64
+            }
+        });
+        let moved = (0..3)
+            .map(|c| (next[c] - means[c]).abs())
+            .fold(0.0, f64::max);
+        means = next;
+        if moved < 1e-6 {
+            break;
+        }
+    }
+    (means, cuts)
+}

@@ -128,45 +128,14 @@ pub(crate) fn tissue(
     data: &Array3<f32>,
     brain: &Array3<bool>,
 ) -> Result<Tissue, AlgoError> {
-    let mut values: Vec<f64> = Zip::from(data)
-        .and(brain)
-        .fold(Vec::new(), |mut v, &x, &b| {
-            if b {
-                v.push(f64::from(x));
-            }
-            v
-        });
+    let values = super::sorted_inside(data, brain);
     if values.len() < 1000 {
         return Err(AlgoError::Input {
             role: role.to_owned(),
             why: format!("{} brain voxels: too few for a brain", values.len()),
         });
     }
-    values.sort_by(f64::total_cmp);
-    let at = |q: f64| values[((values.len() - 1) as f64 * q) as usize];
-    let mut means = [at(0.05), at(0.5), at(0.9)];
-    let mut cuts = [0usize; 2];
-    for _ in 0..100 {
-        // Sorted values: each class is a run; its bounds are where the midpoints fall.
-        let c0 = values.partition_point(|&v| v < 0.5 * (means[0] + means[1]));
-        let c1 = values.partition_point(|&v| v < 0.5 * (means[1] + means[2]));
-        cuts = [c0, c1];
-        let runs = [&values[..c0], &values[c0..c1], &values[c1..]];
-        let next: [f64; 3] = std::array::from_fn(|c| {
-            if runs[c].is_empty() {
-                means[c]
-            } else {
-                runs[c].iter().sum::<f64>() / runs[c].len() as f64
-            }
-        });
-        let moved = (0..3)
-            .map(|c| (next[c] - means[c]).abs())
-            .fold(0.0, f64::max);
-        means = next;
-        if moved < 1e-6 {
-            break;
-        }
-    }
+    let (means, cuts) = super::kmeans3_sorted(&values, [0.05, 0.5, 0.9]);
     let wm_run = &values[cuts[0]..cuts[1]];
     let gm_run = &values[cuts[1]..];
     let q = |run: &[f64], p: f64| run[((run.len() - 1) as f64 * p) as usize];

@@ -204,48 +204,14 @@ fn corrected(
 /// The CSF and grey-matter means of a T1w image in `domain`: 1-D k-means with three classes
 /// (CSF, GM, WM), started at the 15th, 50th and 85th percentiles.
 fn window(role: &str, data: &Array3<f32>, domain: &Array3<bool>) -> Result<(f64, f64), AlgoError> {
-    let mut values: Vec<f64> = Zip::from(data)
-        .and(domain)
-        .fold(Vec::new(), |mut v, &x, &d| {
-            if d {
-                v.push(f64::from(x));
-            }
-            v
-        });
+    let values = super::sorted_inside(data, domain);
     if values.len() < 1000 {
         return Err(AlgoError::Input {
             role: role.to_owned(),
             why: format!("{} voxels in the domain: too few", values.len()),
         });
     }
-    values.sort_by(f64::total_cmp);
-    let at = |q: f64| values[((values.len() - 1) as f64 * q) as usize];
-    let mut means = [at(0.15), at(0.5), at(0.85)];
-    for _ in 0..100 {
-        let mut sums = [0.0; 3];
-        let mut counts = [0usize; 3];
-        for &v in &values {
-            let c = (0..3)
-                .min_by(|&a, &b| (v - means[a]).abs().total_cmp(&(v - means[b]).abs()))
-                .unwrap_or(0);
-            sums[c] += v;
-            counts[c] += 1;
-        }
-        let next = std::array::from_fn(|c| {
-            if counts[c] == 0 {
-                means[c]
-            } else {
-                sums[c] / counts[c] as f64
-            }
-        });
-        let moved = (0..3)
-            .map(|c| (next[c] - means[c]).abs())
-            .fold(0.0, f64::max);
-        means = next;
-        if moved < 1e-6 {
-            break;
-        }
-    }
+    let (means, _) = super::kmeans3_sorted(&values, [0.15, 0.5, 0.85]);
     let (csf, gm, wm) = (means[0], means[1], means[2]);
     let spread = values[values.len() - 1] - values[0];
     if !(csf < gm && gm < wm) || gm - csf < 0.05 * spread {

@@ -10,6 +10,7 @@ mod mixture;
 mod tests;
 
 use super::{mask_on, measurement, require_resolution};
+use crate::image::input;
 use crate::{
     AlgoError, Algorithm, ImageSpec, InputKind, InputRole, Inputs, MeasurementSpec, Outputs,
     ParamKind, ParamSpec, ParamValue, Params,
@@ -352,10 +353,7 @@ impl Algorithm for TissueSeg {
         ]
     }
     fn run(&self, inputs: &Inputs, params: &Params) -> Result<Outputs, AlgoError> {
-        let t1 = inputs.get("t1").ok_or_else(|| AlgoError::Input {
-            role: "t1".into(),
-            why: "required".into(),
-        })?;
+        let t1 = input(inputs, "t1")?;
         require_resolution("t1", t1, MAX_VOXEL_MM)?;
         let domain = match inputs.get("mask") {
             Some(m) => mask_on("mask", m, &t1.geometry)?,
