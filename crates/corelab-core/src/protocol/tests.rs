@@ -523,3 +523,50 @@ fn the_examples_in_the_trial_toml_reference_parse() {
         "{files} complete trial files in docs/trial-toml.md"
     );
 }
+
+#[test]
+fn longitudinal_and_file_inputs_are_checked_naming_the_field() {
+    let with = |entry: &str| {
+        PROTOCOL.replace(
+            "inputs = { image = \"FLAIR\" }",
+            &format!("inputs = {{ image = \"FLAIR\" }}\n{entry}"),
+        )
+    };
+    // A role at another visit that exists: accepted.
+    let ok = PROTOCOL.replace(
+        "inputs = { image = \"FLAIR\" }",
+        "inputs = { image = \"FLAIR\", earlier = \"FLAIR@baseline\" }",
+    );
+    parse(&ok).unwrap();
+    for (text, field, why) in [
+        (
+            PROTOCOL.replace(
+                "inputs = { image = \"FLAIR\" }",
+                "inputs = { image = \"FLAIR@screening\" }",
+            ),
+            "algorithms[0].inputs.image",
+            "no visit \"screening\"",
+        ),
+        (
+            PROTOCOL.replace(
+                "inputs = { image = \"FLAIR\" }",
+                "inputs = { image = \"PD@baseline\" }",
+            ),
+            "algorithms[0].inputs.image",
+            "PD",
+        ),
+        (
+            with("files = { image = \"mask.nii.gz\" }"),
+            "algorithms[0].files.image",
+            "also in inputs",
+        ),
+        (
+            with("files = { mask = \" \" }"),
+            "algorithms[0].files.mask",
+            "needs the file's path",
+        ),
+    ] {
+        let e = parse(&text).unwrap_err().to_string();
+        assert!(e.contains(field) && e.contains(why), "{field}: {e}");
+    }
+}
