@@ -179,6 +179,9 @@ pub fn encode_series(
     let Some(volume) = volumes.first() else {
         return fail("series", "no volume to write");
     };
+    if let Acquisition::Nm(_) = h.acquisition {
+        return fail("series", "NM (SPECT) is not written yet");
+    }
     let g = &volume.geometry;
     if volumes.iter().any(|v| v.geometry != *g) {
         return fail("series", "the volumes of a cine series must share one grid");
@@ -359,6 +362,7 @@ fn common(h: &SeriesHeader, k: usize) -> Result<InMemDicomObject, WriteError> {
     let (sop_class, image_type, position) = match &h.acquisition {
         Acquisition::Mr(_) => (uids::MR_IMAGE_STORAGE, "ORIGINAL\\PRIMARY\\M\\ND", "HFS"),
         Acquisition::Ct(_) => (uids::CT_IMAGE_STORAGE, "ORIGINAL\\PRIMARY\\AXIAL", "FFS"),
+        Acquisition::Nm(_) => return fail("series", "NM (SPECT) is not written yet"),
         Acquisition::Pt(_) => (
             uids::POSITRON_EMISSION_TOMOGRAPHY_IMAGE_STORAGE,
             "ORIGINAL\\PRIMARY",
@@ -516,6 +520,7 @@ fn common(h: &SeriesHeader, k: usize) -> Result<InMemDicomObject, WriteError> {
                 obj.put(t(tag, vr, &v));
             }
         }
+        Acquisition::Nm(_) => {}
     }
     Ok(obj)
 }

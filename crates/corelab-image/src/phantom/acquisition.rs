@@ -21,7 +21,7 @@ pub struct Site {
     pub software: String,
 }
 
-/// The three sites of every phantom, with the scanner each uses for `modality` (MR, CT, PT).
+/// The three sites of every phantom, with the scanner each uses for `modality` (MR, CT, PT, NM).
 pub fn site(index: usize, modality: &str) -> Site {
     let (id, institution) = [
         ("S01", "University Hospital A"),
@@ -35,6 +35,9 @@ pub fn site(index: usize, modality: &str) -> Site {
         (0, "CT") => ("SIEMENS", "SOMATOM Force", "syngo CT VB20A"),
         (1, "CT") => ("GE MEDICAL SYSTEMS", "Revolution CT", "revo_ct_22bc.50"),
         (_, "CT") => ("Philips", "IQon - Spectral CT", "4.7.6"),
+        (0, "NM") => ("SIEMENS NM", "Symbia Intevo Bold", "VB22A"),
+        (1, "NM") => ("GE MEDICAL SYSTEMS", "Discovery NM/CT 670", "1.0.11"),
+        (_, "NM") => ("Philips Medical Systems", "BrightView XCT", "2.5.3"),
         (0, _) => ("SIEMENS", "Biograph Vision 600", "VG80B"),
         (1, _) => ("GE MEDICAL SYSTEMS", "Discovery MI", "pet_coreload.46"),
         (_, _) => ("Philips Medical Systems", "Vereos PET/CT", "2.0.1"),
@@ -100,6 +103,10 @@ pub enum Acquisition {
     /// PET.
     #[serde(rename = "PT")]
     Pt(PetAcquisition),
+    /// Nuclear medicine: a reconstructed SPECT (NM Image IOD, Image Type RECON TOMO), written as
+    /// one multi-frame object whose frames are the slices.
+    #[serde(rename = "NM")]
+    Nm(NmAcquisition),
 }
 
 impl Acquisition {
@@ -109,6 +116,7 @@ impl Acquisition {
             Acquisition::Mr(_) => "MR",
             Acquisition::Ct(_) => "CT",
             Acquisition::Pt(_) => "PT",
+            Acquisition::Nm(_) => "NM",
         }
     }
 }
@@ -170,6 +178,23 @@ pub struct PetAcquisition {
     pub corrected_image: Vec<String>,
     /// (0018,1242) Actual Frame Duration, ms.
     pub frame_duration_ms: u32,
+}
+
+/// Reconstructed SPECT acquisition attributes (NM Image IOD).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct NmAcquisition {
+    /// (0018,0031) Radiopharmaceutical.
+    pub radiopharmaceutical: String,
+    /// (0008,0104) Code Meaning of the Radionuclide Code Sequence (0054,0300), e.g. `^123^Iodine`.
+    pub radionuclide: String,
+    /// (0018,1078) Radiopharmaceutical Start DateTime (YYYYMMDDHHMMSS).
+    pub injection_datetime: String,
+    /// (0018,1074) Radionuclide Total Dose, Bq.
+    pub dose_bq: f64,
+    /// (0018,1075) Radionuclide Half Life, s.
+    pub half_life_s: f64,
+    /// (0054,0018) Energy Window Name.
+    pub energy_window: String,
 }
 
 /// A subject's patient attributes, drawn from its anatomy stream.
