@@ -117,7 +117,7 @@ pub enum Command {
     /// Run one algorithm on files, outside any trial.
     #[command(subcommand)]
     Algo(AlgoCommand),
-    /// Digital phantoms (brain, ms-lesions, ct-tumor, pet, cardiac, qc): DICOM series from
+    /// Digital phantoms (brain, ms-lesions, ct-tumor, pet, cardiac, qc, neuro-pet): DICOM series from
     /// several sites, with truth.json and truth masks (docs/phantoms.md).
     Phantom(PhantomArgs),
     /// The main job, end to end, on a fresh installation.

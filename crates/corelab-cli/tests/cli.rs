@@ -424,38 +424,64 @@ fn demo_runs_end_to_end_and_prints_one_json_document() {
         .unwrap();
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let d = json(&out);
-    assert_eq!(d["trial"], "DEMO-MS-001");
     assert_eq!(d["audit_ok"], true);
     assert_eq!(d["outputs_sha256"].as_str().unwrap().len(), 64);
-    assert_eq!(d["status"]["trials"][0]["sites"], 3);
-    // The phantoms of three sites went through the ingest pipeline, de-identified; the object
-    // without a Patient ID was quarantined.
-    let stored = d["ingest"]["stored"].as_u64().unwrap();
+    let (ms, dlb) = (&d["trials"][0], &d["trials"][1]);
+    assert_eq!(
+        (ms["trial"].as_str(), dlb["trial"].as_str()),
+        (Some("DEMO-MS-001"), Some("DEMO-DLB-002"))
+    );
+    for t in d["status"]["trials"].as_array().unwrap() {
+        assert_eq!(
+            (t["sites"].as_u64(), t["subjects"].as_u64()),
+            (Some(3), Some(3)),
+            "{t}"
+        );
+    }
+    // The phantoms of three sites went through the ingest pipeline over DICOM, de-identified;
+    // the MS trial's object without a Patient ID was quarantined.
+    let stored = ms["ingest"]["stored"].as_u64().unwrap();
     assert!(stored > 100, "{d:#}");
-    assert_eq!(d["ingest"]["quarantined"], 1);
-    assert_eq!(d["status"]["instances"].as_u64(), Some(stored));
-    assert_eq!(d["status"]["trials"][0]["subjects"], 3);
-    // QC passed every series and visit. Each visit's T1w got N4, brain extraction and tissue
+    assert_eq!(ms["ingest"]["quarantined"], 1);
+    // Each DLB subject: an amyloid PET (one file per slice) and one multi-frame NM SPECT.
+    let nuclear = dlb["ingest"]["stored"].as_u64().unwrap();
+    assert_eq!(dlb["ingest"]["quarantined"], 0);
+    assert_eq!(d["status"]["instances"].as_u64(), Some(stored + nuclear));
+    // QC passed every series and visit. MS: each visit's T1w got N4, brain extraction and tissue
     // segmentation, its FLAIR (with the T1w) lesion segmentation; each follow-up the lesion change
-    // and the brain volume change against the baseline: 6 × 4 + 3 × 2 locked jobs.
+    // and the brain volume change against the baseline: 6 × 4 + 3 × 2 locked jobs. DLB: each
+    // screening visit's amyloid PET and DaT SPECT: 3 × 2.
+    for (t, visits, jobs) in [(ms, 6, 30), (dlb, 3, 6)] {
+        assert_eq!(
+            (
+                t["qc"]["visits"]["pass"].as_u64(),
+                t["qc"]["problems"].as_u64()
+            ),
+            (Some(visits), Some(0)),
+            "{t:#}"
+        );
+        assert_eq!(
+            (
+                t["jobs"]["succeeded"].as_u64(),
+                t["jobs"]["failed"].as_u64()
+            ),
+            (Some(jobs), Some(0)),
+            "{t:#}"
+        );
+    }
+    // MS: 6 visits × (field-cv, 2 brain extraction, 4 tissue, 2 lesion measures) + 3 × 3
+    // follow-up. DLB: 3 subjects × (SUVR, Centiloid, positivity, 4 SBRs, putamen asymmetry).
     assert_eq!(
-        (
-            d["qc"]["visits"]["pass"].as_u64(),
-            d["qc"]["problems"].as_u64()
-        ),
-        (Some(6), Some(0)),
-        "{d:#}"
+        ms["endpoints"].as_array().unwrap().len(),
+        6 * 9 + 3 * 3,
+        "{ms:#}"
     );
-    assert_eq!(
-        (
-            d["jobs"]["succeeded"].as_u64(),
-            d["jobs"]["failed"].as_u64()
-        ),
-        (Some(30), Some(0))
-    );
-    let endpoints = d["endpoints"].as_array().unwrap();
-    // 6 visits × (field-cv, 2 brain extraction, 4 tissue, 2 lesion measures) + 3 × 3 follow-up.
-    assert_eq!(endpoints.len(), 6 * 9 + 3 * 3, "{d:#}");
+    assert_eq!(dlb["endpoints"].as_array().unwrap().len(), 3 * 8, "{dlb:#}");
+    let endpoints = ms["endpoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(dlb["endpoints"].as_array().unwrap());
     for e in endpoints {
         // Each next to the phantom's truth, with its error.
         let (value, truth) = (e["value"].as_f64().unwrap(), e["truth"].as_f64().unwrap());
@@ -473,11 +499,16 @@ fn demo_runs_end_to_end_and_prints_one_json_document() {
                 assert!(value > 0.0 && truth > 0.0 && truth < 0.2, "{e}");
             }
             // The targets that the demo's phantoms check.
-            "new-lesions" | "enlarging-lesions" => assert_eq!(value, truth, "{e}"),
+            "new-lesions" | "enlarging-lesions" | "positive" => assert_eq!(value, truth, "{e}"),
             "pbvc" => assert!((value - truth).abs() <= 0.3, "{e}"),
             "brain-volume" | "wm-volume" | "lesion-volume" => {
                 assert!((value - truth).abs() <= 0.1 * truth, "{e}")
             }
+            // Amyloid and DaT against the region-mean truth (docs/algorithms/neuro.*.md).
+            "suvr" => assert!((value / truth - 1.0).abs() <= 0.03, "{e}"),
+            "centiloid" => assert!((value - truth).abs() <= 6.0, "{e}"),
+            m if m.starts_with("sbr-") => assert!((value / truth - 1.0).abs() <= 0.1, "{e}"),
+            "asymmetry-putamen" => assert!((value - truth).abs() <= 12.0, "{e}"),
             _ => assert!(value.is_finite(), "{e}"),
         }
     }

@@ -7,6 +7,7 @@
 //! OUT/truth.json                         everything known (truth.json in docs/phantoms.md)
 //! OUT/truth/SUBJECT_VISIT_SERIES_STRUCTURE.nii.gz   binary masks (fraction ≥ ½)
 //! OUT/truth/SUBJECT_VISIT_SERIES_bias.nii.gz        the bias field (MR)
+//! OUT/templates/NAME.nii.gz              template images and regions (neuro-pet)
 //! ```
 //!
 //! UIDs are derived from the kind, the seed, the subject, the visit and the series under
@@ -56,6 +57,9 @@ pub struct Written {
     pub instances: usize,
     /// NIfTI files under `truth/`.
     pub truth_files: usize,
+    /// NIfTI files under `templates/` (the template images and regions an algorithm quantifies
+    /// the series with: `neuro-pet`).
+    pub template_files: usize,
     /// truth.json.
     pub truth: PathBuf,
 }
@@ -104,6 +108,17 @@ pub fn write(
         };
         visit.series.push(truth);
     }
+    let mut template_files = 0;
+    if kind == Kind::NeuroPet {
+        progress(total, total, "templates");
+        let dir = out.join("templates");
+        std::fs::create_dir_all(&dir).or_else(|e| io(&dir, e))?;
+        for (name, volume) in corelab_image::phantom::neuro_pet::templates(options.subsamples)? {
+            let path = dir.join(format!("{name}.nii.gz"));
+            corelab_image::nifti_io::write(&path, &volume).or_else(|e| io(&path, e.why))?;
+            template_files += 1;
+        }
+    }
     progress(total, total, "truth.json");
     let path = out.join("truth.json");
     let mut json = serde_json::to_vec_pretty(&plan.truth).or_else(|e| io(&path, e))?;
@@ -114,6 +129,7 @@ pub fn write(
         series: total,
         instances,
         truth_files,
+        template_files,
         truth: path,
     })
 }

@@ -15,6 +15,8 @@ pub mod pbvc;
 pub mod tissue_seg;
 
 #[cfg(test)]
+mod neuro_pet_tests;
+#[cfg(test)]
 mod pipeline_tests;
 #[cfg(test)]
 pub(crate) mod testing;

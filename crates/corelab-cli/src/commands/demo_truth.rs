@@ -1,5 +1,6 @@
 //! The demo's endpoints and their truth: which measurements the demo reports, and the phantom's
-//! exact value of each (from `truth.json` and the truth bias fields `corelab phantom` writes).
+//! exact value of each (from `truth.json` and the truth bias fields `corelab phantom` writes):
+//! the MS phantom's volumes and counts, the neuro PET/SPECT phantom's ratios.
 
 use serde_json::Value;
 use std::path::Path;
@@ -18,7 +19,18 @@ pub const ENDPOINTS: &[(&str, &str)] = &[
     ("neuro.lesion-change", "new-lesions"),
     ("neuro.lesion-change", "enlarging-lesions"),
     ("neuro.pbvc", "pbvc"),
+    ("neuro.amyloid-centiloid", "suvr"),
+    ("neuro.amyloid-centiloid", "centiloid"),
+    ("neuro.amyloid-centiloid", "positive"),
+    ("neuro.dat-sbr", "sbr-left-caudate"),
+    ("neuro.dat-sbr", "sbr-right-caudate"),
+    ("neuro.dat-sbr", "sbr-left-putamen"),
+    ("neuro.dat-sbr", "sbr-right-putamen"),
+    ("neuro.dat-sbr", "asymmetry-putamen"),
 ];
+
+/// The Centiloid at or above which the DLB demo trial calls a scan positive (its `threshold`).
+pub const CENTILOID_THRESHOLD: f64 = 24.1;
 
 /// The phantoms' truth, read once.
 pub struct Truth<'a> {
@@ -52,6 +64,16 @@ impl<'a> Truth<'a> {
                 .as_f64()
         };
         let ml = |mm3: Option<f64>| mm3.map(|x| x / 1000.0);
+        // Neuro PET/SPECT: the ratios a region-mean method can give (the phantom's noise-free
+        // blurred images over the template regions), and Centiloid from that SUVR.
+        let np = &v["neuro_pet"];
+        let centiloid = || {
+            let tracer = np["tracer"].as_str()?;
+            Some(
+                corelab_algo::neuro::amyloid::Conversion::of(tracer)?
+                    .centiloid(np["suvr"].as_f64()?),
+            )
+        };
         match (algorithm, measure) {
             ("image.bias-n4", "field-cv") => self.field_cv(n, visit),
             // The extracted brain holds the ventricles (as BET's mask does).
@@ -70,6 +92,13 @@ impl<'a> Truth<'a> {
             ("neuro.lesion-change", "new-lesions") => brain["new_lesions"].as_f64(),
             ("neuro.lesion-change", "enlarging-lesions") => brain["enlarging_lesions"].as_f64(),
             ("neuro.pbvc", "pbvc") => brain["percent_brain_volume_change"].as_f64(),
+            ("neuro.amyloid-centiloid", "suvr") => np["suvr"].as_f64(),
+            ("neuro.amyloid-centiloid", "centiloid") => centiloid(),
+            ("neuro.amyloid-centiloid", "positive") => {
+                centiloid().map(|c| f64::from(u8::from(c >= CENTILOID_THRESHOLD)))
+            }
+            ("neuro.dat-sbr", "asymmetry-putamen") => np["asymmetry_putamen_percent"].as_f64(),
+            ("neuro.dat-sbr", m) => np["sbr"][m.strip_prefix("sbr-")?].as_f64(),
             _ => None,
         }
     }

@@ -41,11 +41,21 @@ pub async fn run(g: &Global, a: &PhantomArgs) -> Result<u8> {
         "series": written.series,
         "instances": written.instances,
         "truth_files": written.truth_files,
+        "template_files": written.template_files,
         "truth": written.truth,
     });
     emit(json_out, &doc, |_| {
+        let templates = if written.template_files > 0 {
+            format!(
+                "\n  templates: {} images and regions under {}",
+                written.template_files,
+                a.out.join("templates").display()
+            )
+        } else {
+            String::new()
+        };
         format!(
-            "phantom {} (seed {}): {} subjects, {} series, {} DICOM files in {}\n  truth: {} and {} masks and bias fields under {}",
+            "phantom {} (seed {}): {} subjects, {} series, {} DICOM files in {}\n  truth: {} and {} masks and bias fields under {}{templates}",
             kind.name(),
             a.seed,
             written.subjects,

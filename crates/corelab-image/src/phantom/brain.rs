@@ -431,6 +431,7 @@ pub(crate) fn plan_with(
                         sigma: contrast.sigma,
                     },
                     bias: Some(bias),
+                    blur_fwhm_mm: None,
                     seed,
                 });
             }

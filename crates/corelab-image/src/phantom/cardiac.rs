@@ -326,6 +326,7 @@ pub(crate) fn plan(options: &Options) -> Result<Plan, PhantomError> {
             structures,
             noise: Noise::Rician { sigma: 25.0 },
             bias: Some(bias),
+            blur_fwhm_mm: None,
             seed,
         });
     }

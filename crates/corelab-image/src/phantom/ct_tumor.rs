@@ -368,6 +368,7 @@ pub(crate) fn plan(options: &Options) -> Result<Plan, PhantomError> {
                     floor: -1024.0,
                 },
                 bias: None,
+                blur_fwhm_mm: None,
                 seed,
             });
         }

@@ -23,6 +23,7 @@ pub mod brain;
 pub mod cardiac;
 pub mod ct_tumor;
 pub mod ms_lesions;
+pub mod neuro_pet;
 pub mod noise;
 pub mod pet;
 pub mod qc;
@@ -31,7 +32,8 @@ pub mod truth;
 
 pub(crate) use acquisition::patient;
 pub use acquisition::{
-    Acquisition, CtAcquisition, MrAcquisition, Patient, PetAcquisition, SeriesInfo, Site, site,
+    Acquisition, CtAcquisition, MrAcquisition, NmAcquisition, Patient, PetAcquisition, SeriesInfo,
+    Site, site,
 };
 pub use noise::{BiasField, Noise, Stream};
 pub use raster::{Ellipsoid, Node, Rasterised, Scene, rasterise};
@@ -67,17 +69,21 @@ pub enum Kind {
     Cardiac,
     /// Image-quality test objects: known SNR, N/2 ghosting and head motion.
     Qc,
+    /// Amyloid PET and DaT SPECT of the brain with known uptake ratios, and the template images
+    /// and regions (`templates/`) they are quantified with.
+    NeuroPet,
 }
 
 impl Kind {
     /// Every kind, in the order of the documentation.
-    pub const ALL: [Kind; 6] = [
+    pub const ALL: [Kind; 7] = [
         Kind::Brain,
         Kind::MsLesions,
         Kind::CtTumor,
         Kind::Pet,
         Kind::Cardiac,
         Kind::Qc,
+        Kind::NeuroPet,
     ];
 
     /// The command-line name (`ct-tumor`).
@@ -89,6 +95,7 @@ impl Kind {
             Kind::Pet => "pet",
             Kind::Cardiac => "cardiac",
             Kind::Qc => "qc",
+            Kind::NeuroPet => "neuro-pet",
         }
     }
 
@@ -110,7 +117,12 @@ impl Kind {
     /// The default voxel size (mm): small enough to be realistic, large enough for fast tests.
     pub fn default_voxel_mm(self) -> f64 {
         match self {
-            Kind::Brain | Kind::MsLesions | Kind::CtTumor | Kind::Cardiac | Kind::Qc => 2.0,
+            Kind::Brain
+            | Kind::MsLesions
+            | Kind::CtTumor
+            | Kind::Cardiac
+            | Kind::Qc
+            | Kind::NeuroPet => 2.0,
             Kind::Pet => 4.0,
         }
     }
@@ -209,6 +221,7 @@ pub fn plan(kind: Kind, options: &Options) -> Result<Plan, PhantomError> {
         Kind::Pet => pet::plan(options)?,
         Kind::Cardiac => cardiac::plan(options)?,
         Kind::Qc => qc::plan(options)?,
+        Kind::NeuroPet => neuro_pet::plan(options)?,
     };
     for s in &plan.series {
         for scene in &s.scenes {
@@ -304,6 +317,8 @@ pub struct SeriesPlan {
     pub noise: Noise,
     /// The multiplicative bias field, if any.
     pub bias: Option<BiasField>,
+    /// A Gaussian blur (FWHM, mm) applied before the noise: an emission scanner's resolution.
+    pub blur_fwhm_mm: Option<f64>,
     /// The phantom's seed.
     pub seed: u64,
 }
@@ -448,6 +463,12 @@ impl SeriesPlan {
         }
         if let Some(g) = &self.ghost {
             biased = g.apply(&biased);
+        }
+        if let Some(fwhm) = self.blur_fwhm_mm {
+            let f32s = biased.mapv(|v| v as f32);
+            biased =
+                crate::filters::gaussian(&f32s, self.grid.spacing(), neuro_pet::sigma_of(fwhm))
+                    .mapv(f64::from);
         }
         // Noise drawn in storage order (i fastest), whatever the array's memory layout.
         let stream = match phase {
@@ -604,6 +625,7 @@ pub(crate) fn visit_truth(
         pet: None,
         cardiac: None,
         qc: None,
+        neuro_pet: None,
         series: Vec::new(),
     }
 }

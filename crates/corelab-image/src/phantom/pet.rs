@@ -222,6 +222,7 @@ pub(crate) fn plan(options: &Options) -> Result<Plan, PhantomError> {
             structures,
             noise: Noise::Proportional { cov: 0.1 },
             bias: None,
+            blur_fwhm_mm: None,
             seed,
         });
     }

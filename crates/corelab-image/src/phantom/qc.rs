@@ -189,6 +189,7 @@ pub(crate) fn plan(options: &Options) -> Result<Plan, PhantomError> {
                 structures,
                 noise: Noise::Rician { sigma: noise },
                 bias: None,
+                blur_fwhm_mm: None,
                 seed,
             }
         };

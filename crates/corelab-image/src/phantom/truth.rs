@@ -69,6 +69,9 @@ pub struct VisitTruth {
     /// SNR, ghosting and motion (qc).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub qc: Option<qc::QcTruth>,
+    /// Neuro PET/SPECT: motion, uptake and the ratios to find.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub neuro_pet: Option<super::neuro_pet::NeuroPetTruth>,
     /// The series, as rendered.
     pub series: Vec<SeriesTruth>,
 }
