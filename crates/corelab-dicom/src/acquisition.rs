@@ -69,7 +69,8 @@ pub struct Acquisition {
     /// (0018,0031) Radiopharmaceutical, or the code meaning of the Radiopharmaceutical Code
     /// Sequence, of the first Radiopharmaceutical Information item.
     pub radiopharmaceutical: Option<String>,
-    /// (0018,1074) Radionuclide Total Dose, in MBq.
+    /// (0018,1074) Radionuclide Total Dose, in MBq (written in Bq by PET images, in MBq by NM
+    /// images: PS3.3 C.8.9.4 and C.8.4.10.1.7).
     pub dose_mbq: Option<f64>,
     /// Values present but unreadable, each naming the attribute and the value.
     pub problems: Vec<String>,
@@ -103,6 +104,7 @@ impl Acquisition {
                     .and_then(|code| text(code, tags::CODE_MEANING))
             })
         });
+        let nm = text(obj, tags::MODALITY).as_deref() == Some("NM");
         let dose_mbq = rp
             .and_then(|item| {
                 number_in(
@@ -112,7 +114,7 @@ impl Acquisition {
                     &mut problems,
                 )
             })
-            .map(|bq| bq / 1e6);
+            .map(|dose| if nm { dose } else { dose / 1e6 });
         Self {
             modality: text(obj, tags::MODALITY),
             sop_class_uid: text(obj, tags::SOP_CLASS_UID),
