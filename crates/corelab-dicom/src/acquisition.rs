@@ -44,7 +44,8 @@ pub struct Acquisition {
     pub field_strength_t: Option<f64>,
     /// (0018,0050) Slice Thickness, mm.
     pub slice_thickness_mm: Option<f64>,
-    /// (0018,0088) Spacing Between Slices, mm.
+    /// (0018,0088) Spacing Between Slices, mm; its magnitude for NM, where the sign says which
+    /// way the slices are stacked (PS3.3 C.8.4.15: GE writes negative spacings), not a distance.
     pub spacing_between_slices_mm: Option<f64>,
     /// (0028,0030) Pixel Spacing (row spacing, column spacing), mm.
     pub pixel_spacing_mm: Option<[f64; 2]>,
@@ -87,8 +88,10 @@ impl Acquisition {
         let flip_angle_deg = number(tags::FLIP_ANGLE, "Flip Angle");
         let field_strength_t = number(tags::MAGNETIC_FIELD_STRENGTH, "Magnetic Field Strength");
         let slice_thickness_mm = number(tags::SLICE_THICKNESS, "Slice Thickness");
+        let nm = text(obj, tags::MODALITY).as_deref() == Some("NM");
         let spacing_between_slices_mm =
-            number(tags::SPACING_BETWEEN_SLICES, "Spacing Between Slices");
+            number(tags::SPACING_BETWEEN_SLICES, "Spacing Between Slices")
+                .map(|s| if nm { s.abs() } else { s });
         let pixel_spacing_mm = pair(obj, tags::PIXEL_SPACING, "Pixel Spacing", &mut problems);
         let rows = count(obj, tags::ROWS, "Rows", &mut problems);
         let columns = count(obj, tags::COLUMNS, "Columns", &mut problems);
@@ -104,7 +107,6 @@ impl Acquisition {
                     .and_then(|code| text(code, tags::CODE_MEANING))
             })
         });
-        let nm = text(obj, tags::MODALITY).as_deref() == Some("NM");
         let dose_mbq = rp
             .and_then(|item| {
                 number_in(

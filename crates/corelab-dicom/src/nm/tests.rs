@@ -156,6 +156,9 @@ fn a_grid_against_row_cross_column_is_written_with_negative_spacing_and_read_bac
         text(&instance.object, tags::SLICE_THICKNESS).as_deref(),
         Some("4.42")
     );
+    // QC reads the distance, not the direction.
+    let a = crate::acquisition::Acquisition::of(&instance.object);
+    assert_eq!(a.spacing_between_slices_mm, Some(4.42));
     // The reader stacks along row × column, as it does every series: the same voxels in the
     // same places, slices in reverse order.
     let v = one_volume(&instance);
