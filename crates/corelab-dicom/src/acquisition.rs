@@ -44,7 +44,8 @@ pub struct Acquisition {
     pub field_strength_t: Option<f64>,
     /// (0018,0050) Slice Thickness, mm.
     pub slice_thickness_mm: Option<f64>,
-    /// (0018,0088) Spacing Between Slices, mm.
+    /// (0018,0088) Spacing Between Slices, mm; its magnitude for NM, where the sign says which
+    /// way the slices are stacked (PS3.3 C.8.4.15: GE writes negative spacings), not a distance.
     pub spacing_between_slices_mm: Option<f64>,
     /// (0028,0030) Pixel Spacing (row spacing, column spacing), mm.
     pub pixel_spacing_mm: Option<[f64; 2]>,
@@ -69,7 +70,8 @@ pub struct Acquisition {
     /// (0018,0031) Radiopharmaceutical, or the code meaning of the Radiopharmaceutical Code
     /// Sequence, of the first Radiopharmaceutical Information item.
     pub radiopharmaceutical: Option<String>,
-    /// (0018,1074) Radionuclide Total Dose, in MBq.
+    /// (0018,1074) Radionuclide Total Dose, in MBq (written in Bq by PET images, in MBq by NM
+    /// images: PS3.3 C.8.9.4 and C.8.4.10.1.7).
     pub dose_mbq: Option<f64>,
     /// Values present but unreadable, each naming the attribute and the value.
     pub problems: Vec<String>,
@@ -86,8 +88,10 @@ impl Acquisition {
         let flip_angle_deg = number(tags::FLIP_ANGLE, "Flip Angle");
         let field_strength_t = number(tags::MAGNETIC_FIELD_STRENGTH, "Magnetic Field Strength");
         let slice_thickness_mm = number(tags::SLICE_THICKNESS, "Slice Thickness");
+        let nm = text(obj, tags::MODALITY).as_deref() == Some("NM");
         let spacing_between_slices_mm =
-            number(tags::SPACING_BETWEEN_SLICES, "Spacing Between Slices");
+            number(tags::SPACING_BETWEEN_SLICES, "Spacing Between Slices")
+                .map(|s| if nm { s.abs() } else { s });
         let pixel_spacing_mm = pair(obj, tags::PIXEL_SPACING, "Pixel Spacing", &mut problems);
         let rows = count(obj, tags::ROWS, "Rows", &mut problems);
         let columns = count(obj, tags::COLUMNS, "Columns", &mut problems);
@@ -112,7 +116,7 @@ impl Acquisition {
                     &mut problems,
                 )
             })
-            .map(|bq| bq / 1e6);
+            .map(|dose| if nm { dose } else { dose / 1e6 });
         Self {
             modality: text(obj, tags::MODALITY),
             sop_class_uid: text(obj, tags::SOP_CLASS_UID),

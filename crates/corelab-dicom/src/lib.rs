@@ -14,6 +14,7 @@
 pub mod acquisition;
 pub mod deid;
 mod enhanced;
+mod nm;
 pub mod pet;
 pub mod phantom;
 pub mod read;

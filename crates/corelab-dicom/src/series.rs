@@ -1,18 +1,19 @@
 //! A DICOM series → volumes with exact geometry (`docs/geometry.md`), or a reason.
 //!
-//! Every single-frame image, and every frame of an enhanced multi-frame object (placed by its
-//! own functional groups, `crate::enhanced`), becomes one slice. Slices are grouped into stacks
-//! (one per echo, temporal position, b-value, Stack ID and other non-spatial dimension, and
-//! orientation: a series holding several is split, each volume saying why), sorted along the
-//! slice normal by Image Position (Patient), and checked: same size, orientation and pixel
-//! spacing, one position per slice, uniform spacing (a gap that is a multiple of the others is
-//! reported as missing slices). A gantry tilt (slices offset along the rows or columns) is kept
-//! exactly, as a sheared affine, and noted. Each slice's own Rescale Slope/Intercept is applied
-//! to its stored values (dicom-pixeldata's Modality LUT step, given the slice's parameters);
-//! pixel data is decoded by dicom-pixeldata (12-bit JPEG, which it cannot decode, after GDCM's
-//! `gdcmconv` has transcoded it: [`Transcoder`]), and a transfer syntax it cannot decode is named
-//! in the error. A series that cannot form a volume gets an error naming the instance (and the
-//! frame) and what is inconsistent, never a wrong volume.
+//! Every single-frame image, every frame of an enhanced multi-frame object (placed by its own
+//! functional groups, `crate::enhanced`) and every frame of an NM reconstructed tomogram (placed
+//! from its Detector Information Sequence, `crate::nm`) becomes one slice. Slices are grouped into
+//! stacks (one per echo, temporal position, b-value, Stack ID and other non-spatial dimension, and
+//! orientation: a series holding several is split, each volume saying why), sorted along the slice
+//! normal by Image Position (Patient), and checked: same size, orientation and pixel spacing, one
+//! position per slice, uniform spacing (a gap that is a multiple of the others is reported as
+//! missing slices). A gantry tilt (slices offset along the rows or columns) is kept exactly, as a
+//! sheared affine, and noted. Each slice's own Rescale Slope/Intercept is applied to its stored
+//! values (dicom-pixeldata's Modality LUT step, given the slice's parameters); pixel data is
+//! decoded by dicom-pixeldata (12-bit JPEG, which it cannot decode, after GDCM's `gdcmconv` has
+//! transcoded it: [`Transcoder`]), and a transfer syntax it cannot decode is named in the error. A
+//! series that cannot form a volume gets an error naming the instance (and the frame) and what is
+//! inconsistent, never a wrong volume.
 //!
 //! Hand-written (DEPS.md): dicom-rs decodes pixels but does not assemble series geometry.
 
@@ -268,7 +269,7 @@ fn unit(v: [f64; 3]) -> Option<[f64; 3]> {
     (n > 1e-6).then(|| [v[0] / n, v[1] / n, v[2] / n])
 }
 
-fn cross(a: [f64; 3], b: [f64; 3]) -> [f64; 3] {
+pub(crate) fn cross(a: [f64; 3], b: [f64; 3]) -> [f64; 3] {
     [
         a[1] * b[2] - a[2] * b[1],
         a[2] * b[0] - a[0] * b[2],
@@ -299,6 +300,9 @@ fn slices_of(instance: &Instance, index: usize) -> Result<Vec<Slice<'_>>, Series
     {
         return crate::enhanced::frames(instance, index, per_frame);
     }
+    if text(obj, tags::SOP_CLASS_UID).as_deref() == Some(uids::NUCLEAR_MEDICINE_IMAGE_STORAGE) {
+        return crate::nm::frames(instance, index);
+    }
     let frames = text(obj, tags::NUMBER_OF_FRAMES)
         .and_then(|n| n.parse::<u32>().ok())
         .unwrap_or(1);
@@ -306,7 +310,7 @@ fn slices_of(instance: &Instance, index: usize) -> Result<Vec<Slice<'_>>, Series
         return fail(
             name,
             format!(
-                "{frames} frames and no (5200,9230) Per-frame Functional Groups Sequence: nothing places each frame in the patient (only enhanced multi-frame objects are assembled)"
+                "{frames} frames and no (5200,9230) Per-frame Functional Groups Sequence: nothing places each frame in the patient (only enhanced multi-frame objects and NM tomograms are assembled)"
             ),
         );
     }
@@ -538,10 +542,23 @@ fn stack_volume<'a>(
         step = normal.map(|x| x * thickness);
         notes.push("a single slice: its spacing is its Slice Thickness (or 1 mm)".into());
     }
-    let frames = slices.iter().filter(|s| s.frame.is_some()).count();
+    let is_nm = |s: &Slice| {
+        text(&s.instance.object, tags::SOP_CLASS_UID).as_deref()
+            == Some(uids::NUCLEAR_MEDICINE_IMAGE_STORAGE)
+    };
+    let nm_frames = slices
+        .iter()
+        .filter(|s| s.frame.is_some() && is_nm(s))
+        .count();
+    let frames = slices.iter().filter(|s| s.frame.is_some()).count() - nm_frames;
     if frames > 0 {
         notes.push(format!(
             "{frames} frames of enhanced multi-frame objects, each placed and rescaled by its own functional groups"
+        ));
+    }
+    if nm_frames > 0 {
+        notes.push(format!(
+            "{nm_frames} frames of an NM RECON TOMO object, placed from its Detector Information Sequence, Slice Vector and signed Spacing Between Slices"
         ));
     }
     let dims = [usize::from(columns), usize::from(rows), n];

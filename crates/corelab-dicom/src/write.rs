@@ -1,5 +1,7 @@
 //! A volume written as a single-frame DICOM series (MR, CT or PET Image Storage, Explicit VR
-//! Little Endian), one file per slice, with the geometry `series::volumes` reads back.
+//! Little Endian), one file per slice, with the geometry `series::volumes` reads back; a
+//! reconstructed SPECT (`Acquisition::Nm`) as one NM multi-frame object instead, a frame per
+//! slice (`write/nm.rs`).
 //!
 //! Geometry (`docs/geometry.md`): Image Orientation (Patient) is the unit directions of the
 //! affine's first two columns (i along a row, j down the rows), Pixel Spacing their lengths in
@@ -23,6 +25,8 @@ use dicom_core::{DataElement, PrimitiveValue, Tag, VR};
 use dicom_dictionary_std::{tags, uids};
 use dicom_object::InMemDicomObject;
 use std::path::{Path, PathBuf};
+
+mod nm;
 
 /// Explicit VR Little Endian.
 const EXPLICIT_VR_LE: &str = "1.2.840.10008.1.2.1";
@@ -152,9 +156,15 @@ pub fn rescale_for(modality: &str, min: f64, max: f64) -> (f64, f64) {
     if modality == "CT" && min >= -1024.0 && max <= 31743.0 {
         return (1.0, -1024.0);
     }
-    let target = min.abs().max(max.abs()) / 32000.0;
+    (slope_for(min.abs().max(max.abs()), 32000.0), 0.0)
+}
+
+/// The smallest slope of 1, 2, 2.5 or 5 × 10ⁿ that holds `largest` in `steps` steps (1 for a
+/// zero or non-finite `largest`), as a reader parses it back from its Decimal String.
+fn slope_for(largest: f64, steps: f64) -> f64 {
+    let target = largest / steps;
     if !(target.is_finite() && target > 0.0) {
-        return (1.0, 0.0);
+        return 1.0;
     }
     let decade = 10f64.powi(target.log10().floor() as i32);
     let slope = [1.0, 2.0, 2.5, 5.0, 10.0]
@@ -163,8 +173,7 @@ pub fn rescale_for(modality: &str, min: f64, max: f64) -> (f64, f64) {
         .find(|s| *s >= target)
         .unwrap_or(10.0 * decade);
     // Through its text, so the value applied is the value a reader parses.
-    let slope = ds(slope).parse().unwrap_or(slope);
-    (slope, 0.0)
+    ds(slope).parse().unwrap_or(slope)
 }
 
 /// The Part 10 files of `volume` as a series, slice `k` first to last.
@@ -179,8 +188,14 @@ pub fn encode_series(
     let Some(volume) = volumes.first() else {
         return fail("series", "no volume to write");
     };
-    if let Acquisition::Nm(_) = h.acquisition {
-        return fail("series", "NM (SPECT) is not written yet");
+    if let Acquisition::Nm(nm) = &h.acquisition {
+        if volumes.len() > 1 || !h.times_ms.is_empty() {
+            return fail(
+                "series",
+                "NM is written as one reconstructed SPECT volume (RECON TOMO); gated or dynamic NM is not written",
+            );
+        }
+        return nm::encode(volume, h, nm).map(|file| vec![file]);
     }
     let g = &volume.geometry;
     if volumes.iter().any(|v| v.geometry != *g) {
@@ -362,7 +377,11 @@ fn common(h: &SeriesHeader, k: usize) -> Result<InMemDicomObject, WriteError> {
     let (sop_class, image_type, position) = match &h.acquisition {
         Acquisition::Mr(_) => (uids::MR_IMAGE_STORAGE, "ORIGINAL\\PRIMARY\\M\\ND", "HFS"),
         Acquisition::Ct(_) => (uids::CT_IMAGE_STORAGE, "ORIGINAL\\PRIMARY\\AXIAL", "FFS"),
-        Acquisition::Nm(_) => return fail("series", "NM (SPECT) is not written yet"),
+        Acquisition::Nm(_) => (
+            uids::NUCLEAR_MEDICINE_IMAGE_STORAGE,
+            "ORIGINAL\\PRIMARY\\RECON TOMO\\EMISSION",
+            "HFS",
+        ),
         Acquisition::Pt(_) => (
             uids::POSITRON_EMISSION_TOMOGRAPHY_IMAGE_STORAGE,
             "ORIGINAL\\PRIMARY",
@@ -520,6 +539,7 @@ fn common(h: &SeriesHeader, k: usize) -> Result<InMemDicomObject, WriteError> {
                 obj.put(t(tag, vr, &v));
             }
         }
+        // The NM modules (isotope, detector, multi-frame) are written by `nm::encode`.
         Acquisition::Nm(_) => {}
     }
     Ok(obj)
@@ -559,7 +579,7 @@ fn join(values: &[f64]) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[test]
@@ -597,7 +617,8 @@ mod tests {
         assert!(40000.0 / s <= 32767.0);
     }
 
-    fn header(acquisition: Acquisition) -> SeriesHeader {
+    /// A header of every attribute, for `acquisition` (also the NM tests' in `crate::nm`).
+    pub(crate) fn header(acquisition: Acquisition) -> SeriesHeader {
         let text = |s: &str| s.to_owned();
         SeriesHeader {
             patient_name: text("PHANTOM^TEST"),

@@ -538,13 +538,13 @@ fn multi_frame_objects_without_per_frame_geometry_are_refused_saying_why() {
         assert_eq!(
             e,
             format!(
-                "{}: 10 frames and no (5200,9230) Per-frame Functional Groups Sequence: nothing places each frame in the patient (only enhanced multi-frame objects are assembled)",
+                "{}: 10 frames and no (5200,9230) Per-frame Functional Groups Sequence: nothing places each frame in the patient (only enhanced multi-frame objects and NM tomograms are assembled)",
                 path.display()
             )
         );
     }
     let e = error_of(&[Instance::from_path(&data.join("pydicom_test_files/rtdose.dcm")).unwrap()]);
-    assert!(e.ends_with(": 15 frames and no (5200,9230) Per-frame Functional Groups Sequence: nothing places each frame in the patient (only enhanced multi-frame objects are assembled)"), "{e}");
+    assert!(e.ends_with(": 15 frames and no (5200,9230) Per-frame Functional Groups Sequence: nothing places each frame in the patient (only enhanced multi-frame objects and NM tomograms are assembled)"), "{e}");
     let e = error_of(&[Instance::from_path(&data.join("pydicom_data/liver.dcm")).unwrap()]);
     assert!(e.ends_with(": a Segmentation: its frames are segments of an image, not an image (decode it onto the image's grid with seg::masks)"), "{e}");
 }
