@@ -128,3 +128,73 @@ pub fn series_in(dir: &std::path::Path) -> Vec<Instance> {
         .map(|f| Instance::from_path(f).unwrap())
         .collect()
 }
+
+/// A reconstructed SPECT as corelab writes it: one NM RECON TOMO object (Part 10 bytes) of an
+/// oblique grid (20° about z, 10° about x; 16×12×10 voxels of 3.9×4.1×4.42 mm) of whole counts,
+/// stacked along row × column.
+pub fn nm_tomogram() -> Vec<u8> {
+    use corelab_dicom::write::{SeriesHeader, encode_series};
+    use corelab_image::phantom::Acquisition;
+    use corelab_image::phantom::acquisition::NmAcquisition;
+    let (c, s) = (20f64.to_radians().cos(), 20f64.to_radians().sin());
+    let (cx, sx) = (10f64.to_radians().cos(), 10f64.to_radians().sin());
+    let row = [c, s, 0.0];
+    let col = [-s * cx, c * cx, sx];
+    let normal = [
+        row[1] * col[2] - row[2] * col[1],
+        row[2] * col[0] - row[0] * col[2],
+        row[0] * col[1] - row[1] * col[0],
+    ];
+    let grid = corelab_image::Geometry::new(
+        [16, 12, 10],
+        [-60.5, -80.25, 12.0],
+        [row, col, normal],
+        [3.9, 4.1, 4.42],
+    )
+    .unwrap();
+    let data = ndarray::Array3::from_shape_fn((16, 12, 10), |(i, j, k)| {
+        (37 * i + 101 * j + 997 * k) as f32
+    });
+    let volume = corelab_image::Volume::new(data, grid).unwrap();
+    let text = |s: &str| s.to_owned();
+    let header = SeriesHeader {
+        patient_name: text("PHANTOM^NM"),
+        patient_id: text("NM-001"),
+        patient_birth_date: text("19600101"),
+        patient_sex: text("M"),
+        patient_weight_kg: Some(80.0),
+        patient_size_m: Some(1.8),
+        study_instance_uid: text("1.2.826.0.1.3680043.9.7782.9.5.1"),
+        study_id: text("V1"),
+        study_date: text("20260112"),
+        study_time: text("090000"),
+        study_description: text("DAT SPECT"),
+        accession_number: text("A1"),
+        series_instance_uid: text("1.2.826.0.1.3680043.9.7782.9.5.2"),
+        series_number: 3,
+        series_description: text("DaTscan SPECT OSEM"),
+        protocol_name: text("datscan"),
+        series_date: text("20260112"),
+        series_time: text("100000"),
+        body_part_examined: text("BRAIN"),
+        frame_of_reference_uid: text("1.2.826.0.1.3680043.9.7782.9.5.3"),
+        manufacturer: text("SIEMENS NM"),
+        manufacturer_model_name: text("Symbia Intevo Bold"),
+        institution_name: text("University Hospital A"),
+        station_name: text("S01NM1"),
+        software_versions: text("VB22A"),
+        acquisition: Acquisition::Nm(NmAcquisition {
+            radiopharmaceutical: text("Ioflupane"),
+            radionuclide: text("^123^Iodine"),
+            injection_datetime: text("20260112063000"),
+            dose_bq: 185e6,
+            half_life_s: 47_592.0,
+            energy_window: text("I123 159keV 20%"),
+        }),
+        times_ms: Vec::new(),
+        nominal_interval_ms: None,
+    };
+    let mut files = encode_series(std::slice::from_ref(&volume), &header).unwrap();
+    assert_eq!(files.len(), 1, "one NM object");
+    files.remove(0)
+}
