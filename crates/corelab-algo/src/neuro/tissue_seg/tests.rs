@@ -88,8 +88,8 @@ fn tissue_targets_hold_on_the_ms_phantom_with_lesions_on_every_site() {
 fn tissue_targets_hold_at_twice_and_three_times_the_phantom_noise() {
     let r = series_with(Kind::Brain, 3, 2.0, 1, 0, "T1w", None, SUBSAMPLES);
     // The phantom's Rician σ is 18; Gaussian noise of σ·√(m² − 1) added on top makes m × σ.
-    // (At three times, two of five other draws put CSF at −11 %: their classes go wrong before
-    // the mixing lines; docs/algorithms/neuro.tissue-seg.md, Accuracy.)
+    // (At three times, two of five other draws put CSF at −11 %: N4 shrinks their GM/WM
+    // contrast; docs/algorithms/neuro.tissue-seg.md, Accuracy.)
     for m in [2.0f64, 3.0] {
         let extra = 18.0 * (m * m - 1.0).sqrt();
         let mut rng = Stream::new(3, &format!("tissue-seg/extra-noise/{m}"));
