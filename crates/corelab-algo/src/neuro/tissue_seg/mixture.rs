@@ -304,13 +304,42 @@ pub(super) fn pure_classes(
 }
 
 /// How far (a share of the distance between the pure classes' means) the ends of a pair's
-/// mixing line may move from the pure means. The ends are weakly identified at high noise and
-/// the volumes sensitive to them; measured on the brain phantom at twice its noise (σ 36): a
-/// reach of 0.25 put the CSF end at 286 (the pure cortical CSF reads about 255) and CSF at
-/// +8.1 %, 0.05 at +4.9 %, 0.03 (11 units between CSF and GM) at +2.6 % (0, the pure means:
-/// −1.7 %). At the phantoms' own noise the ends want to move 0–14 units; 0.03 costs them at most
-/// 0.4 points of CSF.
+/// mixing line may move from the pure means when the pair's fractions are resolved (see
+/// [`end_reach`]). At the phantoms' own noise the CSF/GM ends want to move 0–14 units; 0.03 (11
+/// units between CSF and GM) costs them at most 0.4 points of CSF. Measured on the brain phantom
+/// at twice its noise (σ 36) with this reach and no scaling by the resolution: 0.25 put the CSF
+/// end at 286 (the pure cortical CSF reads about 255) and CSF at +8.1 %, 0.05 at +4.9 %, 0.03 at
+/// +2.6 % (0, the pure means: −1.7 %).
 const END_REACH: f64 = 0.03;
+
+/// The most an end of the mixing line between classes `lo` and `hi` may move: [`END_REACH`] of
+/// their distance Δ, times the share of it the pair resolves, `min(1, Δ / ((STEPS − 1) σ̄))` with
+/// σ̄ the two classes' mean SD — the contrast-to-noise ratio over the fraction grid's
+/// `STEPS − 1` steps.
+///
+/// Why: an end is identified only by the voxels near it, against the prior over the mix. When
+/// one noise SD spans less than a step of the grid (Δ/20), a voxel's intensity says which grid
+/// point it is at, and the boundary's own pure voxels pin the end. When it spans several steps,
+/// a voxel at the end cannot be told from one a few steps inside, the prior's mass near the end
+/// and the end itself trade off, and the fit follows whatever the model gets wrong (residual
+/// bias, the labels' selection of the voxels): the CSF end's unbounded fit lands at 249–261 on
+/// the six phantoms at their own noise, at 263 and 284 on the brain phantom (seed 3, site 2) at
+/// twice and three times it, while the pure cortical CSF reads about 255 — a bias of the model
+/// that grows with the noise, not the data's. The admissible move therefore shrinks with the
+/// resolution: the grid step against the uncertainty of a voxel's mix (σ̄/Δ). On the phantoms
+/// at their own noise the CSF/GM pair resolves 0.92–0.96 (reach 10 units of 11), at twice 0.49
+/// and at three times 0.32; the GM/WM pair 0.67–0.71, 0.36 and 0.25. A James-Stein factor on
+/// the move with the standard errors of the ends' weighted least-squares fit does not do this:
+/// those errors (0.4–2.5 units, with or without the information the unknown mix takes away,
+/// Louis 1982) are far smaller than the biased moves (30 units at three times the noise) and
+/// leave them whole; with the prior over the mix profiled out the information is not positive
+/// (the ends are not identified apart from the prior), at every noise level.
+fn end_reach(lo: &Class, hi: &Class) -> f64 {
+    let contrast = (hi.mean - lo.mean).abs();
+    let noise = 0.5 * (lo.sd + hi.sd);
+    let resolved = (contrast / ((STEPS - 1) as f64 * noise)).min(1.0);
+    END_REACH * contrast * resolved
+}
 
 /// Points of the fraction grid the partial-volume posterior is taken over.
 const STEPS: usize = 21;
@@ -329,11 +358,11 @@ const STEPS: usize = 21;
 /// - a GM-labelled voxel next to enclosed CSF (a CSF component not reaching the domain's edge:
 ///   a ventricle) and to WM is a CSF/WM mix (the ventricle's rim, whose mixes have GM-like
 ///   intensities; FAST's known artefact): GM error there from +3.4–4.1 mL to +1.2–1.5 mL;
-/// - the two ends of each pair's mixing line are re-estimated, within [`END_REACH`], by EM from
-///   the pair's own boundary voxels away from the domain's edge, instead of the pure classes'
-///   means: the cortical CSF reads brighter than the ventricles after N4, and the CSF/GM
-///   mixels and the thin CSF layer's pure voxels had been read as part GM (CSF −3.6 % → 0.0 %,
-///   site 1).
+/// - the two ends of each pair's mixing line are re-estimated, within [`end_reach`] (less at
+///   high noise), by EM from the pair's own boundary voxels away from the domain's edge,
+///   instead of the pure classes' means: the cortical CSF reads brighter than the ventricles
+///   after N4, and the CSF/GM mixels and the thin CSF layer's pure voxels had been read as part
+///   GM (CSF −3.6 % → 0.0 %, site 1).
 pub(super) fn fractions(
     domain: &Domain,
     y: &[f32],
@@ -457,7 +486,8 @@ pub(super) fn fractions(
         // The ends move once the prior has settled a little, to the boundary's own tissue,
         // which a residual bias field makes differ from the pure voxels deep inside a class
         // (measured on the phantoms after N4: pure cortical CSF 254–264, the ventricles'
-        // 241–250, which alone gave the CSF mean), at most [`END_REACH`] of the way.
+        // 241–250, which alone gave the CSF mean), at most [`end_reach`] of the way: less as
+        // the noise hides where the ends are.
         if iteration >= 2 {
             for lo in 0..K {
                 for hi in lo + 1..K {
@@ -467,7 +497,7 @@ pub(super) fn fractions(
                         continue;
                     }
                     let fit = [(c * r1 - b * r2) / det, (a * r2 - b * r1) / det];
-                    let reach = END_REACH * (classes[hi].mean - classes[lo].mean).abs();
+                    let reach = end_reach(&classes[lo], &classes[hi]);
                     let pure = [classes[lo].mean, classes[hi].mean];
                     ends[lo * K + hi] =
                         [0, 1].map(|i| fit[i].clamp(pure[i] - reach, pure[i] + reach));

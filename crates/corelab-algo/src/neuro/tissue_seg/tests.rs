@@ -85,12 +85,12 @@ fn tissue_targets_hold_on_the_ms_phantom_with_lesions_on_every_site() {
 }
 
 #[test]
-fn tissue_targets_hold_at_twice_the_phantom_noise() {
+fn tissue_targets_hold_at_twice_and_three_times_the_phantom_noise() {
     let r = series_with(Kind::Brain, 3, 2.0, 1, 0, "T1w", None, SUBSAMPLES);
     // The phantom's Rician σ is 18; Gaussian noise of σ·√(m² − 1) added on top makes m × σ.
-    // (At three times, σ 54, CSF volume is +3.55 %: docs/algorithms/neuro.tissue-seg.md.)
-    {
-        let m = 2.0f64;
+    // (At three times, two of five other draws put CSF at −11 %: N4 shrinks their GM/WM
+    // contrast; docs/algorithms/neuro.tissue-seg.md, Accuracy.)
+    for m in [2.0f64, 3.0] {
         let extra = 18.0 * (m * m - 1.0).sqrt();
         let mut rng = Stream::new(3, &format!("tissue-seg/extra-noise/{m}"));
         let mut noisy = r.images[0].clone();
