@@ -135,8 +135,9 @@ name = "Regional Medical Center C"
 country = "DE"
 ae_titles = ["S03NUC"]
 
+# PET needs the patient's weight (SUV): the Retain Patient Characteristics Option keeps it.
 [deid]
-options = ["retain-long-modified-dates", "clean-descriptors"]
+options = ["retain-long-modified-dates", "clean-descriptors", "retain-patient-characteristics"]
 
 [[visits]]
 name = "screening"
