@@ -222,7 +222,7 @@ impl Algorithm for TissueSeg {
         "neuro.tissue-seg"
     }
     fn version(&self) -> &'static str {
-        "1.0.0"
+        "1.1.0"
     }
     fn description(&self) -> &'static str {
         "Tissue segmentation of a T1w image inside the intracranial volume: N4 bias correction, a GM/WM/CSF Gaussian mixture by EM with a Markov random field prior (as FAST and Atropos), partial-volume fractions; GM, WM and CSF volumes, brain parenchymal fraction and volumes normalised by intracranial volume (docs/algorithms/neuro.tissue-seg.md)."
