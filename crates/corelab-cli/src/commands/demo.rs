@@ -196,7 +196,7 @@ fn demo_trials() -> [DemoTrial; 2] {
                 subjects: 3,
                 voxel_mm: Some(2.0),
                 atrophy_percent: Some(ATROPHY_PERCENT),
-                subsamples: 2,
+                subsamples: 4,
                 ..Default::default()
             },
             prefix: "MS",
@@ -210,7 +210,7 @@ fn demo_trials() -> [DemoTrial; 2] {
             kind: Kind::NeuroPet,
             options: Options {
                 subjects: 3,
-                subsamples: 2,
+                subsamples: 4,
                 ..Default::default()
             },
             prefix: "NP",
