@@ -102,15 +102,7 @@ fn dcm2niix_and_corelab_make_the_same_volumes() {
     same_as_dcm2niix(dir.path(), "ct", ct);
 
     // An oblique axial MR stack (rotated 20° about z and 10° about x), given out of order.
-    let (c, s) = (20f64.to_radians().cos(), 20f64.to_radians().sin());
-    let (cx, sx) = (10f64.to_radians().cos(), 10f64.to_radians().sin());
-    let row = [c, s, 0.0];
-    let col = [-s * cx, c * cx, sx];
-    let normal = [
-        row[1] * col[2] - row[2] * col[1],
-        row[2] * col[0] - row[0] * col[2],
-        row[0] * col[1] - row[1] * col[0],
-    ];
+    let [row, col, normal] = common::oblique();
     let oblique: Vec<Instance> = [4usize, 1, 0, 3, 2, 5]
         .iter()
         .map(|&n| {

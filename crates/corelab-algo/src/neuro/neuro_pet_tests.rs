@@ -6,19 +6,13 @@
 
 use super::amyloid::{AmyloidCentiloid, Conversion};
 use super::dat_sbr::DatSbr;
-use crate::{Inputs, Outputs};
+use crate::Inputs;
 use corelab_image::Volume;
 use corelab_image::phantom::neuro_pet::{NeuroPetTruth, STRIATAL_REGIONS, templates};
 use corelab_image::phantom::{Kind, Options, plan};
 use std::collections::BTreeMap;
 
-fn value(o: &Outputs, name: &str) -> f64 {
-    o.measurements
-        .iter()
-        .find(|m| m.name == name)
-        .unwrap_or_else(|| panic!("no {name}"))
-        .value
-}
+use crate::neuro::testing::value;
 
 #[test]
 fn amyloid_and_dat_on_the_neuro_pet_phantom_match_the_region_mean_truth() {

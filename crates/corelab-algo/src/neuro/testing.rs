@@ -77,3 +77,12 @@ pub(crate) fn dice(a: &Array3<bool>, b: &Array3<bool>) -> f64 {
     let sum = (a.iter().filter(|x| **x).count() + b.iter().filter(|x| **x).count()) as f64;
     if sum == 0.0 { 1.0 } else { 2.0 * both / sum }
 }
+
+/// The value of the measurement `name` of a run's outputs (panics, naming it, when absent).
+pub(crate) fn value(o: &crate::Outputs, name: &str) -> f64 {
+    o.measurements
+        .iter()
+        .find(|m| m.name == name)
+        .unwrap_or_else(|| panic!("no {name}"))
+        .value
+}

@@ -129,13 +129,9 @@ pub fn series_in(dir: &std::path::Path) -> Vec<Instance> {
         .collect()
 }
 
-/// A reconstructed SPECT as corelab writes it: one NM RECON TOMO object (Part 10 bytes) of an
-/// oblique grid (20° about z, 10° about x; 16×12×10 voxels of 3.9×4.1×4.42 mm) of whole counts,
-/// stacked along row × column.
-pub fn nm_tomogram() -> Vec<u8> {
-    use corelab_dicom::write::{SeriesHeader, encode_series};
-    use corelab_image::phantom::Acquisition;
-    use corelab_image::phantom::acquisition::NmAcquisition;
+/// The row, column and normal directions of an oblique plane: rotated 20° about z, then 10°
+/// about x.
+pub fn oblique() -> [[f64; 3]; 3] {
     let (c, s) = (20f64.to_radians().cos(), 20f64.to_radians().sin());
     let (cx, sx) = (10f64.to_radians().cos(), 10f64.to_radians().sin());
     let row = [c, s, 0.0];
@@ -145,6 +141,17 @@ pub fn nm_tomogram() -> Vec<u8> {
         row[2] * col[0] - row[0] * col[2],
         row[0] * col[1] - row[1] * col[0],
     ];
+    [row, col, normal]
+}
+
+/// A reconstructed SPECT as corelab writes it: one NM RECON TOMO object (Part 10 bytes) of an
+/// oblique grid (20° about z, 10° about x; 16×12×10 voxels of 3.9×4.1×4.42 mm) of whole counts,
+/// stacked along row × column.
+pub fn nm_tomogram() -> Vec<u8> {
+    use corelab_dicom::write::{SeriesHeader, encode_series};
+    use corelab_image::phantom::Acquisition;
+    use corelab_image::phantom::acquisition::NmAcquisition;
+    let [row, col, normal] = oblique();
     let grid = corelab_image::Geometry::new(
         [16, 12, 10],
         [-60.5, -80.25, 12.0],

@@ -197,6 +197,32 @@ pub struct NmAcquisition {
     pub energy_window: String,
 }
 
+impl PetAcquisition {
+    /// A static F-18 acquisition as the phantoms' scanners write it: Bq/mL decay-corrected to the
+    /// scan start, with every correction applied.
+    pub fn f18_static(
+        radiopharmaceutical: &str,
+        injection_datetime: String,
+        dose_bq: f64,
+        half_life_s: f64,
+        frame_duration_ms: u32,
+    ) -> Self {
+        Self {
+            radiopharmaceutical: radiopharmaceutical.to_owned(),
+            injection_datetime,
+            dose_bq,
+            half_life_s,
+            positron_fraction: 0.9673,
+            units: "BQML".into(),
+            decay_correction: "START".into(),
+            corrected_image: ["DECY", "ATTN", "SCAT", "DTIM", "RAN", "NORM"]
+                .map(String::from)
+                .to_vec(),
+            frame_duration_ms,
+        }
+    }
+}
+
 /// A subject's patient attributes, drawn from its anatomy stream.
 pub(crate) fn patient(subject: &str, rng: &mut Stream) -> Patient {
     let male = rng.uniform() < 0.5;

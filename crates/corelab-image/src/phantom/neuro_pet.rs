@@ -319,15 +319,16 @@ fn asymmetry(l: f64, r: f64) -> f64 {
 /// through the true motion, averaged over the template regions. That is what a method gives with
 /// a perfect registration and no noise: the scanners' resolution and voxel size are in it, the
 /// method's errors are not.
+/// `space`: the template grid and its regions, the same for every subject.
 fn measured_truth(
     uptake: &Uptake,
     scene: &Scene,
     motion: &Motion,
     grids: [&Geometry; 2],
+    space: &(Geometry, BTreeMap<String, Array3<bool>>),
     subsamples: usize,
 ) -> Result<(f64, BTreeMap<String, f64>), PhantomError> {
-    let grid = template_grid()?;
-    let regions: BTreeMap<String, Array3<bool>> = regions(&grid, subsamples).into_iter().collect();
+    let (grid, regions) = space;
     let region = |name: &str| {
         regions
             .get(name)
@@ -345,7 +346,7 @@ fn measured_truth(
             .map_err(|e| PhantomError::Design(e.to_string()))?;
         resample_through(
             &image,
-            &grid,
+            grid,
             &template_to_subject,
             Interpolation::Trilinear,
             0.0,
@@ -387,6 +388,11 @@ pub(crate) fn plan(options: &Options) -> Result<Plan, PhantomError> {
     ));
     let mut series = Vec::new();
     let template = anatomy();
+    let grid = template_grid()?;
+    let space = (
+        grid.clone(),
+        regions(&grid, options.subsamples).into_iter().collect(),
+    );
     for s in 0..options.subjects {
         let subject = format!("NP-{:03}", s + 1);
         let mut rng = Stream::new(seed, &format!("{subject}/anatomy"));
@@ -457,6 +463,7 @@ pub(crate) fn plan(options: &Options) -> Result<Plan, PhantomError> {
             &scene,
             &motion,
             [&pet_grid, &spect_grid],
+            &space,
             options.subsamples,
         )?;
         let date = add_days("20260511", s as i64);
@@ -508,19 +515,13 @@ pub(crate) fn plan(options: &Options) -> Result<Plan, PhantomError> {
                 body_part: "BRAIN".into(),
                 date: date.clone(),
                 time: clock(pet_start),
-                acquisition: Acquisition::Pt(PetAcquisition {
-                    radiopharmaceutical: "Florbetapir F^18^".into(),
-                    injection_datetime: format!("{date}{}", clock(injection_s)),
+                acquisition: Acquisition::Pt(PetAcquisition::f18_static(
+                    "Florbetapir F^18^",
+                    format!("{date}{}", clock(injection_s)),
                     dose_bq,
                     half_life_s,
-                    positron_fraction: 0.9673,
-                    units: "BQML".into(),
-                    decay_correction: "START".into(),
-                    corrected_image: ["DECY", "ATTN", "SCAT", "DTIM", "RAN", "NORM"]
-                        .map(String::from)
-                        .to_vec(),
-                    frame_duration_ms: 1_200_000,
-                }),
+                    1_200_000,
+                )),
             },
             grid: pet_grid,
             scenes: vec![scene.clone()],

@@ -251,19 +251,13 @@ fn pet_series(
         body_part: "WHOLEBODY".into(),
         date: date.to_owned(),
         time: clock(start_s),
-        acquisition: Acquisition::Pt(PetAcquisition {
-            radiopharmaceutical: "Fludeoxyglucose F^18^".into(),
-            injection_datetime: format!("{date}{}", clock(injection_s)),
+        acquisition: Acquisition::Pt(PetAcquisition::f18_static(
+            "Fludeoxyglucose F^18^",
+            format!("{date}{}", clock(injection_s)),
             dose_bq,
             half_life_s,
-            positron_fraction: 0.9673,
-            units: "BQML".into(),
-            decay_correction: "START".into(),
-            corrected_image: ["DECY", "ATTN", "SCAT", "DTIM", "RAN", "NORM"]
-                .map(String::from)
-                .to_vec(),
-            frame_duration_ms: 120_000,
-        }),
+            120_000,
+        )),
     }
 }
 

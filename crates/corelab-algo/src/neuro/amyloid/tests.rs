@@ -72,13 +72,7 @@ fn inputs(s: &Space, pet: Volume<f32>) -> Inputs {
     i
 }
 
-fn value(o: &Outputs, name: &str) -> f64 {
-    o.measurements
-        .iter()
-        .find(|m| m.name == name)
-        .unwrap_or_else(|| panic!("no {name}"))
-        .value
-}
+use crate::neuro::testing::value;
 
 fn given(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
     pairs

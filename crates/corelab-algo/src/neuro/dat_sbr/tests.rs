@@ -106,13 +106,7 @@ fn inputs(spect: Volume<f32>, mask_grid: &Geometry, template: Option<Volume<f32>
     i
 }
 
-fn value(o: &Outputs, name: &str) -> f64 {
-    o.measurements
-        .iter()
-        .find(|m| m.name == name)
-        .unwrap_or_else(|| panic!("no {name}"))
-        .value
-}
+use crate::neuro::testing::value;
 
 const NAMES: [&str; 4] = [
     "sbr-left-caudate",
