@@ -93,6 +93,20 @@ pub fn n4(
     mask: Option<&Array3<bool>>,
     options: &Options,
 ) -> Result<Correction, BiasError> {
+    n4_guarded(image, mask, options, |_, _| true)
+}
+
+/// [`n4`], with the result of each fitting level offered to `keep` (the level's index from 0,
+/// and the corrected intensities of the shrunk grid's voxels in the mask): a level it refuses is
+/// undone and no finer one is fitted (`Correction::iterations` is then shorter than the levels
+/// asked for). A caller that knows what the image holds can so stop a finer level that fits
+/// anatomy instead of bias (tissue segmentation: one that shrinks the tissue contrast).
+pub fn n4_guarded(
+    image: &Volume<f32>,
+    mask: Option<&Array3<bool>>,
+    options: &Options,
+    mut keep: impl FnMut(usize, &[f32]) -> bool,
+) -> Result<Correction, BiasError> {
     if options.shrink == 0
         || options.iterations.is_empty()
         || options.bins < 10
@@ -159,6 +173,7 @@ pub fn n4(
     let mut iterations = Vec::new();
     let mut planner = FftPlanner::<f64>::new();
     for (level, &most) in options.iterations.iter().enumerate() {
+        let before = field.clone();
         let mesh = options.mesh << level;
         let mut lattice = Lattice::zeros(mesh, small);
         let mut done = 0;
@@ -184,6 +199,15 @@ pub fn n4(
             if variation(&step) < options.convergence {
                 break;
             }
+        }
+        let corrected: Vec<f32> = values
+            .iter()
+            .zip(&field)
+            .map(|(u, b)| (u - b).exp() as f32)
+            .collect();
+        if !keep(level, &corrected) {
+            field = before;
+            break;
         }
         iterations.push(done);
         lattices.push(lattice);

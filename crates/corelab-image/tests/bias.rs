@@ -160,3 +160,38 @@ fn n4_refuses_what_it_cannot_correct_saying_why() {
         "{e}"
     );
 }
+
+/// A level the guard refuses is undone and no finer one is fitted: the result is N4 with the
+/// levels before it, and the guard saw each level's corrected voxels in the mask.
+#[test]
+fn a_refused_level_is_undone_and_n4_stops_there() {
+    let g = corelab_image::Geometry::axis_aligned([24, 24, 24], [0.0; 3], [2.0; 3]);
+    // Two tissues under a tilt.
+    let image = Array3::from_shape_fn((24, 24, 24), |(i, j, k)| {
+        let tissue = if (i / 3 + j / 3 + k / 3) % 2 == 0 {
+            100.0
+        } else {
+            160.0
+        };
+        tissue * (1.0 + 0.01 * i as f32 - 0.005 * k as f32)
+    });
+    let image = Volume::new(image, g).unwrap();
+    let mut seen = Vec::new();
+    let guarded = corelab_image::bias::n4_guarded(&image, None, &Options::default(), |l, v| {
+        seen.push((l, v.len()));
+        l < 2
+    })
+    .unwrap();
+    let two = n4(
+        &image,
+        None,
+        &Options {
+            iterations: vec![50, 50],
+            ..Options::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(seen, vec![(0, 216), (1, 216), (2, 216)]);
+    assert_eq!(guarded.iterations, two.iterations);
+    assert_eq!(guarded.corrected.data, two.corrected.data);
+}

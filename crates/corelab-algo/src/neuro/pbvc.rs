@@ -237,7 +237,7 @@ impl Algorithm for Pbvc {
         "neuro.pbvc"
     }
     fn version(&self) -> &'static str {
-        "1.1.0"
+        "1.2.0"
     }
     fn description(&self) -> &'static str {
         "Percent brain volume change between a baseline and a follow-up T1w of one subject: the follow-up registered to the baseline, and the boundary shift integral of each scan's parenchymal fraction over the brain's boundaries (docs/algorithms/neuro.pbvc.md)."

@@ -1,5 +1,5 @@
 use super::*;
-use crate::neuro::testing::{dice, series, truth};
+use crate::neuro::testing::{dice, series, series_with, truth};
 use corelab_image::geometry::Geometry;
 use corelab_image::nifti_io;
 use corelab_image::phantom::{Kind, Rendered, Stream};
@@ -300,5 +300,40 @@ fn a_flair_given_as_the_t1w_is_refused_for_its_contrast() {
     assert!(
         matches!(&e, AlgoError::Input { role, why } if role == "t1" && why.contains("T1w's contrast")),
         "{e}"
+    );
+}
+
+/// The ICV is the skull's, not the brain's: it must not shrink with the brain. On the MS
+/// phantom as the demo renders it (2 mm, 4 subsamples, 1 % atrophy), subject 2 (the one whose
+/// visits were 6.9 mL apart before the boundary was decided unsmoothed, method step 5):
+/// each visit within 0.3 % of the exact ICV, and the visits within 0.25 % of each other.
+#[test]
+fn the_icv_stays_put_when_the_brain_shrinks() {
+    let icv_of = |visit| {
+        let r = series_with(Kind::MsLesions, 1, 2.0, 1, visit, "T1w", Some(1.0), 4);
+        let exact = r
+            .truth
+            .structures
+            .iter()
+            .find(|s| s.name == "icv")
+            .and_then(|s| s.analytic_volume_mm3)
+            .expect("the exact ICV")
+            / 1000.0;
+        let e = extract(&r.images[0], &Options::default()).expect("extracts");
+        let found = count(&e.icv) as f64 * r.images[0].geometry.voxel_volume() / 1000.0;
+        eprintln!("visit {visit}: ICV {found:.1} mL, exact {exact:.1} mL");
+        (found, exact)
+    };
+    let (base, exact) = icv_of(0);
+    let (follow, _) = icv_of(1);
+    for (visit, v) in [("baseline", base), ("follow-up", follow)] {
+        assert!(
+            (v / exact - 1.0).abs() <= 0.003,
+            "{visit}: ICV {v:.1} mL, exact {exact:.1} mL"
+        );
+    }
+    assert!(
+        (follow / base - 1.0).abs() <= 0.0025,
+        "the ICV moved with the brain: {base:.1} -> {follow:.1} mL"
     );
 }
