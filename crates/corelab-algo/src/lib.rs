@@ -8,12 +8,16 @@
 //! - [`lock`]: a trial's version lock, and the version-drift check.
 //! - [`provenance`]: the W3C PROV-JSON record of one run, and the fingerprint that a trial's
 //!   version lock compares.
-//! - One module per area of built-ins: [`image`] (image-level tools), [`neuro`] (neurology).
+//! - One module per area of built-ins: [`image`] (image-level tools), [`neuro`] (neurology),
+//!   [`onco`] (oncology response criteria), [`pet`] (PET oncology), [`cardiac`] (cardiac MR).
 
+pub mod cardiac;
 pub mod image;
 pub mod lock;
 pub mod neuro;
+pub mod onco;
 pub mod params;
+pub mod pet;
 pub mod provenance;
 pub mod registry;
 
@@ -32,6 +36,9 @@ pub enum InputKind {
     Image,
     /// A mask: a volume whose non-zero voxels are inside.
     Mask,
+    /// A document of records (CSV or JSON), e.g. lesion measurements: loaded as text, parsed by
+    /// the algorithm, which names the row or field it cannot use.
+    Table,
 }
 
 /// An input an algorithm takes.
@@ -108,8 +115,30 @@ impl Table {
     }
 }
 
-/// The inputs of a run, loaded: role → volume.
-pub type Inputs = BTreeMap<String, Volume<f32>>;
+mod inputs;
+pub use inputs::{Document, DocumentFormat, Inputs};
+
+/// A text document an algorithm declares it writes (a dataset in a standard's layout, such as
+/// SDTM RS): `algo run` writes it as the file `name` beside the images; a trial job stores it as a
+/// blob and lists it in the run's result.
+#[derive(Clone, Debug, Serialize)]
+pub struct DocumentSpec {
+    /// Its file name (`rs.csv`).
+    pub name: &'static str,
+    /// Its media type (`text/csv`).
+    pub media_type: &'static str,
+    /// What it holds.
+    pub description: &'static str,
+}
+
+/// A document made: its declared name and its text.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct OutputDocument {
+    /// The declared name.
+    pub name: String,
+    /// The text (UTF-8).
+    pub text: String,
+}
 
 /// A measurement made.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -131,6 +160,8 @@ pub struct Outputs {
     pub images: Vec<(String, Volume<f32>)>,
     /// Tables (per-lesion, per-region), in declared order.
     pub tables: Vec<Table>,
+    /// Documents (datasets in a standard's layout), in declared order.
+    pub documents: Vec<OutputDocument>,
 }
 
 /// Why a run failed.
@@ -183,6 +214,10 @@ pub trait Algorithm: Send + Sync {
     fn tables(&self) -> Vec<TableSpec> {
         Vec::new()
     }
+    /// The documents it writes (none by default).
+    fn documents(&self) -> Vec<DocumentSpec> {
+        Vec::new()
+    }
     /// Runs on loaded inputs with validated parameters (every declared one present).
     fn run(&self, inputs: &Inputs, params: &Params) -> Result<Outputs, AlgoError>;
 }
@@ -197,6 +232,27 @@ pub fn run(
 ) -> Result<(Params, Outputs), AlgoError> {
     let roles = algorithm.inputs();
     for role in inputs.keys() {
+        if let Some(r) = roles.iter().find(|r| r.role == role) {
+            let is_document = inputs.document(role).is_some();
+            if is_document != (r.kind == InputKind::Table) {
+                return Err(AlgoError::Input {
+                    role: role.clone(),
+                    why: if is_document {
+                        format!(
+                            "{} takes an image here, not a document ({})",
+                            algorithm.id(),
+                            r.description
+                        )
+                    } else {
+                        format!(
+                            "{} takes a CSV or JSON document here, not an image ({})",
+                            algorithm.id(),
+                            r.description
+                        )
+                    },
+                });
+            }
+        }
         if !roles.iter().any(|r| r.role == role) {
             let known: Vec<&str> = roles.iter().map(|r| r.role).collect();
             return Err(AlgoError::Input {
@@ -270,6 +326,15 @@ pub fn run(
                 "table {:?} has a row {row:?} that is not {} finite numbers",
                 t.name,
                 declared.len()
+            )));
+        }
+    }
+    let documents = algorithm.documents();
+    for d in &outputs.documents {
+        if !documents.iter().any(|s| s.name == d.name) {
+            return Err(AlgoError::Malformed(format!(
+                "undeclared document {:?}",
+                d.name
             )));
         }
     }

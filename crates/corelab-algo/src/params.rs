@@ -32,6 +32,12 @@ pub enum ParamKind {
         /// The words.
         values: &'static [&'static str],
     },
+    /// Free text (an identifier such as a subject id): at most `max_chars` characters, no
+    /// control characters; surrounding space trimmed.
+    Text {
+        /// The most characters allowed.
+        max_chars: usize,
+    },
 }
 
 /// A value.
@@ -46,6 +52,8 @@ pub enum ParamValue {
     Boolean(bool),
     /// A word of a choice.
     Choice(String),
+    /// Free text.
+    Text(String),
 }
 
 /// A declared parameter.
@@ -101,6 +109,14 @@ impl Params {
             _ => None,
         }
     }
+
+    /// A text.
+    pub fn text(&self, name: &str) -> Option<&str> {
+        match self.0.get(name)? {
+            ParamValue::Text(s) => Some(s),
+            _ => None,
+        }
+    }
 }
 
 fn bad(name: &str, why: impl Into<String>) -> AlgoError {
@@ -147,6 +163,18 @@ pub fn parse(spec: &ParamSpec, text: &str) -> Result<ParamValue, AlgoError> {
                 ))
             }
         }
+        ParamKind::Text { max_chars } => {
+            if t.chars().count() > *max_chars {
+                Err(bad(
+                    spec.name,
+                    format!("{} characters, at most {max_chars}", t.chars().count()),
+                ))
+            } else if t.chars().any(char::is_control) {
+                Err(bad(spec.name, format!("{t:?} holds a control character")))
+            } else {
+                Ok(ParamValue::Text(t.to_owned()))
+            }
+        }
     }
 }
 
@@ -191,6 +219,7 @@ pub fn json_schema(specs: &[ParamSpec]) -> Value {
             }
             ParamKind::Boolean => json!({"type": "boolean"}),
             ParamKind::Choice { values } => json!({"type": "string", "enum": values}),
+            ParamKind::Text { max_chars } => json!({"type": "string", "maxLength": max_chars}),
         };
         p["default"] = serde_json::to_value(&s.default).unwrap_or(Value::Null);
         p["description"] = json!(s.description);
@@ -237,6 +266,29 @@ mod tests {
                 description: "mode",
             },
         ]
+    }
+
+    #[test]
+    fn text_is_trimmed_and_refused_when_too_long_or_holding_control_characters() {
+        let spec = ParamSpec {
+            name: "subject",
+            kind: ParamKind::Text { max_chars: 8 },
+            default: ParamValue::Text(String::new()),
+            unit: None,
+            description: "subject",
+        };
+        assert_eq!(
+            parse(&spec, " 01-701 ").unwrap(),
+            ParamValue::Text("01-701".into())
+        );
+        let e = parse(&spec, "01-701-1015").unwrap_err().to_string();
+        assert!(e.contains("subject") && e.contains("at most 8"), "{e}");
+        let e = parse(&spec, "a\u{7}b").unwrap_err().to_string();
+        assert!(e.contains("control character"), "{e}");
+        assert_eq!(
+            json_schema(&[spec])["properties"]["subject"]["maxLength"],
+            8
+        );
     }
 
     #[test]

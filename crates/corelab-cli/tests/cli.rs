@@ -426,6 +426,40 @@ fn demo_runs_end_to_end_and_prints_one_json_document() {
     let d = json(&out);
     assert_eq!(d["audit_ok"], true);
     assert_eq!(d["outputs_sha256"].as_str().unwrap().len(), 64);
+    // The oncology chain: every time point's response as the phantom's truth, the sums of
+    // diameters within 2 mm per target (lesion-seg reads long axes about a voxel long: the demo
+    // measured +5.5 to +8.9 mm over five targets).
+    let onco = d["oncology"]["subjects"].as_array().unwrap();
+    assert_eq!(onco.len(), 3);
+    for s in onco {
+        for p in s["time_points"].as_array().unwrap() {
+            assert_eq!(p["agrees"], true, "{s}");
+            let (found, truth) = (
+                p["sum_mm"].as_f64().unwrap(),
+                p["truth_sum_mm"].as_f64().unwrap(),
+            );
+            assert!((found - truth).abs() <= 10.0, "{s}");
+        }
+        let folder = std::path::PathBuf::from(s["files"].as_str().unwrap());
+        assert!(folder.join("rs.csv").exists() && folder.join("lesions.json").exists());
+    }
+    // PET: SUVpeak within 3 % of each lesion's SUV; cardiac: EF within 2 points of the truth.
+    let lesions = d["pet"]["lesions"].as_array().unwrap();
+    assert!(!lesions.is_empty());
+    for l in lesions {
+        let (peak, suv) = (
+            l["suv_peak"].as_f64().unwrap(),
+            l["truth_suv"].as_f64().unwrap(),
+        );
+        assert!((peak / suv - 1.0).abs() < 0.03, "{l}");
+    }
+    for s in d["cardiac"]["subjects"].as_array().unwrap() {
+        let (ef, truth) = (
+            s["ef_percent"].as_f64().unwrap(),
+            s["truth_ef_percent"].as_f64().unwrap(),
+        );
+        assert!((ef - truth).abs() <= 2.0, "{s}");
+    }
     let (ms, dlb) = (&d["trials"][0], &d["trials"][1]);
     assert_eq!(
         (ms["trial"].as_str(), dlb["trial"].as_str()),

@@ -604,17 +604,27 @@ fn stack_volume<'a>(
     }
     let series_uid = text(&slices[0].instance.object, tags::SERIES_INSTANCE_UID);
     // Each instance once, in the order of its first slice (a multi-frame object gives many).
+    let modality = text(&slices[0].instance.object, tags::MODALITY);
+    let pet = modality.as_deref() == Some("PT");
     let mut instance_sha256 = Vec::new();
+    let mut pet_headers = Vec::new();
     let mut seen = std::collections::HashSet::new();
     for s in &slices {
         if seen.insert(s.index) {
             instance_sha256.push(s.instance.sha256.clone());
+            // The SUV header travels with the voxels: algorithms compute SUVs from it, or
+            // refuse with `suv::factors`' reason (docs/pet-suv.md).
+            if pet {
+                pet_headers.push(crate::pet::pet_header(&s.instance.object));
+            }
         }
     }
     let source = Source {
         series_uid,
         instance_sha256,
         notes,
+        modality,
+        pet: pet_headers,
     };
     Volume::new(data, geometry)
         .map(|v| v.with_source(source))

@@ -565,3 +565,45 @@ fn thirty_two_bit_rle_is_refused_naming_the_syntax_and_why() {
         "{e}"
     );
 }
+
+#[test]
+fn a_pet_series_carries_its_suv_header_and_other_modalities_none() {
+    use corelab_image::phantom::{Kind, Options, plan};
+    let dir = tempfile::tempdir().unwrap();
+    let options = Options {
+        subjects: 1,
+        voxel_mm: Some(8.0),
+        subsamples: 1,
+        ..Options::default()
+    };
+    let out = dir.path().join("pet");
+    corelab_dicom::phantom::write(Kind::Pet, &options, &out, &mut |_, _, _| {}).unwrap();
+    let folder = out.join("PET-001").join("V1").join("PET");
+    let instances: Vec<Instance> = std::fs::read_dir(&folder)
+        .unwrap()
+        .map(|e| Instance::from_path(&e.unwrap().path()).unwrap())
+        .collect();
+    let v = &volumes(&instances).unwrap()[0];
+    assert_eq!(v.source.modality.as_deref(), Some("PT"));
+    assert_eq!(v.source.pet.len(), v.source.instance_sha256.len());
+    let f = corelab_image::suv::factors(&v.source.pet).unwrap();
+    let truth = plan(Kind::Pet, &options).unwrap().truth.subjects[0].visits[0]
+        .pet
+        .clone()
+        .unwrap();
+    assert!((f.bw - truth.suv_bw_factor).abs() < 1e-9 * f.bw, "{f:?}");
+    let lbm = f.lbm_janmahasatian.unwrap();
+    assert!((lbm - truth.suv_lbm_factor).abs() < 1e-9 * lbm);
+    // A CT series: its modality, and no PET header.
+    let mut ct: Vec<Instance> = (0..3).map(|n| instance(&spec(2.5 * n as f64), n)).collect();
+    for i in &mut ct {
+        i.object.put(DataElement::new(
+            tags::MODALITY,
+            VR::CS,
+            PrimitiveValue::from("CT"),
+        ));
+    }
+    let v = &volumes(&ct).unwrap()[0];
+    assert_eq!(v.source.modality.as_deref(), Some("CT"));
+    assert!(v.source.pet.is_empty());
+}

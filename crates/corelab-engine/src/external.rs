@@ -204,6 +204,7 @@ pub fn run_program(
         measurements,
         images,
         tables: Vec::new(),
+        documents: Vec::new(),
         provenance: record.prov_json(),
         algorithm: record.algorithm,
     })

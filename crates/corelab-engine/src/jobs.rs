@@ -196,6 +196,8 @@ pub struct Executed {
     pub images: Vec<(String, Vec<u8>)>,
     /// Tables (per-lesion, per-region rows).
     pub tables: Vec<corelab_algo::Table>,
+    /// `(name, media type, bytes)` of each document (an SDTM dataset).
+    pub documents: Vec<(String, String, Vec<u8>)>,
     /// The W3C PROV-JSON record.
     pub provenance: Value,
     /// `id@version`.
@@ -272,6 +274,21 @@ pub fn execute(
         });
         images.push((role.clone(), bytes));
     }
+    let specs = algorithm.documents();
+    let mut documents = Vec::new();
+    for d in &outputs.documents {
+        let bytes = d.text.clone().into_bytes();
+        generated.push(FileEntity {
+            role: d.name.clone(),
+            sha256: Sha256Digest::of(&bytes).to_hex(),
+            path: format!("blob:{}", Sha256Digest::of(&bytes).to_hex()),
+        });
+        let media_type = specs
+            .iter()
+            .find(|s| s.name == d.name)
+            .map_or("text/plain", |s| s.media_type);
+        documents.push((d.name.clone(), media_type.to_owned(), bytes));
+    }
     let record = Run {
         id: run_id.to_owned(),
         algorithm: format!("{}@{}", algorithm.id(), algorithm.version()),
@@ -288,6 +305,7 @@ pub fn execute(
     Ok(Executed {
         measurements: outputs.measurements,
         tables: outputs.tables,
+        documents,
         images,
         provenance: record.prov_json(),
         algorithm: record.algorithm,

@@ -207,6 +207,17 @@ async fn attempt(store: &Arc<Store>, job: &Job, o: &WorkerOptions) -> Result<Job
         images.push(json!({"role": role, "sha256": blob.sha256.to_hex(), "size": size}));
         blobs.push((blob.sha256, size, "application/gzip".to_owned()));
     }
+    let mut documents = Vec::new();
+    for (name, media_type, bytes) in executed.documents {
+        let size = bytes.len() as i64;
+        let blob = store
+            .blobs
+            .put(bytes::Bytes::from(bytes))
+            .await
+            .map_err(transient)?;
+        documents.push(json!({"name": name, "media_type": media_type, "sha256": blob.sha256.to_hex(), "size": size}));
+        blobs.push((blob.sha256, size, media_type));
+    }
     let provenance = executed.provenance.to_string();
     let series = series_uids.first().cloned();
     Ok(JobDone {
@@ -215,6 +226,7 @@ async fn attempt(store: &Arc<Store>, job: &Job, o: &WorkerOptions) -> Result<Job
             "measurements": executed.measurements,
             "tables": executed.tables,
             "images": images,
+            "documents": documents,
             "provenance": executed.provenance,
         }),
         measurements: executed

@@ -13,6 +13,14 @@ pub struct Source {
     pub instance_sha256: Vec<String>,
     /// How it was formed (a stack split off, a rescale applied, …), for the record.
     pub notes: Vec<String>,
+    /// (0008,0060) Modality of the DICOM series it was formed from, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub modality: Option<String>,
+    /// PET: the SUV header values (`suv::PetHeader`) of each source instance, in the order of
+    /// `instance_sha256`, so that an algorithm can compute SUVs (`suv::factors`) or refuse with
+    /// the reason; empty for other modalities and for files (NIfTI) that carry no PET header.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pet: Vec<crate::suv::PetHeader>,
 }
 
 /// Voxels indexed `[i, j, k]` (shape = `geometry.dims`), with their geometry.

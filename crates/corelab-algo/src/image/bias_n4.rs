@@ -149,6 +149,7 @@ impl Algorithm for BiasN4 {
             }],
             images: vec![("corrected".into(), c.corrected), ("field".into(), c.field)],
             tables: Vec::new(),
+            ..Default::default()
         })
     }
 }

@@ -3,8 +3,8 @@
 
 use super::{input, mean_sd, same_grid};
 use crate::{
-    AlgoError, Algorithm, ImageSpec, InputKind, InputRole, Inputs, Measurement, MeasurementSpec,
-    Outputs, ParamKind, ParamSpec, ParamValue, Params,
+    AlgoError, Algorithm, ImageSpec, InputKind, InputRole, Inputs, MeasurementSpec, Outputs,
+    ParamKind, ParamSpec, ParamValue, Params,
 };
 use corelab_image::components::{Connectivity, label};
 
@@ -106,11 +106,7 @@ impl Algorithm for MaskVolume {
             _ => Connectivity::TwentySix,
         };
         let (_, sizes) = label(&inside, connectivity);
-        let m = |name: &str, value: f64, unit: &str| Measurement {
-            name: name.to_owned(),
-            value,
-            unit: unit.to_owned(),
-        };
+        let m = super::measurement;
         let mut measurements = vec![
             m(
                 "volume",
@@ -152,6 +148,7 @@ impl Algorithm for MaskVolume {
             measurements,
             images: Vec::new(),
             tables: Vec::new(),
+            ..Default::default()
         })
     }
 }

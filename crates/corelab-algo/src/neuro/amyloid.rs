@@ -376,6 +376,7 @@ impl Algorithm for AmyloidCentiloid {
             ],
             images: vec![("pet-in-template".to_owned(), on.image())],
             tables: Vec::new(),
+            ..Default::default()
         })
     }
 }

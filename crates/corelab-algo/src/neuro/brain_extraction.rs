@@ -676,6 +676,7 @@ impl Algorithm for BrainExtraction {
                 ("icv".into(), mask_volume(&e.icv, &t1.geometry)),
             ],
             tables: Vec::new(),
+            ..Default::default()
         };
         if let Some(flair) = inputs.get("flair") {
             require_resolution("flair", flair, MAX_SLICE_MM)?;

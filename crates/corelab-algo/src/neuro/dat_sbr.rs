@@ -244,6 +244,7 @@ impl Algorithm for DatSbr {
                 .map(|i| vec![("spect-in-template".to_owned(), i)])
                 .unwrap_or_default(),
             tables: Vec::new(),
+            ..Default::default()
         })
     }
 }

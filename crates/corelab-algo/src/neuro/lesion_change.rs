@@ -23,13 +23,12 @@
 
 use super::measurement;
 use super::ms_lesions::{self, Detection, Options, brain_and_t1, options_of};
-use crate::image::input;
+use crate::image::{input, visit_transforms};
 use crate::{
     AlgoError, Algorithm, ImageSpec, InputKind, InputRole, Inputs, MeasurementSpec, Outputs,
     ParamKind, ParamSpec, ParamValue, Params, Table, TableSpec,
 };
 use corelab_image::Volume;
-use corelab_image::registration::{self, Kind, register};
 use corelab_image::resample::{Interpolation, resample_through};
 use nalgebra::{Matrix4, Vector4};
 use std::collections::BTreeSet;
@@ -110,26 +109,8 @@ pub fn change(
         .map_err(named("baseline"))?;
     let follow = ms_lesions::detect(followup.flair, followup.brain, followup.t1, options)
         .map_err(named("followup"))?;
-    let reg = register(
-        baseline.flair,
-        followup.flair,
-        &registration::Options {
-            kind: Kind::Rigid,
-            // 30 000 samples instead of 100 000: the FLAIR grids are coarse (2-D series), and
-            // the rigid fit needs far fewer; a third of the time.
-            samples: 30_000,
-            ..registration::Options::default()
-        },
-    )
-    .map_err(|e| AlgoError::Input {
-        role: "followup".into(),
-        why: format!("cannot be registered to the baseline: {e}"),
-    })?;
     // Baseline points → follow-up points; its inverse carries follow-up lesions back.
-    let base_to_follow = reg.transform.to_matrix4();
-    let follow_to_base = base_to_follow
-        .try_inverse()
-        .ok_or_else(|| AlgoError::Failed("the registration is singular".into()))?;
+    let (base_to_follow, follow_to_base) = visit_transforms(baseline.flair, followup.flair)?;
     let base_geometry = &baseline.flair.geometry;
     let to_base_index = base_geometry
         .affine
@@ -473,6 +454,7 @@ impl Algorithm for LesionChange {
                     })
                     .collect(),
             }],
+            ..Default::default()
         })
     }
 }

@@ -21,20 +21,13 @@ mod pipeline_tests;
 #[cfg(test)]
 pub(crate) mod testing;
 
-use crate::{AlgoError, Measurement};
+use crate::AlgoError;
 use corelab_image::Volume;
 use corelab_image::geometry::Geometry;
 use corelab_image::resample::{Interpolation, resample};
 use ndarray::Array3;
 
-/// A measurement.
-pub(crate) fn measurement(name: &str, value: f64, unit: &str) -> Measurement {
-    Measurement {
-        name: name.to_owned(),
-        value,
-        unit: unit.to_owned(),
-    }
-}
+pub(crate) use crate::image::measurement;
 
 /// The non-zero voxels of a mask input, on `grid`: as given when it is on that grid, otherwise
 /// resampled through patient space (nearest neighbour). Refuses a mask that is empty there.

@@ -678,6 +678,7 @@ impl Algorithm for MsLesions {
             ],
             images: vec![("mask".into(), labels)],
             tables: vec![lesion_table(&d)],
+            ..Default::default()
         })
     }
 }

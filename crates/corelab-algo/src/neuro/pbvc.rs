@@ -356,6 +356,7 @@ impl Algorithm for Pbvc {
                 ("mask".into(), mask_volume(&domain, &baseline.geometry)),
             ],
             tables: Vec::new(),
+            ..Default::default()
         })
     }
 }

@@ -424,6 +424,7 @@ impl Algorithm for TissueSeg {
                 ("corrected".into(), seg.corrected),
             ],
             tables: Vec::new(),
+            ..Default::default()
         })
     }
 }

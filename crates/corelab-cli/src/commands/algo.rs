@@ -1,5 +1,6 @@
 //! `corelab algorithms` (the catalogue) and `corelab algo run ID --input ROLE=PATH… --out DIR`:
-//! one algorithm on files outside any trial, with its outputs, its result and its W3C
+//! one algorithm on files outside any trial (images: NIfTI or a DICOM series folder; a table
+//! role: a CSV or JSON document), with its outputs, its result and its W3C
 //! PROV-JSON provenance in DIR. DIR is written whole or not at all: into a temporary folder beside
 //! it, renamed into place at the end.
 
@@ -7,7 +8,7 @@ use crate::cli::{AlgoCommand, Global};
 use crate::output::emit;
 use anyhow::{Context, Result, anyhow, bail};
 use corelab_algo::provenance::{self, FileEntity, Run};
-use corelab_algo::{Inputs, Registry, params};
+use corelab_algo::{Document, InputKind, Inputs, Registry, params};
 use corelab_core::Sha256Digest;
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -100,6 +101,30 @@ fn run_one(
             bail!("--input {role} is given twice");
         }
         let path = PathBuf::from(path);
+        let is_table = algorithm
+            .inputs()
+            .iter()
+            .any(|r| r.role == role && r.kind == InputKind::Table);
+        if is_table {
+            // A document role (lesion tables): the file's text, hashed as the file.
+            let bytes = std::fs::read(&path)
+                .with_context(|| format!("input {role}: cannot read {}", path.display()))?;
+            let text = String::from_utf8(bytes.clone()).map_err(|_| {
+                anyhow!(
+                    "input {role}: {} is not UTF-8 text (a CSV or JSON document)",
+                    path.display()
+                )
+            })?;
+            used.push(FileEntity {
+                role: role.clone(),
+                sha256: Sha256Digest::of(&bytes).to_hex(),
+                path: path.display().to_string(),
+            });
+            let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+            let source = name.unwrap_or_else(|| path.display().to_string());
+            inputs.insert_document(role, Document::new(&source, text));
+            continue;
+        }
         let volume = super::volumes::load(&path).with_context(|| format!("input {role}"))?;
         used.push(FileEntity {
             role: role.clone(),
@@ -154,6 +179,19 @@ fn run_one(
             path: final_path.display().to_string(),
         });
         files.push(json!({"role": table.name, "path": final_path}));
+    }
+    for document in &outputs.documents {
+        // corelab_algo::run refuses undeclared documents, so the name is one the algorithm
+        // declares (a plain file name).
+        let bytes = document.text.as_bytes();
+        std::fs::write(staging.path().join(&document.name), bytes)?;
+        let final_path = out.join(&document.name);
+        generated.push(FileEntity {
+            role: document.name.clone(),
+            sha256: Sha256Digest::of(bytes).to_hex(),
+            path: final_path.display().to_string(),
+        });
+        files.push(json!({"role": document.name, "path": final_path}));
     }
     let record = Run {
         id: uuid::Uuid::new_v4().to_string(),

@@ -252,6 +252,9 @@ pub async fn run(g: &Global, out: Option<&Path>, serve: Option<&str>) -> Result<
     for t in demo_trials() {
         sections.push(run_trial(&store, &who, &dir, &t).await?);
     }
+    let oncology = super::demo_onco::run(&dir).with_context(|| "demo: the oncology chain")?;
+    let pet = super::demo_onco::pet().with_context(|| "demo: PET")?;
+    let cardiac = super::demo_onco::cardiac().with_context(|| "demo: cardiac")?;
     let mut derived: Vec<String> = sections.iter().flat_map(|s| s.derived.clone()).collect();
     derived.sort();
     let outputs = derived.join("\n");
@@ -262,6 +265,9 @@ pub async fn run(g: &Global, out: Option<&Path>, serve: Option<&str>) -> Result<
     let doc = json!({
         "data": store.installation.dir,
         "trials": sections.iter().map(|s| s.doc.clone()).collect::<Vec<_>>(),
+        "oncology": oncology,
+        "pet": pet,
+        "cardiac": cardiac,
         "audit_ok": report.ok,
         "audit_events": report.events,
         "outputs_sha256": Sha256Digest::of(outputs.as_bytes()).to_hex(),
@@ -272,6 +278,11 @@ pub async fn run(g: &Global, out: Option<&Path>, serve: Option<&str>) -> Result<
         for s in d["trials"].as_array().into_iter().flatten() {
             t.push_str(&trial_text(s));
         }
+        t.push_str(&super::demo_onco::text(&d["oncology"]));
+        t.push_str(&super::demo_onco::text_pet_cardiac(
+            &d["pet"],
+            &d["cardiac"],
+        ));
         t.push_str(&format!(
             "\naudit trail: {} ({} events, {} signed checkpoints)",
             if report.ok { "verified" } else { "BROKEN" },

@@ -1,0 +1,439 @@
+//! The demo's oncology chain on the `ct-tumor` phantom: each visit's CT, every lesion segmented
+//! by `onco.lesion-seg` from a reader's click, its RECIST diameters measured on the mask, the
+//! subject's lesion record assessed by `onco.recist11`, and each time point set next to the
+//! phantom's truth. Then PET (`pet.suv-metrics`) and cardiac MR (`cardiac.lv-function`) on their
+//! phantoms, with the truth masks as the reader's VOIs and contours.
+//!
+//! It runs beside the trials, not as trial jobs: a click, the choice of targets and the
+//! identification of a new lesion are a reader's, and trials have no per-subject reader input
+//! yet (that comes with central reads). The phantom's truth stands in for the reader. The click
+//! is the lesion's centre, the targets are the phantom's RECIST targets, and the new lesions are
+//! the ones the phantom adds. Everything measured comes from the images.
+
+use anyhow::{Context, Result};
+use corelab_algo::onco::lesion_seg::{self, Settings};
+use corelab_algo::{Document, Inputs, Registry};
+use corelab_image::phantom::{self, Kind, LesionTruth, Options};
+use serde_json::{Value, json};
+use std::path::Path;
+
+/// The CT phantom's subjects in the demo.
+const SUBJECTS: usize = 3;
+
+/// RECIST's time-point codes (`onco.recist11`'s `visits` table) by name.
+fn response_code(word: &str) -> Option<f64> {
+    match word {
+        "CR" => Some(1.0),
+        "PR" => Some(2.0),
+        "SD" => Some(3.0),
+        "PD" => Some(5.0),
+        _ => None,
+    }
+}
+
+fn response_word(code: f64) -> &'static str {
+    match code as i64 {
+        1 => "CR",
+        2 => "PR",
+        3 => "SD",
+        4 => "non-CR/non-PD",
+        5 => "PD",
+        6 => "NE",
+        _ => "-",
+    }
+}
+
+/// The organ RECIST counts a phantom lesion in (at most two targets per organ).
+fn organ(l: &LesionTruth) -> &'static str {
+    match l.kind.as_str() {
+        "lung nodule" => "lung",
+        "liver metastasis" => "liver",
+        _ => "mediastinal lymph node",
+    }
+}
+
+fn nodal(l: &LesionTruth) -> bool {
+    l.kind.contains("node")
+}
+
+/// `YYYYMMDD` as `YYYY-MM-DD`.
+fn iso(date: &str) -> String {
+    if date.len() == 8 {
+        format!("{}-{}-{}", &date[..4], &date[4..6], &date[6..])
+    } else {
+        date.to_owned()
+    }
+}
+
+/// Runs the chain on `SUBJECTS` subjects, writing `onco/SUBJECT/` (the lesion record, the
+/// per-visit table and the SDTM RS dataset) under `dir`; the section of the demo's document.
+pub(super) fn run(dir: &Path) -> Result<Value> {
+    let options = Options {
+        seed: 1,
+        subjects: SUBJECTS,
+        voxel_mm: None,
+        atrophy_percent: None,
+        subsamples: 4,
+    };
+    let plan = phantom::plan(Kind::CtTumor, &options)?;
+    let registry = Registry::builtin();
+    let recist = registry
+        .get("onco.recist11")
+        .context("onco.recist11 is registered")?;
+    let settings = Settings::default();
+    let mut subjects = Vec::new();
+    for (s, truth) in plan.truth.subjects.iter().enumerate() {
+        let baseline = &truth.visits[0].lesions;
+        // The reader's record: the baseline's targets and pathological non-targets (a node of
+        // under 10 mm short axis is normal, not a lesion).
+        let lesions: Vec<Value> = baseline
+            .iter()
+            .filter(|l| l.target || !nodal(l) || l.short_axis_mm >= 10.0)
+            .map(|l| {
+                json!({
+                    "id": l.id,
+                    "role": if l.target { "target" } else { "non-target" },
+                    "organ": organ(l),
+                    "nodal": nodal(l),
+                })
+            })
+            .collect();
+        let mut visits = Vec::new();
+        let mut measured = Vec::new();
+        for (v, visit) in truth.visits.iter().enumerate() {
+            let series = plan
+                .series
+                .iter()
+                .find(|p| p.subject_index == s && p.visit_index == v)
+                .context("the phantom plans a CT per visit")?;
+            let mut image = series.render(options.subsamples)?.images.remove(0);
+            image.source.modality = Some("CT".into());
+            let mut rows = Vec::new();
+            for l in baseline
+                .iter()
+                .filter(|l| lesions.iter().any(|x| x["id"] == l.id))
+            {
+                let now = visit.lesions.iter().find(|x| x.id == l.id);
+                let row = match now {
+                    None => json!({"lesion": l.id, "state": "absent"}),
+                    Some(t) => {
+                        match lesion_seg::segment(&image, t.ellipsoid.centre_mm, &settings) {
+                            Ok(found) => {
+                                let d = &found.diameters;
+                                measured.push(json!({
+                                    "subject": truth.subject, "visit": visit.visit, "lesion": l.id,
+                                    "long_mm": d.long_mm, "short_mm": d.short_mm,
+                                    "truth_long_mm": t.long_axis_mm, "truth_short_mm": t.short_axis_mm,
+                                    "volume_ml": found.volume_mm3 / 1000.0,
+                                    "truth_volume_ml": t.analytic_volume_mm3 / 1000.0,
+                                }));
+                                if l.target {
+                                    if nodal(l) {
+                                        json!({"lesion": l.id, "long_axis_mm": d.long_mm, "short_axis_mm": d.short_mm})
+                                    } else {
+                                        json!({"lesion": l.id, "long_axis_mm": d.long_mm})
+                                    }
+                                } else if nodal(l) && d.short_mm < 10.0 {
+                                    json!({"lesion": l.id, "state": "absent"})
+                                } else {
+                                    json!({"lesion": l.id, "state": "present"})
+                                }
+                            }
+                            // Too small for the method to grow: present, too small to measure.
+                            Err(lesion_seg::Refusal::TooSmall { .. }) if l.target => {
+                                json!({"lesion": l.id, "state": "too-small"})
+                            }
+                            Err(e) => anyhow::bail!(
+                                "{} {} lesion {}: {e}",
+                                truth.subject,
+                                visit.visit,
+                                l.id
+                            ),
+                        }
+                    }
+                };
+                rows.push(row);
+            }
+            let new: Vec<Value> = visit
+                .lesions
+                .iter()
+                .filter(|l| l.status == "new")
+                .map(|l| json!({"id": l.id, "equivocal": false}))
+                .collect();
+            let mut record = json!({
+                "visit": visit.visit,
+                "date": iso(&visit.date),
+                "measurements": rows,
+            });
+            if v == 0 {
+                record["slice_thickness_mm"] = json!(series.grid.spacing()[2]);
+            }
+            if !new.is_empty() {
+                record["new_lesions"] = json!(new);
+            }
+            visits.push(record);
+        }
+        let record = json!({
+            "study": "DEMO-ONC",
+            "subject": truth.subject,
+            "lesions": lesions,
+            "visits": visits,
+        });
+        let text = serde_json::to_string_pretty(&record)?;
+        let mut inputs = Inputs::new();
+        inputs.insert_document(
+            "lesions".into(),
+            Document::new("lesions.json", text.clone()),
+        );
+        let (_, out) = corelab_algo::run(recist, &inputs, &Default::default())
+            .with_context(|| format!("onco.recist11 on {}", truth.subject))?;
+        let folder = dir.join("onco").join(&truth.subject);
+        std::fs::create_dir_all(&folder)?;
+        std::fs::write(folder.join("lesions.json"), &text)?;
+        for d in &out.documents {
+            std::fs::write(folder.join(&d.name), &d.text)?;
+        }
+        let spec = recist.tables();
+        for t in &out.tables {
+            if let Some(spec) = spec.iter().find(|x| x.name == t.name) {
+                std::fs::write(folder.join(format!("{}.csv", t.name)), t.to_csv(spec))?;
+            }
+        }
+        let table = out.tables.first().context("the visits table")?;
+        let points: Vec<Value> = table
+            .rows
+            .iter()
+            .zip(&truth.visits)
+            .skip(1)
+            .map(|(row, visit)| {
+                let truth = visit.recist.as_ref();
+                let expected = truth.and_then(|r| response_code(&r.response));
+                json!({
+                    "visit": visit.visit,
+                    "sum_mm": row[2],
+                    "truth_sum_mm": truth.map(|r| r.sum_of_diameters_mm),
+                    "response": response_word(row[9]),
+                    "truth_response": truth.map(|r| r.response.clone()),
+                    "agrees": expected == Some(row[9]),
+                })
+            })
+            .collect();
+        let best = out
+            .measurements
+            .iter()
+            .find(|m| m.name == "best-overall-response")
+            .map_or("-", |m| response_word(m.value));
+        subjects.push(json!({
+            "subject": truth.subject,
+            "baseline_sum_mm": table.rows.first().map(|r| r[2]),
+            "truth_baseline_sum_mm": truth.visits[0].recist.as_ref().map(|r| r.sum_of_diameters_mm),
+            "time_points": points,
+            "best_overall_response": best,
+            "lesions": measured,
+            "files": folder,
+        }));
+    }
+    Ok(json!({
+        "phantom": "ct-tumor",
+        "reader": "simulated from the phantom's truth: the click at each lesion's centre, the RECIST targets, the new lesions",
+        "algorithms": ["onco.lesion-seg", "onco.recist11"],
+        "subjects": subjects,
+    }))
+}
+
+/// The section as text: each time point's sum of diameters and response beside the truth.
+pub(super) fn text(d: &Value) -> String {
+    let mut t = String::from(
+        "\noncology chain (ct-tumor phantom; reader clicks, targets and new lesions from its truth):\n",
+    );
+    for s in d["subjects"].as_array().into_iter().flatten() {
+        for p in s["time_points"].as_array().into_iter().flatten() {
+            t.push_str(&format!(
+                "  {} {:<4} sum of diameters {:6.1} mm (truth {:6.1}), response {} (truth {}){}\n",
+                s["subject"].as_str().unwrap_or_default(),
+                p["visit"].as_str().unwrap_or_default(),
+                p["sum_mm"].as_f64().unwrap_or(f64::NAN),
+                p["truth_sum_mm"].as_f64().unwrap_or(f64::NAN),
+                p["response"].as_str().unwrap_or_default(),
+                p["truth_response"].as_str().unwrap_or_default(),
+                if p["agrees"].as_bool() == Some(true) {
+                    ""
+                } else {
+                    "  <- differs"
+                }
+            ));
+        }
+        t.push_str(&format!(
+            "  {} best overall response {}\n",
+            s["subject"].as_str().unwrap_or_default(),
+            s["best_overall_response"].as_str().unwrap_or_default()
+        ));
+    }
+    t
+}
+
+/// A measurement of a run by name.
+fn value(out: &corelab_algo::Outputs, name: &str) -> Option<f64> {
+    out.measurements
+        .iter()
+        .find(|m| m.name == name)
+        .map(|m| m.value)
+}
+
+/// PET beside the trials: `pet.suv-metrics` on each lesion of the `pet` phantom's first subject,
+/// the reader's VOI being the lesion's truth mask; the rendered image is in Bq/mL, so the SUVbw
+/// factor is given (as for a NIfTI file), and SUVmean and SUVpeak are set beside the lesion's SUV.
+pub(super) fn pet() -> Result<Value> {
+    let options = Options {
+        seed: 1,
+        subjects: 1,
+        voxel_mm: None,
+        atrophy_percent: None,
+        subsamples: 4,
+    };
+    let plan = phantom::plan(Kind::Pet, &options)?;
+    let series = plan
+        .series
+        .first()
+        .context("the PET phantom plans a series")?;
+    let rendered = series.render(options.subsamples)?;
+    let truth = plan.truth.subjects[0].visits[0]
+        .pet
+        .as_ref()
+        .context("the PET phantom's truth")?;
+    let registry = Registry::builtin();
+    let algorithm = registry
+        .get("pet.suv-metrics")
+        .context("pet.suv-metrics is registered")?;
+    let mut lesions = Vec::new();
+    for region in truth.regions.iter().filter(|r| r.name.starts_with('L')) {
+        let Some((_, mask)) = rendered.masks.iter().find(|(n, _)| *n == region.name) else {
+            continue;
+        };
+        let mut inputs = Inputs::new();
+        inputs.insert("pet".into(), rendered.images[0].clone());
+        inputs.insert(
+            "lesions".into(),
+            corelab_image::Volume::new(mask.data.mapv(f32::from), mask.geometry.clone())?,
+        );
+        let params = [
+            ("units".to_owned(), "bqml".to_owned()),
+            ("suv-factor".to_owned(), truth.suv_bw_factor.to_string()),
+        ]
+        .into();
+        let (_, out) = corelab_algo::run(algorithm, &inputs, &params)
+            .with_context(|| format!("pet.suv-metrics on {}", region.name))?;
+        lesions.push(json!({
+            "lesion": region.name,
+            "truth_suv": region.suv_bw,
+            "suv_max": value(&out, "suv-max"),
+            "suv_peak": value(&out, "suv-peak"),
+            "suv_mean": out.tables.first().and_then(|t| t.rows.first()).and_then(|r| {
+                t_col(algorithm, "suv-mean").map(|c| r[c])
+            }),
+            "mtv_41_ml": value(&out, "total-mtv-relative"),
+        }));
+    }
+    Ok(json!({
+        "phantom": "pet",
+        "subject": plan.truth.subjects[0].subject,
+        "reader": "each lesion's truth mask as the reader's VOI",
+        "algorithm": "pet.suv-metrics",
+        "lesions": lesions,
+    }))
+}
+
+/// The index of a column of an algorithm's first table.
+fn t_col(algorithm: &dyn corelab_algo::Algorithm, name: &str) -> Option<usize> {
+    algorithm
+        .tables()
+        .first()
+        .and_then(|t| t.columns.iter().position(|c| c.0 == name))
+}
+
+/// Cardiac beside the trials: `cardiac.lv-function` on the `cardiac` phantom's subjects, the
+/// reader's contours being the truth masks at the truth's end-diastole and end-systole.
+pub(super) fn cardiac() -> Result<Value> {
+    use corelab_image::phantom::cardiac::{LV_BLOOD, MYOCARDIUM};
+    let options = Options {
+        seed: 1,
+        subjects: 3,
+        voxel_mm: None,
+        atrophy_percent: None,
+        subsamples: 4,
+    };
+    let plan = phantom::plan(Kind::Cardiac, &options)?;
+    let registry = Registry::builtin();
+    let algorithm = registry
+        .get("cardiac.lv-function")
+        .context("cardiac.lv-function is registered")?;
+    let mut subjects = Vec::new();
+    for (s, subject) in plan.truth.subjects.iter().enumerate() {
+        let truth = subject.visits[0]
+            .cardiac
+            .as_ref()
+            .context("the cardiac phantom's truth")?;
+        let series = plan
+            .series
+            .iter()
+            .find(|p| p.subject_index == s)
+            .context("a cine per subject")?;
+        let mask = |t: usize, label: u8| {
+            let r = phantom::rasterise(&series.scenes[t - 1], &series.grid, options.subsamples);
+            corelab_image::Volume::new(r.mask(&[label]).mapv(f32::from), series.grid.clone())
+        };
+        let mut inputs = Inputs::new();
+        inputs.insert("blood-pool-ed".into(), mask(truth.ed_position, LV_BLOOD)?);
+        inputs.insert("blood-pool-es".into(), mask(truth.es_position, LV_BLOOD)?);
+        inputs.insert("myocardium-ed".into(), mask(truth.ed_position, MYOCARDIUM)?);
+        let (_, out) = corelab_algo::run(algorithm, &inputs, &Default::default())
+            .with_context(|| format!("cardiac.lv-function on {}", subject.subject))?;
+        subjects.push(json!({
+            "subject": subject.subject,
+            "ef_percent": value(&out, "ef"),
+            "truth_ef_percent": truth.lv_ef_percent,
+            "edv_ml": value(&out, "edv"),
+            "truth_edv_ml": truth.lv_edv_mm3 / 1000.0,
+            "lv_mass_g": value(&out, "lv-mass"),
+            "truth_lv_mass_g": truth.lv_mass_g,
+        }));
+    }
+    Ok(json!({
+        "phantom": "cardiac",
+        "reader": "the truth masks at the truth's end-diastole and end-systole as the reader's contours",
+        "algorithm": "cardiac.lv-function",
+        "subjects": subjects,
+    }))
+}
+
+/// The PET and cardiac sections as text.
+pub(super) fn text_pet_cardiac(pet: &Value, cardiac: &Value) -> String {
+    let mut t =
+        String::from("\nPET (pet phantom; the reader's VOIs are the lesions' truth masks):\n");
+    let f = |v: &Value| v.as_f64().unwrap_or(f64::NAN);
+    for l in pet["lesions"].as_array().into_iter().flatten() {
+        t.push_str(&format!(
+            "  {} {} SUVpeak {:.2} g/mL (truth SUV {:.2}); SUVmax {:.2} (the hottest noisy voxel), SUVmean {:.2} (the VOI's edge voxels are part background)\n",
+            pet["subject"].as_str().unwrap_or_default(),
+            l["lesion"].as_str().unwrap_or_default(),
+            f(&l["suv_peak"]),
+            f(&l["truth_suv"]),
+            f(&l["suv_max"]),
+            f(&l["suv_mean"]),
+        ));
+    }
+    t.push_str("\ncardiac MR (cardiac phantom; the reader's contours are the truth masks):\n");
+    for s in cardiac["subjects"].as_array().into_iter().flatten() {
+        t.push_str(&format!(
+            "  {} EF {:.1} % (truth {:.1}), EDV {:.1} mL (truth {:.1}), LV mass {:.1} g (truth {:.1})\n",
+            s["subject"].as_str().unwrap_or_default(),
+            f(&s["ef_percent"]),
+            f(&s["truth_ef_percent"]),
+            f(&s["edv_ml"]),
+            f(&s["truth_edv_ml"]),
+            f(&s["lv_mass_g"]),
+            f(&s["truth_lv_mass_g"]),
+        ));
+    }
+    t
+}
