@@ -580,7 +580,7 @@ impl Algorithm for LesionSeg {
         "onco.lesion-seg"
     }
     fn version(&self) -> &'static str {
-        "1.0.0"
+        "1.1.0"
     }
     fn description(&self) -> &'static str {
         "One lesion on CT from a reader's seed point: region growing with limits from the seed's neighbourhood and a gradient limit, opening, the boundary at the half-way level between lesion and surroundings; its volume, RECIST 1.1 long and short axes and centroid, proposed for a reader to accept or adjust (docs/algorithms/onco.lesion-seg.md)."

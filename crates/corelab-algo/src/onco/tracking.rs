@@ -176,7 +176,7 @@ impl Algorithm for LesionTrack {
         "onco.lesion-track"
     }
     fn version(&self) -> &'static str {
-        "1.0.0"
+        "1.1.0"
     }
     fn description(&self) -> &'static str {
         "Baseline CT lesions (a label image) followed to a follow-up CT: the follow-up registered to the baseline (rigid, Mattes MI), each lesion segmented at the follow-up from its carried centroid (onco.lesion-seg) and matched by overlap and position; a per-lesion table of follow-up volume and RECIST axes (docs/algorithms/onco.lesion-seg.md)."
