@@ -427,8 +427,8 @@ fn demo_runs_end_to_end_and_prints_one_json_document() {
     assert_eq!(d["audit_ok"], true);
     assert_eq!(d["outputs_sha256"].as_str().unwrap().len(), 64);
     // The oncology chain: every time point's response as the phantom's truth, the sums of
-    // diameters within 2 mm per target (lesion-seg reads long axes about a voxel long: the demo
-    // measured +5.5 to +8.9 mm over five targets).
+    // diameters within 2 mm per target (lesion-seg 1.1.0 reads long axes about half a millimetre
+    // long: the demo measured +2.8 to +5.4 mm over five or six targets).
     let onco = d["oncology"]["subjects"].as_array().unwrap();
     assert_eq!(onco.len(), 3);
     for s in onco {
@@ -442,6 +442,13 @@ fn demo_runs_end_to_end_and_prints_one_json_document() {
         }
         let folder = std::path::PathBuf::from(s["files"].as_str().unwrap());
         assert!(folder.join("rs.csv").exists() && folder.join("lesions.json").exists());
+        // Lesion tracking: each baseline lesion matched at a follow-up exactly when the phantom
+        // still has it.
+        let tracking = s["tracking"].as_array().unwrap();
+        assert_eq!(tracking.len(), 2, "{s}");
+        for v in tracking {
+            assert_eq!(v["agrees"], true, "{v}");
+        }
     }
     // PET: SUVpeak within 3 % of each lesion's SUV; cardiac: EF within 2 points of the truth.
     let lesions = d["pet"]["lesions"].as_array().unwrap();
@@ -453,12 +460,26 @@ fn demo_runs_end_to_end_and_prints_one_json_document() {
         );
         assert!((peak / suv - 1.0).abs() < 0.03, "{l}");
     }
+    // PERCIST: a partial metabolic response and a progression, as the exact SULs give them.
+    let percist = d["pet"]["percist"]["followups"].as_array().unwrap();
+    let responses: Vec<&str> = percist
+        .iter()
+        .map(|r| r["response"].as_str().unwrap())
+        .collect();
+    assert_eq!(responses, ["PMR", "PMD"], "{percist:?}");
+    assert!(percist.iter().all(|r| r["agrees"] == true), "{percist:?}");
     for s in d["cardiac"]["subjects"].as_array().unwrap() {
         let (ef, truth) = (
             s["ef_percent"].as_f64().unwrap(),
             s["truth_ef_percent"].as_f64().unwrap(),
         );
         assert!((ef - truth).abs() <= 2.0, "{s}");
+        // LGE by FWHM within 2 points of the scar's share (docs/algorithms/cardiac.lge.md).
+        let (lge, truth) = (
+            s["lge_percent_fwhm"].as_f64().unwrap(),
+            s["truth_lge_percent"].as_f64().unwrap(),
+        );
+        assert!((lge - truth).abs() <= 2.0, "{s}");
     }
     let (ms, dlb) = (&d["trials"][0], &d["trials"][1]);
     assert_eq!(

@@ -253,7 +253,8 @@ pub async fn run(g: &Global, out: Option<&Path>, serve: Option<&str>) -> Result<
         sections.push(run_trial(&store, &who, &dir, &t).await?);
     }
     let oncology = super::demo_onco::run(&dir).with_context(|| "demo: the oncology chain")?;
-    let pet = super::demo_onco::pet().with_context(|| "demo: PET")?;
+    let mut pet = super::demo_onco::pet().with_context(|| "demo: PET")?;
+    pet["percist"] = super::demo_onco::percist().with_context(|| "demo: PERCIST")?;
     let cardiac = super::demo_onco::cardiac().with_context(|| "demo: cardiac")?;
     let mut derived: Vec<String> = sections.iter().flat_map(|s| s.derived.clone()).collect();
     derived.sort();

@@ -1,8 +1,10 @@
 //! The demo's oncology chain on the `ct-tumor` phantom: each visit's CT, every lesion segmented
 //! by `onco.lesion-seg` from a reader's click, its RECIST diameters measured on the mask, the
 //! subject's lesion record assessed by `onco.recist11`, and each time point set next to the
-//! phantom's truth. Then PET (`pet.suv-metrics`) and cardiac MR (`cardiac.lv-function`) on their
-//! phantoms, with the truth masks as the reader's VOIs and contours.
+//! phantom's truth, and the baseline lesions followed to each follow-up (`onco.lesion-track`).
+//! Then PET (`pet.suv-metrics`, and `pet.percist` to two follow-ups made from the baseline) and
+//! cardiac MR (`cardiac.lv-function`, `cardiac.lge` on `phantom::lge`) on their phantoms, with
+//! the truth masks as the reader's VOIs and contours.
 //!
 //! It runs beside the trials, not as trial jobs: a click, the choice of targets and the
 //! identification of a new lesion are a reader's, and trials have no per-subject reader input
@@ -80,6 +82,9 @@ pub(super) fn run(dir: &Path) -> Result<Value> {
     let recist = registry
         .get("onco.recist11")
         .context("onco.recist11 is registered")?;
+    let tracker = registry
+        .get("onco.lesion-track")
+        .context("onco.lesion-track is registered")?;
     let settings = Settings::default();
     let mut subjects = Vec::new();
     for (s, truth) in plan.truth.subjects.iter().enumerate() {
@@ -100,6 +105,12 @@ pub(super) fn run(dir: &Path) -> Result<Value> {
             .collect();
         let mut visits = Vec::new();
         let mut measured = Vec::new();
+        // The baseline CT and its segmented lesions as a label image (label n: `tracked[n - 1]`),
+        // which onco.lesion-track follows to each follow-up.
+        let mut baseline_ct: Option<(corelab_image::Volume<f32>, corelab_image::Volume<f32>)> =
+            None;
+        let mut tracked_ids: Vec<String> = Vec::new();
+        let mut tracking = Vec::new();
         for (v, visit) in truth.visits.iter().enumerate() {
             let series = plan
                 .series
@@ -108,6 +119,7 @@ pub(super) fn run(dir: &Path) -> Result<Value> {
                 .context("the phantom plans a CT per visit")?;
             let mut image = series.render(options.subsamples)?.images.remove(0);
             image.source.modality = Some("CT".into());
+            let mut labels = (v == 0).then(|| image.data.mapv(|_| 0f32));
             let mut rows = Vec::new();
             for l in baseline
                 .iter()
@@ -119,6 +131,15 @@ pub(super) fn run(dir: &Path) -> Result<Value> {
                     Some(t) => {
                         match lesion_seg::segment(&image, t.ellipsoid.centre_mm, &settings) {
                             Ok(found) => {
+                                if let Some(labels) = labels.as_mut() {
+                                    tracked_ids.push(l.id.clone());
+                                    let n = tracked_ids.len() as f32;
+                                    for (x, m) in labels.iter_mut().zip(found.mask.iter()) {
+                                        if *m && *x == 0.0 {
+                                            *x = n;
+                                        }
+                                    }
+                                }
                                 let d = &found.diameters;
                                 measured.push(json!({
                                     "subject": truth.subject, "visit": visit.visit, "lesion": l.id,
@@ -153,6 +174,12 @@ pub(super) fn run(dir: &Path) -> Result<Value> {
                     }
                 };
                 rows.push(row);
+            }
+            if let Some(labels) = labels {
+                let labels = corelab_image::Volume::new(labels, image.geometry.clone())?;
+                baseline_ct = Some((image.clone(), labels));
+            } else if let Some((base, labels)) = &baseline_ct {
+                tracking.push(track(tracker, base, labels, &image, &tracked_ids, visit)?);
             }
             let new: Vec<Value> = visit
                 .lesions
@@ -230,15 +257,63 @@ pub(super) fn run(dir: &Path) -> Result<Value> {
             "time_points": points,
             "best_overall_response": best,
             "lesions": measured,
+            "tracking": tracking,
             "files": folder,
         }));
     }
     Ok(json!({
         "phantom": "ct-tumor",
         "reader": "simulated from the phantom's truth: the click at each lesion's centre, the RECIST targets, the new lesions",
-        "algorithms": ["onco.lesion-seg", "onco.recist11"],
+        "algorithms": ["onco.lesion-seg", "onco.recist11", "onco.lesion-track"],
         "subjects": subjects,
     }))
+}
+
+/// `onco.lesion-track` from the baseline to one follow-up visit: each baseline lesion matched or
+/// not, beside whether the phantom still has it there.
+fn track(
+    tracker: &dyn corelab_algo::Algorithm,
+    baseline: &corelab_image::Volume<f32>,
+    labels: &corelab_image::Volume<f32>,
+    followup: &corelab_image::Volume<f32>,
+    ids: &[String],
+    visit: &phantom::VisitTruth,
+) -> Result<Value> {
+    let mut inputs = Inputs::new();
+    inputs.insert("baseline".into(), baseline.clone());
+    inputs.insert("baseline-lesions".into(), labels.clone());
+    inputs.insert("followup".into(), followup.clone());
+    let (_, out) = corelab_algo::run(tracker, &inputs, &Default::default())
+        .with_context(|| format!("onco.lesion-track to {}", visit.visit))?;
+    let table = out.tables.first().context("the lesions table")?;
+    let column = |name: &str| {
+        tracker.tables()[0]
+            .columns
+            .iter()
+            .position(|c| c.0 == name)
+            .with_context(|| format!("column {name}"))
+    };
+    let (label, matched, long) = (
+        column("baseline-label")?,
+        column("matched")?,
+        column("long-axis")?,
+    );
+    let lesions: Vec<Value> = table
+        .rows
+        .iter()
+        .map(|row| {
+            let id = ids.get((row[label] as usize).wrapping_sub(1));
+            let present = id.is_some_and(|id| visit.lesions.iter().any(|l| &l.id == id));
+            json!({
+                "lesion": id,
+                "matched": row[matched] == 1.0,
+                "present": present,
+                "long_mm": row[long],
+            })
+        })
+        .collect();
+    let agrees = lesions.iter().all(|l| l["matched"] == l["present"]);
+    Ok(json!({"visit": visit.visit, "lesions": lesions, "agrees": agrees}))
 }
 
 /// The section as text: each time point's sum of diameters and response beside the truth.
@@ -260,6 +335,25 @@ pub(super) fn text(d: &Value) -> String {
                     ""
                 } else {
                     "  <- differs"
+                }
+            ));
+        }
+        for v in s["tracking"].as_array().into_iter().flatten() {
+            let all = v["lesions"].as_array().map_or(0, Vec::len);
+            let matched = v["lesions"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|l| l["matched"] == true)
+                .count();
+            t.push_str(&format!(
+                "  {} {:<4} lesion tracking: {matched} of {all} baseline lesions matched{}\n",
+                s["subject"].as_str().unwrap_or_default(),
+                v["visit"].as_str().unwrap_or_default(),
+                if v["agrees"] == true {
+                    " (as the truth)"
+                } else {
+                    "  <- differs from the truth"
                 }
             ));
         }
@@ -343,6 +437,133 @@ pub(super) fn pet() -> Result<Value> {
     }))
 }
 
+/// PERCIST beside the trials: `pet.percist` from the `pet` phantom's first subject to two
+/// follow-ups made from it (its plan with every lesion's activity scaled, and noise of another
+/// seed): ×0.5, a partial metabolic response, and ×1.6, progression. The reader's lesion VOIs and
+/// liver are the truth masks. The truth response is PERCIST's rules on the exact SULs (liver SD
+/// 0); the measured one is the algorithm's, on the noisy images.
+pub(super) fn percist() -> Result<Value> {
+    use corelab_algo::pet::percist::{self, TimePoint};
+    use corelab_image::phantom::ct_tumor::LIVER;
+    use corelab_image::phantom::pet::FIRST_LESION;
+    let options = Options {
+        seed: 1,
+        subjects: 1,
+        voxel_mm: None,
+        atrophy_percent: None,
+        subsamples: 4,
+    };
+    let plan = phantom::plan(Kind::Pet, &options)?;
+    let baseline = plan
+        .series
+        .first()
+        .context("the PET phantom plans a series")?;
+    let truth = plan.truth.subjects[0].visits[0]
+        .pet
+        .as_ref()
+        .context("the PET phantom's truth")?;
+    let registry = Registry::builtin();
+    let algorithm = registry
+        .get("pet.percist")
+        .context("pet.percist is registered")?;
+    let sul = |label: u8, plan: &phantom::SeriesPlan| {
+        plan.values.get(&label).map(|a| a * truth.suv_lbm_factor)
+    };
+    // The rendered image, its lesions as labels (L1 -> 1 ...) and its liver, as volumes.
+    let render = |plan: &phantom::SeriesPlan| -> Result<[corelab_image::Volume<f32>; 3]> {
+        let r = plan.render(options.subsamples)?;
+        let mask = |name: &str| {
+            r.masks
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, m)| m)
+                .with_context(|| format!("the truth mask {name}"))
+        };
+        let mut labels = mask("L1")?.data.mapv(|_| 0f32);
+        for n in 1..=3 {
+            for (x, m) in labels.iter_mut().zip(mask(&format!("L{n}"))?.data.iter()) {
+                if *m > 0 && *x == 0.0 {
+                    *x = n as f32;
+                }
+            }
+        }
+        let grid = r.images[0].geometry.clone();
+        Ok([
+            r.images[0].clone(),
+            corelab_image::Volume::new(labels, grid.clone())?,
+            corelab_image::Volume::new(mask("liver")?.data.mapv(f32::from), grid)?,
+        ])
+    };
+    let exact = |plan: &phantom::SeriesPlan| -> TimePoint {
+        let liver = sul(LIVER, plan).unwrap_or_default();
+        TimePoint {
+            liver: (liver, 0.0, 0.0),
+            threshold: 1.5 * liver,
+            lesions: (0..3u8)
+                .filter_map(|n| sul(FIRST_LESION + n, plan).map(|v| (u32::from(n) + 1, v, v)))
+                .collect(),
+        }
+    };
+    let [base_image, base_lesions, base_liver] = render(baseline)?;
+    let word = |r: f64| match r as i64 {
+        1 => "CMR",
+        2 => "PMR",
+        3 => "SMD",
+        4 => "PMD",
+        _ => "NE",
+    };
+    let mut followups = Vec::new();
+    for scale in [0.5, 1.6] {
+        let mut plan = baseline.clone();
+        plan.seed = baseline.seed + 1;
+        for n in 0..3 {
+            if let Some(v) = plan.values.get_mut(&(FIRST_LESION + n)) {
+                *v *= scale;
+            }
+        }
+        let [image, lesions, liver] = render(&plan)?;
+        let mut inputs = Inputs::new();
+        inputs.insert("baseline".into(), base_image.clone());
+        inputs.insert("baseline-lesions".into(), base_lesions.clone());
+        inputs.insert("baseline-liver".into(), base_liver.clone());
+        inputs.insert("followup".into(), image);
+        inputs.insert("followup-lesions".into(), lesions);
+        inputs.insert("followup-liver".into(), liver);
+        let factor = truth.suv_lbm_factor.to_string();
+        let params = [
+            ("units".to_owned(), "bqml".to_owned()),
+            ("baseline-sul-factor".to_owned(), factor.clone()),
+            ("followup-sul-factor".to_owned(), factor),
+        ]
+        .into();
+        let (_, out) = corelab_algo::run(algorithm, &inputs, &params)
+            .with_context(|| format!("pet.percist, lesions x{scale}"))?;
+        let expected = percist::response(&exact(baseline), &exact(&plan), false);
+        let response = value(&out, "response").unwrap_or(f64::NAN);
+        let hottest = |p: &phantom::SeriesPlan| exact(p).hottest().map(|(_, v)| v);
+        followups.push(json!({
+            "lesion_activity_scale": scale,
+            "baseline_sul_peak": value(&out, "baseline-sul-peak"),
+            "truth_baseline_sul": hottest(baseline),
+            "followup_sul_peak": value(&out, "followup-sul-peak"),
+            "truth_followup_sul": hottest(&plan),
+            "sul_peak_change_percent": value(&out, "sul-peak-change"),
+            "liver_sul_mean": value(&out, "baseline-liver-sul-mean"),
+            "truth_liver_sul": sul(LIVER, baseline),
+            "response": word(response),
+            "truth_response": word(f64::from(expected as u8)),
+            "agrees": response == f64::from(expected as u8),
+        }));
+    }
+    Ok(json!({
+        "phantom": "pet",
+        "subject": plan.truth.subjects[0].subject,
+        "reader": "the lesions' and the liver's truth masks as the reader's VOIs; follow-ups made by scaling the lesions' activity",
+        "algorithm": "pet.percist",
+        "followups": followups,
+    }))
+}
+
 /// The index of a column of an algorithm's first table.
 fn t_col(algorithm: &dyn corelab_algo::Algorithm, name: &str) -> Option<usize> {
     algorithm
@@ -367,6 +588,9 @@ pub(super) fn cardiac() -> Result<Value> {
     let algorithm = registry
         .get("cardiac.lv-function")
         .context("cardiac.lv-function is registered")?;
+    let lge = registry
+        .get("cardiac.lge")
+        .context("cardiac.lge is registered")?;
     let mut subjects = Vec::new();
     for (s, subject) in plan.truth.subjects.iter().enumerate() {
         let truth = subject.visits[0]
@@ -388,8 +612,24 @@ pub(super) fn cardiac() -> Result<Value> {
         inputs.insert("myocardium-ed".into(), mask(truth.ed_position, MYOCARDIUM)?);
         let (_, out) = corelab_algo::run(algorithm, &inputs, &Default::default())
             .with_context(|| format!("cardiac.lv-function on {}", subject.subject))?;
+        // LGE: the subject's end-diastolic ventricle with a transmural scar of known volume
+        // (`phantom::lge`), the reader's myocardium contour and remote region given.
+        let scar = corelab_image::phantom::lge::render(
+            options.seed,
+            s,
+            corelab_image::phantom::lge::Scar::Transmural,
+        )?;
+        let mut lge_inputs = Inputs::new();
+        lge_inputs.insert("lge".into(), scar.image.clone());
+        lge_inputs.insert("myocardium".into(), scar.myocardium.clone());
+        lge_inputs.insert("remote".into(), scar.remote.clone());
+        let (_, lge_out) = corelab_algo::run(lge, &lge_inputs, &Default::default())
+            .with_context(|| format!("cardiac.lge on {}", subject.subject))?;
         subjects.push(json!({
             "subject": subject.subject,
+            "lge_percent_fwhm": value(&lge_out, "lge-percent-fwhm"),
+            "lge_percent_nsd": value(&lge_out, "lge-percent-nsd"),
+            "truth_lge_percent": 100.0 * scar.scar_ml / scar.myocardium_ml,
             "ef_percent": value(&out, "ef"),
             "truth_ef_percent": truth.lv_ef_percent,
             "edv_ml": value(&out, "edv"),
@@ -400,8 +640,8 @@ pub(super) fn cardiac() -> Result<Value> {
     }
     Ok(json!({
         "phantom": "cardiac",
-        "reader": "the truth masks at the truth's end-diastole and end-systole as the reader's contours",
-        "algorithm": "cardiac.lv-function",
+        "reader": "the truth masks at the truth's end-diastole and end-systole as the reader's contours; for LGE (the end-diastolic ventricle with a transmural scar, phantom::lge) the reader's myocardium and a remote region",
+        "algorithms": ["cardiac.lv-function", "cardiac.lge"],
         "subjects": subjects,
     }))
 }
@@ -422,10 +662,24 @@ pub(super) fn text_pet_cardiac(pet: &Value, cardiac: &Value) -> String {
             f(&l["suv_mean"]),
         ));
     }
+    for r in pet["percist"]["followups"].as_array().into_iter().flatten() {
+        t.push_str(&format!(
+            "  PERCIST, lesions x{}: hottest SULpeak {:.2} -> {:.2} g/mL (truth {:.2} -> {:.2}), {:+.1} %, response {} (truth {}){}\n",
+            f(&r["lesion_activity_scale"]),
+            f(&r["baseline_sul_peak"]),
+            f(&r["followup_sul_peak"]),
+            f(&r["truth_baseline_sul"]),
+            f(&r["truth_followup_sul"]),
+            f(&r["sul_peak_change_percent"]),
+            r["response"].as_str().unwrap_or_default(),
+            r["truth_response"].as_str().unwrap_or_default(),
+            if r["agrees"] == true { "" } else { "  <- differs" },
+        ));
+    }
     t.push_str("\ncardiac MR (cardiac phantom; the reader's contours are the truth masks):\n");
     for s in cardiac["subjects"].as_array().into_iter().flatten() {
         t.push_str(&format!(
-            "  {} EF {:.1} % (truth {:.1}), EDV {:.1} mL (truth {:.1}), LV mass {:.1} g (truth {:.1})\n",
+            "  {} EF {:.1} % (truth {:.1}), EDV {:.1} mL (truth {:.1}), LV mass {:.1} g (truth {:.1}); LGE {:.1} % of the myocardium by FWHM, {:.1} % by 5 SD (truth {:.1} %)\n",
             s["subject"].as_str().unwrap_or_default(),
             f(&s["ef_percent"]),
             f(&s["truth_ef_percent"]),
@@ -433,6 +687,9 @@ pub(super) fn text_pet_cardiac(pet: &Value, cardiac: &Value) -> String {
             f(&s["truth_edv_ml"]),
             f(&s["lv_mass_g"]),
             f(&s["truth_lv_mass_g"]),
+            f(&s["lge_percent_fwhm"]),
+            f(&s["lge_percent_nsd"]),
+            f(&s["truth_lge_percent"]),
         ));
     }
     t

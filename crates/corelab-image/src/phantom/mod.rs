@@ -22,6 +22,7 @@ pub mod acquisition;
 pub mod brain;
 pub mod cardiac;
 pub mod ct_tumor;
+pub mod lge;
 pub mod ms_lesions;
 pub mod neuro_pet;
 pub mod noise;

@@ -1,161 +1,17 @@
-//! The LGE scene is made here from the cardiac phantom's shapes (its end-diastolic ventricle on
-//! its short-axis grid) and a scar of known volume: the myocardium inside a ball centred in the
-//! wall (transmural), or that part of it in the inner half of the wall (subendocardial). The
-//! phantom's scene tree cannot hold such a scar (a child lies wholly inside its parent and does
-//! not touch its siblings; a scar touches the cavity), so each voxel is sampled here: 6 × 6 × 6
-//! points, each given its tissue's LGE signal, then Rician noise of the phantom's σ = 25.
-//!
-//! Two myocardium masks: the phantom's kind (voxels at least half myocardium), and a reader's
-//! (those, less the voxels a quarter or more blood pool: on an LGE image a reader keeps the
-//! endocardial contour off the bright blood). With the first, voxels up to half blood pool lie
-//! in the mask and read brighter than a 5-SD threshold over nulled myocardium: the n-SD method
-//! counts that rim as enhancement (docs/algorithms/cardiac.lge.md gives how much).
+//! The LGE scenes come from `corelab_image::phantom::lge` (the cardiac phantom's end-diastolic
+//! ventricle with a scar of known volume, Rician noise). With the phantom's kind of myocardium
+//! mask (voxels at least half myocardium), voxels up to half blood pool lie in the mask and read
+//! brighter than a 5-SD threshold over nulled myocardium: the n-SD method counts that rim as
+//! enhancement (docs/algorithms/cardiac.lge.md gives how much); a reader's mask keeps off it.
 
 use super::*;
-use crate::cardiac::testing::{cine, value, volume};
+use crate::cardiac::testing::{value, volume};
 use crate::{AlgoError, Outputs};
-use corelab_image::phantom::cardiac::{CHEST, LV_BLOOD, MYOCARDIUM, RV_BLOOD};
-use corelab_image::phantom::{Ellipsoid, Noise, Stream};
+use corelab_image::phantom::lge::{self, Lge, Scar};
 use std::collections::BTreeMap;
 
-/// Samples per voxel and axis.
-const N: usize = 6;
-/// Rician σ of the phantom's cine series.
-const SIGMA: f64 = 25.0;
-/// Signals ten minutes after gadolinium with normal myocardium nulled.
-const REMOTE: f64 = 40.0;
-const SCAR: f64 = 600.0;
-const BLOOD: f64 = 350.0;
-const TISSUE: f64 = 100.0;
-
-#[derive(Clone, Copy, PartialEq, Debug)]
-enum Scar {
-    None,
-    Transmural,
-    Subendocardial,
-}
-
-/// An LGE image with its masks and truth.
-struct Scene {
-    image: Volume<f32>,
-    /// A reader's myocardium: fraction ≥ ½ and blood-pool fraction < ¼.
-    myocardium: Volume<f32>,
-    /// The phantom's kind of mask: myocardial fraction ≥ ½.
-    myocardium_half: Volume<f32>,
-    /// Wholly myocardial voxels in a ball on the side opposite the scar.
-    remote: Volume<f32>,
-    /// Each voxel's scar fraction.
-    scar: Array3<f32>,
-    scar_ml: f64,
-    myocardium_ml: f64,
-}
-
-fn scene(seed: u64, subject: usize, scar: Scar) -> Scene {
-    let c = cine(seed, subject);
-    let shapes = c.scenes[c.truth.ed_position - 1].shapes();
-    let shape = |label: u8| -> Ellipsoid {
-        shapes
-            .iter()
-            .find(|(l, _)| *l == label)
-            .map(|(_, e)| (*e).clone())
-            .expect("shape")
-    };
-    let (epi, cavity, rv) = (shape(MYOCARDIUM), shape(LV_BLOOD), shape(RV_BLOOD));
-    assert!(shapes.iter().any(|(l, _)| *l == CHEST));
-    let wall = epi.semi_axes_mm[0] - cavity.semi_axes_mm[0];
-    // The scar on the side of the second short axis, the remote region opposite.
-    let side = cavity.axes[1];
-    let at = |sign: f64| {
-        let d = sign * (cavity.semi_axes_mm[0] + wall / 2.0);
-        [0, 1, 2].map(|i| cavity.centre_mm[i] + d * side[i])
-    };
-    let ball = Ellipsoid::sphere(at(1.0), 20.0);
-    let remote_ball = Ellipsoid::sphere(at(-1.0), 25.0);
-    let mut inner = cavity.clone();
-    inner.semi_axes_mm = cavity.semi_axes_mm.map(|a| a + wall / 2.0);
-    // (signal, myocardium, scar, blood pool)
-    let tissue = |p: [f64; 3]| -> (f64, bool, bool, bool) {
-        if !epi.contains(p) {
-            let blood = rv.contains(p);
-            (if blood { BLOOD } else { TISSUE }, false, false, blood)
-        } else if cavity.contains(p) {
-            (BLOOD, false, false, true)
-        } else {
-            let scarred = match scar {
-                Scar::None => false,
-                Scar::Transmural => ball.contains(p),
-                Scar::Subendocardial => ball.contains(p) && inner.contains(p),
-            };
-            (if scarred { SCAR } else { REMOTE }, true, scarred, false)
-        }
-    };
-    let g = &c.grid;
-    let dims = g.dims;
-    let shape3 = (dims[0], dims[1], dims[2]);
-    let mut signal = Array3::<f64>::zeros(shape3);
-    let (mut myo, mut scarred) = (Array3::<f32>::zeros(shape3), Array3::<f32>::zeros(shape3));
-    let mut blood = Array3::<f32>::zeros(shape3);
-    let offset = |s: usize| (s as f64 + 0.5) / N as f64 - 0.5;
-    let per = (N * N * N) as f64;
-    for ((i, j, k), v) in signal.indexed_iter_mut() {
-        let centre = g.to_patient([i as f64, j as f64, k as f64]);
-        if epi.radius_at(centre) > 1.5 && rv.radius_at(centre) > 1.5 {
-            *v = TISSUE;
-            continue;
-        }
-        let (mut sum, mut m, mut s, mut pool) = (0.0, 0.0, 0.0, 0.0);
-        for a in 0..N {
-            for b in 0..N {
-                for d in 0..N {
-                    let p = g.to_patient([
-                        i as f64 + offset(a),
-                        j as f64 + offset(b),
-                        k as f64 + offset(d),
-                    ]);
-                    let (value, in_myo, in_scar, in_blood) = tissue(p);
-                    sum += value;
-                    m += f64::from(u8::from(in_myo));
-                    s += f64::from(u8::from(in_scar));
-                    pool += f64::from(u8::from(in_blood));
-                }
-            }
-        }
-        *v = sum / per;
-        myo[[i, j, k]] = (m / per) as f32;
-        scarred[[i, j, k]] = (s / per) as f32;
-        blood[[i, j, k]] = (pool / per) as f32;
-    }
-    let mut rng = Stream::new(seed, &format!("lge-test/{subject}/{scar:?}/noise"));
-    let noise = Noise::Rician { sigma: SIGMA };
-    let mut image = Array3::<f32>::zeros(shape3);
-    // Drawn in one fixed order so that the image does not depend on the array's layout.
-    for k in 0..dims[2] {
-        for j in 0..dims[1] {
-            for i in 0..dims[0] {
-                image[[i, j, k]] = noise.apply(signal[[i, j, k]], &mut rng) as f32;
-            }
-        }
-    }
-    let mut remote = Array3::<f32>::zeros(shape3);
-    for ((i, j, k), r) in remote.indexed_iter_mut() {
-        let p = g.to_patient([i as f64, j as f64, k as f64]);
-        *r = f32::from(u8::from(myo[[i, j, k]] >= 1.0 && remote_ball.contains(p)));
-    }
-    let voxel_ml = g.voxel_volume() / 1000.0;
-    Scene {
-        image: volume(image, g),
-        myocardium: volume(
-            Zip::from(&myo)
-                .and(&blood)
-                .map_collect(|m, b| f32::from(u8::from(*m >= 0.5 && *b < 0.25))),
-            g,
-        ),
-        myocardium_half: volume(myo.mapv(|f| f32::from(u8::from(f >= 0.5))), g),
-        remote: volume(remote, g),
-        scar_ml: scarred.iter().map(|f| f64::from(*f)).sum::<f64>() * voxel_ml,
-        myocardium_ml: c.truth.lv_myocardium_mm3 / 1000.0,
-        scar: scarred,
-    }
+fn scene(seed: u64, subject: usize, scar: Scar) -> Lge {
+    lge::render(seed, subject, scar).expect("the LGE phantom")
 }
 
 fn run(inputs: Vec<(&str, Volume<f32>)>, params: &[(&str, &str)]) -> Result<Outputs, AlgoError> {
@@ -167,7 +23,7 @@ fn run(inputs: Vec<(&str, Volume<f32>)>, params: &[(&str, &str)]) -> Result<Outp
     crate::run(&Lge, &inputs, &given).map(|(_, o)| o)
 }
 
-fn with_remote(s: &Scene) -> Vec<(&'static str, Volume<f32>)> {
+fn with_remote(s: &Lge) -> Vec<(&'static str, Volume<f32>)> {
     vec![
         ("lge", s.image.clone()),
         ("myocardium", s.myocardium.clone()),
