@@ -335,7 +335,7 @@ impl Algorithm for LvFunction {
         "cardiac.lv-function"
     }
     fn version(&self) -> &'static str {
-        "1.0.0"
+        "1.1.0"
     }
     fn description(&self) -> &'static str {
         "Left-ventricular EDV, ESV, stroke volume, ejection fraction and mass (myocardial volume × 1.05 g/mL at end diastole) from blood-pool and myocardium masks of a short-axis cine stack, by Simpson's summation of discs (slice area × distance between slices); ED and ES given, or found as the largest and smallest blood pool among every temporal position (docs/algorithms/cardiac.lv-function.md)."
@@ -452,6 +452,11 @@ impl Algorithm for LvFunction {
                 "with masks per temporal position: ES's (from 1), the smallest blood pool",
             ),
             m("slices-ed", "1", "slices holding ED blood pool"),
+            m(
+                "coverage",
+                "1",
+                "1 when the stack covers the ED ventricle (no blood pool or myocardium on its first or last slice); 0 when the ventricle reaches an end slice, so base or apex may lie outside the stack and the volumes are then too small",
+            ),
             m(
                 "slice-distance",
                 "mm",
@@ -620,6 +625,9 @@ fn measure(
         });
     }
     measurements.push(measurement("slices-ed", slices as f64, "1"));
+    let cut = |k: usize| ed_areas[k] > 0.0 || myo_areas[k] > 0.0;
+    let covered = !cut(0) && !cut(ed_areas.len() - 1);
+    measurements.push(measurement("coverage", f64::from(u8::from(covered)), "1"));
     measurements.push(measurement("slice-distance", distance, "mm"));
     if let Some(a) = angle {
         measurements.push(measurement("long-axis-angle", a, "deg"));

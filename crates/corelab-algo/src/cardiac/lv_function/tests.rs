@@ -331,6 +331,43 @@ fn refuses_a_single_slice() {
     assert!(why.contains("single slice"), "{why}");
 }
 
+/// The phantom's stack covers the ventricle from base to apex; the same masks without the last
+/// slice holding ED blood pool and those after it (the apex cut off) say so, and measure less.
+#[test]
+fn says_when_the_stack_cuts_off_the_ventricle() {
+    let c = cine(1, 0);
+    let whole = run(ed_es(&c, false), &[]).unwrap();
+    assert_eq!(value(&whole, "coverage"), 1.0);
+    // The slices holding ED blood pool, and a stack ending before the last of them.
+    let masks = ed_es(&c, false);
+    let blood = &masks[0].1.data;
+    let ventricle_slices: Vec<usize> = (0..c.grid.dims[2])
+        .filter(|k| {
+            blood
+                .index_axis(ndarray::Axis(2), *k)
+                .iter()
+                .any(|x| *x > 0.0)
+        })
+        .collect();
+    let (first, last) = (ventricle_slices[0], *ventricle_slices.last().unwrap());
+    assert!(
+        first > 0 && last + 1 < c.grid.dims[2],
+        "{ventricle_slices:?}"
+    );
+    let cut: Vec<(&str, Volume<f32>)> = masks
+        .into_iter()
+        .map(|(role, v)| {
+            let mut g = v.geometry.clone();
+            g.dims[2] = last;
+            let slice = v.data.slice(ndarray::s![.., .., 0..last]).to_owned();
+            (role, volume(slice, &g))
+        })
+        .collect();
+    let o = run(cut, &[]).unwrap();
+    assert_eq!(value(&o, "coverage"), 0.0);
+    assert!(value(&o, "edv") < value(&whole, "edv"));
+}
+
 /// A grid centred on the phantom's, with `directions`, `dims` and 2 mm × 2 mm × 8 mm voxels.
 fn grid_through(c: &Cine, directions: [[f64; 3]; 3], dims: [usize; 3]) -> Geometry {
     let centre = c
