@@ -17,6 +17,12 @@
 //!
 //! The liver must be stable for the comparison to be read as is: its SUL mean within 20 % and
 //! 0.3 SUL of the baseline's (reported, `liver-stable`).
+//!
+//! When the liver is abnormal (diffuse disease, metastases throughout), PERCIST refers to the
+//! blood pool instead: a 1 cm × 2 cm VOI in the descending thoracic aorta, given as the
+//! `*-blood-pool` mask (its voxels' SUL mean and SD, as drawn), threshold 2.0 × mean + 2 × SD.
+//! A time point uses the liver when its liver mask is given, else the blood pool; CMR is then
+//! judged against the blood pool's mean.
 
 use super::sphere::{PEAK_RADIUS_MM, PeakSearch, Sphere, SphereStats};
 use super::uptake::{self, Normalisation, Units};
@@ -52,12 +58,42 @@ pub enum Response {
     Progressive = 4,
 }
 
+/// The normal-tissue reference a time point is measured against.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reference {
+    /// A 3 cm sphere in normal liver: threshold 1.5 × mean + 2 × SD (1).
+    Liver = 1,
+    /// A blood-pool VOI in the descending aorta, when the liver is abnormal: threshold
+    /// 2.0 × mean + 2 × SD (2).
+    BloodPool = 2,
+}
+
+impl Reference {
+    /// The threshold of measurability from the reference's SUL mean and SD.
+    pub fn threshold(self, mean: f64, sd: f64) -> f64 {
+        match self {
+            Reference::Liver => 1.5 * mean + 2.0 * sd,
+            Reference::BloodPool => 2.0 * mean + 2.0 * sd,
+        }
+    }
+
+    /// The input role's and the measurements' name for it.
+    fn name(self) -> &'static str {
+        match self {
+            Reference::Liver => "liver",
+            Reference::BloodPool => "blood-pool",
+        }
+    }
+}
+
 /// One time point, measured.
 #[derive(Clone, Debug)]
 pub struct TimePoint {
-    /// The liver reference's SUL mean, SD and volume (mL).
-    pub liver: (f64, f64, f64),
-    /// 1.5 × liver mean + 2 × liver SD.
+    /// Which reference it was measured against.
+    pub reference: Reference,
+    /// The reference's SUL mean, SD and volume (mL).
+    pub stats: (f64, f64, f64),
+    /// `reference.threshold(mean, SD)`.
     pub threshold: f64,
     /// Each lesion: (id, SULmax, SULpeak).
     pub lesions: Vec<(u32, f64, f64)>,
@@ -92,7 +128,7 @@ pub fn response(baseline: &TimePoint, followup: &TimePoint, new_lesions: bool) -
     let Some((_, after)) = followup.hottest() else {
         return Response::Complete;
     };
-    if after < followup.liver.0 {
+    if after < followup.stats.0 {
         return Response::Complete;
     }
     let change = (after - before) / before;
@@ -113,13 +149,13 @@ fn time_point(
     pet: &Volume<f32>,
     factor: f64,
     lesion_mask: &Volume<f32>,
-    liver_mask: &Volume<f32>,
+    (reference, reference_mask): (Reference, &Volume<f32>),
     allow_no_lesion: bool,
 ) -> Result<TimePoint, AlgoError> {
     let lesions_role = format!("{when}-lesions");
-    let liver_role = format!("{when}-liver");
+    let reference_role = format!("{when}-{}", reference.name());
     require_same_grid(&lesions_role, lesion_mask, when, pet)?;
-    require_same_grid(&liver_role, liver_mask, when, pet)?;
+    require_same_grid(&reference_role, reference_mask, when, pet)?;
     let found = lesions(&lesions_role, lesion_mask, allow_no_lesion)?;
     let sul = uptake::scaled(when, pet, factor)?;
     let peak = PeakSearch::on(&pet.geometry, PEAK_RADIUS_MM);
@@ -127,14 +163,20 @@ fn time_point(
         .iter()
         .map(|l| lesion_sul(&sul, &peak, l))
         .collect::<Result<Vec<_>, _>>()?;
-    let liver = liver_reference(&liver_role, &sul, pet, liver_mask, lesion_mask)?;
+    let stats = match reference {
+        Reference::Liver => {
+            liver_reference(&reference_role, &sul, pet, reference_mask, lesion_mask)?
+        }
+        Reference::BloodPool => blood_pool_reference(&reference_role, &sul, reference_mask)?,
+    };
     Ok(TimePoint {
-        liver: (
-            liver.mean,
-            liver.sd,
-            liver.weight * pet.geometry.voxel_volume() / 1000.0,
+        reference,
+        stats: (
+            stats.mean,
+            stats.sd,
+            stats.weight * pet.geometry.voxel_volume() / 1000.0,
         ),
-        threshold: 1.5 * liver.mean + 2.0 * liver.sd,
+        threshold: reference.threshold(stats.mean, stats.sd),
         lesions: measured,
     })
 }
@@ -207,6 +249,39 @@ fn liver_reference(
     Ok(stats)
 }
 
+/// The blood-pool VOI as drawn (the reader's 1 cm × 2 cm cylinder in the descending aorta): its
+/// voxels' SUL mean and (population) SD. Refused when empty or without uptake.
+fn blood_pool_reference(
+    role: &str,
+    sul: &Array3<f64>,
+    mask: &Volume<f32>,
+) -> Result<SphereStats, AlgoError> {
+    let bad = |why: String| AlgoError::Input {
+        role: role.to_owned(),
+        why,
+    };
+    let values: Vec<f64> = Zip::from(sul)
+        .and(&mask.data)
+        .fold(Vec::new(), |mut acc, v, m| {
+            if *m > 0.5 {
+                acc.push(*v);
+            }
+            acc
+        });
+    let (mean, sd) = crate::image::mean_sd(&values)
+        .ok_or_else(|| bad("the blood-pool mask is empty: no reference".into()))?;
+    if mean <= 0.0 {
+        return Err(bad(format!(
+            "the blood pool's SUL mean is {mean}: no uptake to refer to"
+        )));
+    }
+    Ok(SphereStats {
+        mean,
+        sd,
+        weight: values.len() as f64,
+    })
+}
+
 const COLUMNS: &[(&str, &str)] = &[
     ("followup", "1"),
     ("id", "1"),
@@ -250,6 +325,15 @@ fn image_role(role: &'static str, description: &'static str) -> InputRole {
     }
 }
 
+fn optional_mask(role: &'static str, description: &'static str) -> InputRole {
+    InputRole {
+        role,
+        kind: InputKind::Mask,
+        required: false,
+        description,
+    }
+}
+
 fn mask_role(role: &'static str, description: &'static str) -> InputRole {
     InputRole {
         role,
@@ -264,7 +348,7 @@ impl Algorithm for Percist {
         "pet.percist"
     }
     fn version(&self) -> &'static str {
-        "1.0.0"
+        "1.1.0"
     }
     fn description(&self) -> &'static str {
         "FDG PET response by PERCIST 1.0 between a baseline and a follow-up: SUL (lean body mass) peak of the hottest lesion at each time point, liver reference (3 cm sphere) and measurability threshold, percent and absolute change, CMR / PMR / SMD / PMD, liver stability (docs/algorithms/pet.percist.md)."
@@ -286,9 +370,13 @@ impl Algorithm for Percist {
                 "baseline-lesions",
                 "the baseline's lesions on its grid (binary: one per component; labels: one per label)",
             ),
-            mask_role(
+            optional_mask(
                 "baseline-liver",
-                "normal liver on the baseline's grid (the right lobe, or a drawn 3 cm VOI)",
+                "normal liver on the baseline's grid (the right lobe, or a drawn 3 cm VOI); give it or baseline-blood-pool",
+            ),
+            optional_mask(
+                "baseline-blood-pool",
+                "when the liver is abnormal: a 1 cm × 2 cm VOI in the descending thoracic aorta on the baseline's grid (used when no baseline-liver is given)",
             ),
             image_role("followup", "the follow-up FDG PET"),
             InputRole {
@@ -297,7 +385,14 @@ impl Algorithm for Percist {
                 required: true,
                 description: "the follow-up's lesions on its grid (empty: none left)",
             },
-            mask_role("followup-liver", "normal liver on the follow-up's grid"),
+            optional_mask(
+                "followup-liver",
+                "normal liver on the follow-up's grid; give it or followup-blood-pool",
+            ),
+            optional_mask(
+                "followup-blood-pool",
+                "when the liver is abnormal: the descending aorta VOI on the follow-up's grid",
+            ),
         ]
     }
     fn parameters(&self) -> Vec<ParamSpec> {
@@ -375,6 +470,30 @@ impl Algorithm for Percist {
                 "follow-up − baseline hottest SULpeak",
             ),
             m(
+                "baseline-reference",
+                "1",
+                "the baseline's reference: 1 liver, 2 blood pool (no liver given)",
+            ),
+            m(
+                "followup-reference",
+                "1",
+                "the follow-up's reference: 1 liver, 2 blood pool",
+            ),
+            m(
+                "baseline-blood-pool-sul-mean",
+                "g/mL",
+                "with the blood pool as reference: its SUL mean, baseline",
+            ),
+            m("baseline-blood-pool-sul-sd", "g/mL", "its SD"),
+            m("baseline-blood-pool-volume", "mL", "its volume"),
+            m(
+                "followup-blood-pool-sul-mean",
+                "g/mL",
+                "with the blood pool as reference: its SUL mean, follow-up",
+            ),
+            m("followup-blood-pool-sul-sd", "g/mL", "its SD"),
+            m("followup-blood-pool-volume", "mL", "its volume"),
+            m(
                 "baseline-liver-sul-mean",
                 "g/mL",
                 "the baseline liver reference's SUL mean",
@@ -388,7 +507,7 @@ impl Algorithm for Percist {
             m(
                 "baseline-threshold",
                 "g/mL",
-                "1.5 × liver SUL mean + 2 × SD, baseline",
+                "1.5 × liver SUL mean + 2 × SD (blood pool: 2.0 × mean + 2 × SD), baseline",
             ),
             m(
                 "followup-liver-sul-mean",
@@ -400,9 +519,13 @@ impl Algorithm for Percist {
             m(
                 "followup-threshold",
                 "g/mL",
-                "1.5 × liver SUL mean + 2 × SD, follow-up",
+                "1.5 × liver SUL mean + 2 × SD (blood pool: 2.0 × mean + 2 × SD), follow-up",
             ),
-            m("liver-change", "%", "follow-up vs baseline liver SUL mean"),
+            m(
+                "liver-change",
+                "%",
+                "follow-up vs baseline liver SUL mean (both time points on the liver)",
+            ),
             m(
                 "liver-stable",
                 "1",
@@ -436,12 +559,21 @@ impl Algorithm for Percist {
                 },
                 Normalisation::LeanBodyMass,
             )?;
+            let reference = [Reference::Liver, Reference::BloodPool]
+                .into_iter()
+                .find_map(|r| inputs.get(&format!("{when}-{}", r.name())).map(|m| (r, m)))
+                .ok_or_else(|| AlgoError::Input {
+                    role: format!("{when}-liver"),
+                    why: format!(
+                        "missing: give {when}-liver (normal liver), or {when}-blood-pool (a descending aorta VOI) when the liver is abnormal"
+                    ),
+                })?;
             points.push(time_point(
                 when,
                 pet,
                 factor,
                 input(inputs, &format!("{when}-lesions"))?,
-                input(inputs, &format!("{when}-liver"))?,
+                reference,
                 when == "followup",
             )?);
         }
@@ -470,19 +602,25 @@ impl Algorithm for Percist {
             out.push(measurement("sul-peak-difference", peak - base_peak, "g/mL"));
         }
         for (when, t) in [("baseline", baseline), ("followup", followup)] {
+            let name = t.reference.name();
             out.push(measurement(
-                &format!("{when}-liver-sul-mean"),
-                t.liver.0,
+                &format!("{when}-reference"),
+                f64::from(t.reference as u8),
+                "1",
+            ));
+            out.push(measurement(
+                &format!("{when}-{name}-sul-mean"),
+                t.stats.0,
                 "g/mL",
             ));
             out.push(measurement(
-                &format!("{when}-liver-sul-sd"),
-                t.liver.1,
+                &format!("{when}-{name}-sul-sd"),
+                t.stats.1,
                 "g/mL",
             ));
             out.push(measurement(
-                &format!("{when}-liver-volume"),
-                t.liver.2,
+                &format!("{when}-{name}-volume"),
+                t.stats.2,
                 "mL",
             ));
             out.push(measurement(
@@ -491,14 +629,19 @@ impl Algorithm for Percist {
                 "g/mL",
             ));
         }
-        let (before, after) = (baseline.liver.0, followup.liver.0);
-        let change = (after - before) / before;
-        out.push(measurement("liver-change", 100.0 * change, "%"));
-        out.push(measurement(
-            "liver-stable",
-            flag(change.abs() <= 0.20 && (after - before).abs() < 0.3),
-            "1",
-        ));
+        if [baseline, followup]
+            .iter()
+            .all(|t| t.reference == Reference::Liver)
+        {
+            let (before, after) = (baseline.stats.0, followup.stats.0);
+            let change = (after - before) / before;
+            out.push(measurement("liver-change", 100.0 * change, "%"));
+            out.push(measurement(
+                "liver-stable",
+                flag(change.abs() <= 0.20 && (after - before).abs() < 0.3),
+                "1",
+            ));
+        }
         Ok(Outputs {
             measurements: out,
             images: Vec::new(),

@@ -497,7 +497,8 @@ pub(super) fn percist() -> Result<Value> {
     let exact = |plan: &phantom::SeriesPlan| -> TimePoint {
         let liver = sul(LIVER, plan).unwrap_or_default();
         TimePoint {
-            liver: (liver, 0.0, 0.0),
+            reference: percist::Reference::Liver,
+            stats: (liver, 0.0, 0.0),
             threshold: 1.5 * liver,
             lesions: (0..3u8)
                 .filter_map(|n| sul(FIRST_LESION + n, plan).map(|v| (u32::from(n) + 1, v, v)))

@@ -5,7 +5,8 @@ use super::*;
 
 fn point(liver: f64, sd: f64, peaks: &[f64]) -> TimePoint {
     TimePoint {
-        liver: (liver, sd, 14.1),
+        reference: Reference::Liver,
+        stats: (liver, sd, 14.1),
         threshold: 1.5 * liver + 2.0 * sd,
         lesions: peaks
             .iter()
@@ -285,4 +286,56 @@ fn bad_inputs_are_refused_naming_the_input() {
         e.starts_with("input baseline-liver: less than half of a 3 cm sphere"),
         "{e}"
     );
+}
+
+/// With an abnormal liver the reader gives a blood-pool VOI instead (here the phantom's whole
+/// mediastinal blood pool): its SUL mean within 2 % of the truth, the threshold 2.0 × mean +
+/// 2 × SD, the reference said, no liver stability; and without either reference the run is
+/// refused naming what to give.
+#[test]
+fn the_blood_pool_is_the_reference_when_no_liver_is_given() {
+    let base = case(1, VOXEL_MM, COV, |_| {});
+    let mut inputs = Inputs::new();
+    for when in ["baseline", "followup"] {
+        inputs.insert(when.to_owned(), base.pet.clone());
+        inputs.insert(format!("{when}-lesions"), base.lesion_labels(0.0));
+    }
+    let refused = crate::run(&Percist, &inputs, &BTreeMap::new())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        refused.starts_with("input baseline-liver: missing: give baseline-liver")
+            && refused.contains("baseline-blood-pool"),
+        "{refused}"
+    );
+    for when in ["baseline", "followup"] {
+        inputs.insert(format!("{when}-blood-pool"), base.mask_volume("blood_pool"));
+    }
+    let (_, o) = crate::run(&Percist, &inputs, &BTreeMap::new()).unwrap();
+    let truth = base.sul("blood_pool");
+    let mean = value(&o, "baseline-blood-pool-sul-mean");
+    let sd = value(&o, "baseline-blood-pool-sul-sd");
+    assert!(pct(mean, truth).abs() < 2.0, "blood pool {mean} vs {truth}");
+    assert_eq!(
+        value(&o, "baseline-reference"),
+        Reference::BloodPool as u8 as f64
+    );
+    assert!((value(&o, "baseline-threshold") - (2.0 * mean + 2.0 * sd)).abs() < 1e-12);
+    assert_eq!(value(&o, "baseline-measurable"), 1.0);
+    assert_eq!(value(&o, "response"), Response::Stable as i32 as f64);
+    assert!(
+        o.measurements
+            .iter()
+            .all(|m| !m.name.starts_with("liver-") && !m.name.contains("-liver-")),
+        "{:?}",
+        o.measurements
+    );
+    // A liver given at one time point is preferred there.
+    inputs.insert("followup-liver".into(), base.mask_volume("liver"));
+    let (_, o) = crate::run(&Percist, &inputs, &BTreeMap::new()).unwrap();
+    assert_eq!(
+        value(&o, "followup-reference"),
+        Reference::Liver as u8 as f64
+    );
+    assert!(o.measurements.iter().all(|m| m.name != "liver-stable"));
 }
