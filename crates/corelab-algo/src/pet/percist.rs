@@ -325,20 +325,11 @@ fn image_role(role: &'static str, description: &'static str) -> InputRole {
     }
 }
 
-fn optional_mask(role: &'static str, description: &'static str) -> InputRole {
+fn mask_role(role: &'static str, required: bool, description: &'static str) -> InputRole {
     InputRole {
         role,
         kind: InputKind::Mask,
-        required: false,
-        description,
-    }
-}
-
-fn mask_role(role: &'static str, description: &'static str) -> InputRole {
-    InputRole {
-        role,
-        kind: InputKind::Mask,
-        required: true,
+        required,
         description,
     }
 }
@@ -368,29 +359,33 @@ impl Algorithm for Percist {
             ),
             mask_role(
                 "baseline-lesions",
+                true,
                 "the baseline's lesions on its grid (binary: one per component; labels: one per label)",
             ),
-            optional_mask(
+            mask_role(
                 "baseline-liver",
+                false,
                 "normal liver on the baseline's grid (the right lobe, or a drawn 3 cm VOI); give it or baseline-blood-pool",
             ),
-            optional_mask(
+            mask_role(
                 "baseline-blood-pool",
+                false,
                 "when the liver is abnormal: a 1 cm × 2 cm VOI in the descending thoracic aorta on the baseline's grid (used when no baseline-liver is given)",
             ),
             image_role("followup", "the follow-up FDG PET"),
-            InputRole {
-                role: "followup-lesions",
-                kind: InputKind::Mask,
-                required: true,
-                description: "the follow-up's lesions on its grid (empty: none left)",
-            },
-            optional_mask(
+            mask_role(
+                "followup-lesions",
+                true,
+                "the follow-up's lesions on its grid (empty: none left)",
+            ),
+            mask_role(
                 "followup-liver",
+                false,
                 "normal liver on the follow-up's grid; give it or followup-blood-pool",
             ),
-            optional_mask(
+            mask_role(
                 "followup-blood-pool",
+                false,
                 "when the liver is abnormal: the descending aorta VOI on the follow-up's grid",
             ),
         ]

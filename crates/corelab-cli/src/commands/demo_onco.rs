@@ -22,6 +22,18 @@ use std::path::Path;
 /// The CT phantom's subjects in the demo.
 const SUBJECTS: usize = 3;
 
+/// The phantom options of every section: seed 1, `subjects` subjects at the kind's own voxel
+/// size, rendered with 4 subsamples per axis as the algorithms' tests render them.
+fn demo_options(subjects: usize) -> Options {
+    Options {
+        seed: 1,
+        subjects,
+        voxel_mm: None,
+        atrophy_percent: None,
+        subsamples: 4,
+    }
+}
+
 /// RECIST's time-point codes (`onco.recist11`'s `visits` table) by name.
 fn response_code(word: &str) -> Option<f64> {
     match word {
@@ -70,13 +82,7 @@ fn iso(date: &str) -> String {
 /// Runs the chain on `SUBJECTS` subjects, writing `onco/SUBJECT/` (the lesion record, the
 /// per-visit table and the SDTM RS dataset) under `dir`; the section of the demo's document.
 pub(super) fn run(dir: &Path) -> Result<Value> {
-    let options = Options {
-        seed: 1,
-        subjects: SUBJECTS,
-        voxel_mm: None,
-        atrophy_percent: None,
-        subsamples: 4,
-    };
+    let options = demo_options(SUBJECTS);
     let plan = phantom::plan(Kind::CtTumor, &options)?;
     let registry = Registry::builtin();
     let recist = registry
@@ -286,13 +292,7 @@ fn track(
     let (_, out) = corelab_algo::run(tracker, &inputs, &Default::default())
         .with_context(|| format!("onco.lesion-track to {}", visit.visit))?;
     let table = out.tables.first().context("the lesions table")?;
-    let column = |name: &str| {
-        tracker.tables()[0]
-            .columns
-            .iter()
-            .position(|c| c.0 == name)
-            .with_context(|| format!("column {name}"))
-    };
+    let column = |name: &str| t_col(tracker, name).with_context(|| format!("column {name}"));
     let (label, matched, long) = (
         column("baseline-label")?,
         column("matched")?,
@@ -378,13 +378,7 @@ fn value(out: &corelab_algo::Outputs, name: &str) -> Option<f64> {
 /// the reader's VOI being the lesion's truth mask; the rendered image is in Bq/mL, so the SUVbw
 /// factor is given (as for a NIfTI file), and SUVmean and SUVpeak are set beside the lesion's SUV.
 pub(super) fn pet() -> Result<Value> {
-    let options = Options {
-        seed: 1,
-        subjects: 1,
-        voxel_mm: None,
-        atrophy_percent: None,
-        subsamples: 4,
-    };
+    let options = demo_options(1);
     let plan = phantom::plan(Kind::Pet, &options)?;
     let series = plan
         .series
@@ -446,13 +440,7 @@ pub(super) fn percist() -> Result<Value> {
     use corelab_algo::pet::percist::{self, TimePoint};
     use corelab_image::phantom::ct_tumor::LIVER;
     use corelab_image::phantom::pet::FIRST_LESION;
-    let options = Options {
-        seed: 1,
-        subjects: 1,
-        voxel_mm: None,
-        atrophy_percent: None,
-        subsamples: 4,
-    };
+    let options = demo_options(1);
     let plan = phantom::plan(Kind::Pet, &options)?;
     let baseline = plan
         .series
@@ -577,13 +565,7 @@ fn t_col(algorithm: &dyn corelab_algo::Algorithm, name: &str) -> Option<usize> {
 /// reader's contours being the truth masks at the truth's end-diastole and end-systole.
 pub(super) fn cardiac() -> Result<Value> {
     use corelab_image::phantom::cardiac::{LV_BLOOD, MYOCARDIUM};
-    let options = Options {
-        seed: 1,
-        subjects: 3,
-        voxel_mm: None,
-        atrophy_percent: None,
-        subsamples: 4,
-    };
+    let options = demo_options(3);
     let plan = phantom::plan(Kind::Cardiac, &options)?;
     let registry = Registry::builtin();
     let algorithm = registry
