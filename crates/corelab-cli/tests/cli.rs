@@ -450,6 +450,30 @@ fn demo_runs_end_to_end_and_prints_one_json_document() {
             assert_eq!(v["agrees"], true, "{v}");
         }
     }
+    // The neuro-oncology chain (RANO on the glioma phantom): every time point's response as the
+    // truth's, each lesion's perpendicular diameters within a voxel (2 mm), and the best responses
+    // of the three courses: a confirmed PR; SD before the progression; SD, the one PR being
+    // unconfirmed.
+    let rano = d["neuro_oncology"]["subjects"].as_array().unwrap();
+    assert_eq!(rano.len(), 3);
+    for s in rano {
+        for p in s["time_points"].as_array().unwrap() {
+            assert_eq!(p["agrees"], true, "{s}");
+        }
+        for l in s["lesions"].as_array().unwrap() {
+            for (found, truth) in [("long_mm", "truth_long_mm"), ("short_mm", "truth_short_mm")] {
+                let e = l[found].as_f64().unwrap() - l[truth].as_f64().unwrap();
+                assert!(e.abs() <= 2.0, "{l}");
+            }
+        }
+        let folder = std::path::PathBuf::from(s["files"].as_str().unwrap());
+        assert!(folder.join("rs.csv").exists() && folder.join("lesions.json").exists());
+    }
+    let best: Vec<&str> = rano
+        .iter()
+        .map(|s| s["best_overall_response"].as_str().unwrap())
+        .collect();
+    assert_eq!(best, ["PR", "SD", "SD"], "{rano:?}");
     // PET: SUVpeak within 3 % of each lesion's SUV; cardiac: EF within 2 points of the truth.
     let lesions = d["pet"]["lesions"].as_array().unwrap();
     assert!(!lesions.is_empty());

@@ -253,6 +253,8 @@ pub async fn run(g: &Global, out: Option<&Path>, serve: Option<&str>) -> Result<
         sections.push(run_trial(&store, &who, &dir, &t).await?);
     }
     let oncology = super::demo_onco::run(&dir).with_context(|| "demo: the oncology chain")?;
+    let neuro_oncology =
+        super::demo_rano::run(&dir).with_context(|| "demo: the neuro-oncology chain")?;
     let mut pet = super::demo_onco::pet().with_context(|| "demo: PET")?;
     pet["percist"] = super::demo_onco::percist().with_context(|| "demo: PERCIST")?;
     let cardiac = super::demo_onco::cardiac().with_context(|| "demo: cardiac")?;
@@ -267,6 +269,7 @@ pub async fn run(g: &Global, out: Option<&Path>, serve: Option<&str>) -> Result<
         "data": store.installation.dir,
         "trials": sections.iter().map(|s| s.doc.clone()).collect::<Vec<_>>(),
         "oncology": oncology,
+        "neuro_oncology": neuro_oncology,
         "pet": pet,
         "cardiac": cardiac,
         "audit_ok": report.ok,
@@ -280,6 +283,7 @@ pub async fn run(g: &Global, out: Option<&Path>, serve: Option<&str>) -> Result<
             t.push_str(&trial_text(s));
         }
         t.push_str(&super::demo_onco::text(&d["oncology"]));
+        t.push_str(&super::demo_rano::text(&d["neuro_oncology"]));
         t.push_str(&super::demo_onco::text_pet_cardiac(
             &d["pet"],
             &d["cardiac"],

@@ -24,7 +24,7 @@ const SUBJECTS: usize = 3;
 
 /// The phantom options of every section: seed 1, `subjects` subjects at the kind's own voxel
 /// size, rendered with 4 subsamples per axis as the algorithms' tests render them.
-fn demo_options(subjects: usize) -> Options {
+pub(super) fn demo_options(subjects: usize) -> Options {
     Options {
         seed: 1,
         subjects,
@@ -35,7 +35,7 @@ fn demo_options(subjects: usize) -> Options {
 }
 
 /// RECIST's time-point codes (`onco.recist11`'s `visits` table) by name.
-fn response_code(word: &str) -> Option<f64> {
+pub(super) fn response_code(word: &str) -> Option<f64> {
     match word {
         "CR" => Some(1.0),
         "PR" => Some(2.0),
@@ -45,7 +45,7 @@ fn response_code(word: &str) -> Option<f64> {
     }
 }
 
-fn response_word(code: f64) -> &'static str {
+pub(super) fn response_word(code: f64) -> &'static str {
     match code as i64 {
         1 => "CR",
         2 => "PR",
@@ -71,7 +71,7 @@ fn nodal(l: &LesionTruth) -> bool {
 }
 
 /// `YYYYMMDD` as `YYYY-MM-DD`.
-fn iso(date: &str) -> String {
+pub(super) fn iso(date: &str) -> String {
     if date.len() == 8 {
         format!("{}-{}-{}", &date[..4], &date[4..6], &date[6..])
     } else {
@@ -554,7 +554,7 @@ pub(super) fn percist() -> Result<Value> {
 }
 
 /// The index of a column of an algorithm's first table.
-fn t_col(algorithm: &dyn corelab_algo::Algorithm, name: &str) -> Option<usize> {
+pub(super) fn t_col(algorithm: &dyn corelab_algo::Algorithm, name: &str) -> Option<usize> {
     algorithm
         .tables()
         .first()

@@ -6,6 +6,7 @@ mod convert;
 mod deid;
 mod demo;
 mod demo_onco;
+mod demo_rano;
 mod demo_truth;
 mod import;
 mod phantom;

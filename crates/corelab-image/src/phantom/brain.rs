@@ -221,16 +221,32 @@ pub(crate) fn plan(options: &Options) -> Result<Plan, PhantomError> {
     })
 }
 
-/// A contrast: label values, noise, bias strength.
-struct Contrast {
-    name: &'static str,
-    values: [(u8, f64); 7],
-    lesion: f64,
-    sigma: f64,
-    bias: f64,
+/// The head's labels by name.
+pub(super) fn label_names() -> BTreeMap<u8, String> {
+    BTreeMap::from(
+        [
+            (CSF, "csf"),
+            (GM, "cortical grey matter"),
+            (WM, "white matter"),
+            (SKULL, "skull"),
+            (SCALP, "scalp"),
+            (VENTRICLES, "ventricles"),
+            (DEEP_GM, "deep grey matter"),
+        ]
+        .map(|(l, n)| (l, n.to_owned())),
+    )
 }
 
-const T1: Contrast = Contrast {
+/// A contrast: label values, noise, bias strength.
+pub(super) struct Contrast {
+    pub(super) name: &'static str,
+    pub(super) values: [(u8, f64); 7],
+    pub(super) lesion: f64,
+    pub(super) sigma: f64,
+    pub(super) bias: f64,
+}
+
+pub(super) const T1: Contrast = Contrast {
     name: "T1w",
     values: [
         (CSF, 250.0),
@@ -308,18 +324,7 @@ pub(crate) fn plan_with(
                 .map(|l| (l.label, pose.apply(&l.shape)))
                 .collect();
             let scene = head.scene(&pose, &posed);
-            let mut names = BTreeMap::from(
-                [
-                    (CSF, "csf"),
-                    (GM, "cortical grey matter"),
-                    (WM, "white matter"),
-                    (SKULL, "skull"),
-                    (SCALP, "scalp"),
-                    (VENTRICLES, "ventricles"),
-                    (DEEP_GM, "deep grey matter"),
-                ]
-                .map(|(l, n)| (l, n.to_owned())),
-            );
+            let mut names = label_names();
             let lesion_labels: Vec<u8> = specs.iter().map(|l| l.label).collect();
             for l in specs {
                 names.insert(l.label, format!("lesion {}", l.id));
@@ -442,7 +447,7 @@ pub(crate) fn plan_with(
 }
 
 /// The tissue classes and composites reported, and each lesion with their union.
-fn structures(lesions: &[LesionSpec], lesion_labels: &[u8]) -> Vec<StructureDef> {
+pub(super) fn structures(lesions: &[LesionSpec], lesion_labels: &[u8]) -> Vec<StructureDef> {
     let mut brain = vec![GM, WM, DEEP_GM];
     brain.extend_from_slice(lesion_labels);
     let mut icv = brain.clone();
@@ -473,7 +478,7 @@ pub(crate) fn clock(seconds: u32) -> String {
 }
 
 /// The site's T1-weighted (`n` = 0) or FLAIR (`n` = 1) series as its scanner names it.
-fn mr_series(site: usize, n: usize, date: &str, time: String) -> SeriesInfo {
+pub(super) fn mr_series(site: usize, n: usize, date: &str, time: String) -> SeriesInfo {
     #[allow(clippy::type_complexity)]
     let rows: [[(
         &str,

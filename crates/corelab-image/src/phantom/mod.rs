@@ -22,6 +22,7 @@ pub mod acquisition;
 pub mod brain;
 pub mod cardiac;
 pub mod ct_tumor;
+pub mod glioma;
 pub mod lge;
 pub mod ms_lesions;
 pub mod neuro_pet;
@@ -73,11 +74,15 @@ pub enum Kind {
     /// Amyloid PET and DaT SPECT of the brain with known uptake ratios, and the template images
     /// and regions (`templates/`) they are quantified with.
     NeuroPet,
+    /// Axial T1-weighted MR after gadolinium of the brain with contrast-enhancing glioma of known
+    /// perpendicular diameters over four visits 8 weeks apart, with the clinical items RANO
+    /// reads beside them.
+    Glioma,
 }
 
 impl Kind {
     /// Every kind, in the order of the documentation.
-    pub const ALL: [Kind; 7] = [
+    pub const ALL: [Kind; 8] = [
         Kind::Brain,
         Kind::MsLesions,
         Kind::CtTumor,
@@ -85,6 +90,7 @@ impl Kind {
         Kind::Cardiac,
         Kind::Qc,
         Kind::NeuroPet,
+        Kind::Glioma,
     ];
 
     /// The command-line name (`ct-tumor`).
@@ -97,6 +103,7 @@ impl Kind {
             Kind::Cardiac => "cardiac",
             Kind::Qc => "qc",
             Kind::NeuroPet => "neuro-pet",
+            Kind::Glioma => "glioma",
         }
     }
 
@@ -123,7 +130,8 @@ impl Kind {
             | Kind::CtTumor
             | Kind::Cardiac
             | Kind::Qc
-            | Kind::NeuroPet => 2.0,
+            | Kind::NeuroPet
+            | Kind::Glioma => 2.0,
             Kind::Pet => 4.0,
         }
     }
@@ -223,6 +231,7 @@ pub fn plan(kind: Kind, options: &Options) -> Result<Plan, PhantomError> {
         Kind::Cardiac => cardiac::plan(options)?,
         Kind::Qc => qc::plan(options)?,
         Kind::NeuroPet => neuro_pet::plan(options)?,
+        Kind::Glioma => glioma::plan(options)?,
     };
     for s in &plan.series {
         for scene in &s.scenes {
@@ -627,6 +636,8 @@ pub(crate) fn visit_truth(
         cardiac: None,
         qc: None,
         neuro_pet: None,
+        rano: None,
+        clinical: None,
         series: Vec::new(),
     }
 }

@@ -89,7 +89,7 @@ fn lesions(heads: &[Head], rng: &mut Stream) -> Result<Vec<Vec<LesionSpec>>, Pha
 }
 
 /// A point drawn uniformly inside `e`.
-fn point_in(e: &Ellipsoid, rng: &mut Stream) -> [f64; 3] {
+pub(super) fn point_in(e: &Ellipsoid, rng: &mut Stream) -> [f64; 3] {
     loop {
         let u = [0; 3].map(|_| rng.range(-1.0, 1.0));
         if u.iter().map(|x| x * x).sum::<f64>() < 1.0 {

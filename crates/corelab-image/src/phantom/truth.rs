@@ -72,6 +72,12 @@ pub struct VisitTruth {
     /// Neuro PET/SPECT: motion, uptake and the ratios to find.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub neuro_pet: Option<super::neuro_pet::NeuroPetTruth>,
+    /// RANO's enhancing-disease arithmetic and response (glioma).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rano: Option<super::glioma::RanoTruth>,
+    /// The clinical items RANO reads beside the images (glioma).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub clinical: Option<super::glioma::ClinicalTruth>,
     /// The series, as rendered.
     pub series: Vec<SeriesTruth>,
 }
