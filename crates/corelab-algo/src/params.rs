@@ -54,6 +54,9 @@ pub enum ParamValue {
     Choice(String),
     /// Free text.
     Text(String),
+    /// No value: the default of an optional parameter that has none (a reader's click, given
+    /// or not). Written as `null`; the typed getters read it as absent.
+    Unset,
 }
 
 /// A declared parameter.
@@ -222,6 +225,11 @@ pub fn json_schema(specs: &[ParamSpec]) -> Value {
             ParamKind::Text { max_chars } => json!({"type": "string", "maxLength": max_chars}),
         };
         p["default"] = serde_json::to_value(&s.default).unwrap_or(Value::Null);
+        if s.default == ParamValue::Unset {
+            // Optional without a default: the value may be left out (or null).
+            let t = p["type"].clone();
+            p["type"] = json!([t, "null"]);
+        }
         p["description"] = json!(s.description);
         if let Some(u) = s.unit {
             p["x-ucum-unit"] = json!(u);
@@ -343,5 +351,33 @@ mod tests {
         assert_eq!(s["properties"]["mode"]["enum"], json!(["fast", "exact"]));
         assert_eq!(s["properties"]["mode"]["default"], "exact");
         assert_eq!(s["additionalProperties"], false);
+    }
+
+    #[test]
+    fn an_optional_parameter_without_a_default_is_absent_until_given() {
+        let specs = [ParamSpec {
+            name: "seed-x",
+            kind: ParamKind::Number {
+                min: -1e3,
+                max: 1e3,
+            },
+            default: ParamValue::Unset,
+            unit: Some("mm"),
+            description: "a click",
+        }];
+        let none = resolve(&specs, &BTreeMap::new()).unwrap();
+        assert_eq!(none.number("seed-x"), None);
+        assert_eq!(
+            serde_json::to_value(&none).unwrap(),
+            json!({"seed-x": null})
+        );
+        let given = resolve(&specs, &[("seed-x".into(), "-12.5".into())].into()).unwrap();
+        assert_eq!(given.number("seed-x"), Some(-12.5));
+        let schema = json_schema(&specs);
+        assert_eq!(
+            schema["properties"]["seed-x"]["type"],
+            json!(["number", "null"])
+        );
+        assert_eq!(schema["properties"]["seed-x"]["default"], Value::Null);
     }
 }

@@ -427,7 +427,7 @@ fn demo_runs_end_to_end_and_prints_one_json_document() {
     assert_eq!(d["audit_ok"], true);
     assert_eq!(d["outputs_sha256"].as_str().unwrap().len(), 64);
     // The oncology chain: every time point's response as the phantom's truth, the sums of
-    // diameters within 2 mm per target (lesion-seg 1.1.0 reads long axes about half a millimetre
+    // diameters within 2 mm per target (lesion-seg 1.1.0 and later read long axes about half a millimetre
     // long: the demo measured +2.8 to +5.4 mm over five or six targets).
     let onco = d["oncology"]["subjects"].as_array().unwrap();
     assert_eq!(onco.len(), 3);

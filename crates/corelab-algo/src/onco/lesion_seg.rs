@@ -42,8 +42,19 @@ mod voxels;
 /// See the module.
 pub struct LesionSeg;
 
-/// A seed coordinate's default: 100 m from the origin, outside any image, read as "not given".
-const NO_SEED: f64 = 1e5;
+/// The farthest a seed or box coordinate may be from the origin (mm).
+const EXTENT_MM: f64 = 1e5;
+/// The seed's parameters.
+const SEED: [&str; 3] = ["seed-x", "seed-y", "seed-z"];
+/// The box's parameters: its low corner, then its high corner.
+const BOX: [&str; 6] = [
+    "box-min-x",
+    "box-min-y",
+    "box-min-z",
+    "box-max-x",
+    "box-max-y",
+    "box-max-z",
+];
 
 /// The seed neighbourhood's least radius (mm) for the intensity limits: 2 mm, or the seed
 /// voxel's 6-neighbours on a coarser grid (a wider one reaches the edge of a small lesion from
@@ -52,6 +63,9 @@ const SEED_RADIUS_MM: f64 = 2.0;
 
 /// Share of the maximum-radius sphere's surface a region may cover before it is a leak.
 const LEAK_FRACTION: f64 = 0.5;
+
+/// A box in LPS mm: its low corner, then its high corner.
+pub type Bounds = [[f64; 3]; 2];
 
 /// How one lesion is segmented.
 #[derive(Clone, Debug, PartialEq)]
@@ -68,6 +82,9 @@ pub struct Settings {
     pub opening_radius_mm: f64,
     /// The smallest volume accepted (mm³).
     pub min_volume_mm3: f64,
+    /// A reader's box (LPS mm, low and high corners) the lesion lies in: no voxel outside it
+    /// joins, and the maximum radius gives way to it.
+    pub bounds_mm: Option<Bounds>,
 }
 
 impl Default for Settings {
@@ -79,6 +96,7 @@ impl Default for Settings {
             gradient_limit: 50.0,
             opening_radius_mm: 3.0,
             min_volume_mm3: 50.0,
+            bounds_mm: None,
         }
     }
 }
@@ -95,6 +113,7 @@ impl Settings {
             gradient_limit: n("gradient-limit", d.gradient_limit),
             opening_radius_mm: n("opening-radius", d.opening_radius_mm),
             min_volume_mm3: n("min-volume", d.min_volume_mm3),
+            bounds_mm: None,
         };
         if out.window_hu[0] >= out.window_hu[1] {
             return Err(AlgoError::Param {
@@ -253,6 +272,25 @@ pub enum Refusal {
     /// The image's affine cannot be inverted.
     #[error("the image's grid cannot be inverted")]
     Singular,
+    /// The seed lies outside the reader's box.
+    #[error(
+        "the seed ({:.1}, {:.1}, {:.1}) mm lies outside the box ({:.1}, {:.1}, {:.1})..({:.1}, {:.1}, {:.1}) mm",
+        seed[0], seed[1], seed[2], bounds[0][0], bounds[0][1], bounds[0][2], bounds[1][0], bounds[1][1], bounds[1][2]
+    )]
+    SeedOutsideBox {
+        /// The seed (LPS mm).
+        seed: [f64; 3],
+        /// The box.
+        bounds: [[f64; 3]; 2],
+    },
+    /// The region fills the reader's box.
+    #[error(
+        "leak: the region covers {percent:.0} % of the box's surface, so it runs into the organ or a neighbouring structure (draw the box closer around the lesion, or lower intensity-sd)"
+    )]
+    LeaksBox {
+        /// Share of the box's surface covered (%).
+        percent: f64,
+    },
 }
 
 /// A segmented lesion.
@@ -304,11 +342,19 @@ pub fn segment(
     let coarsest = spacing.iter().copied().fold(0.0, f64::max);
     // The boundary stage reaches two voxels beyond the core, its background shell two more.
     let band_mm = 2.0 * coarsest;
-    let c = crop(
-        image,
-        seed_index,
-        settings.max_radius_mm + 2.0 * band_mm + coarsest,
-    );
+    // A reader's box bounds the lesion instead of the maximum radius: the sphere then reaches
+    // the box's farthest corner, and the box's faces are the surface a leak is judged on.
+    let radius = match settings.bounds_mm {
+        Some(b) => {
+            if (0..3).any(|a| !(b[0][a] <= seed[a] && seed[a] <= b[1][a])) {
+                return Err(Refusal::SeedOutsideBox { seed, bounds: b });
+            }
+            let corner = |a: usize| (seed[a] - b[0][a]).abs().max((b[1][a] - seed[a]).abs());
+            (corner(0).powi(2) + corner(1).powi(2) + corner(2).powi(2)).sqrt() + coarsest
+        }
+        None => settings.max_radius_mm,
+    };
+    let c = crop(image, seed_index, radius + 2.0 * band_mm + coarsest);
     let grid = &c.grid;
     let cd = c.raw.dim();
     let local_seed = [0, 1, 2].map(|a| seed_index[a] - c.lo[a]);
@@ -316,7 +362,13 @@ pub fn segment(
     let from_seed = Array3::from_shape_fn(cd, |(i, j, k)| {
         distance(grid.to_patient([i as f64, j as f64, k as f64]), seed)
     });
-    let in_ball = from_seed.mapv(|d| d <= settings.max_radius_mm);
+    let in_ball = match settings.bounds_mm {
+        Some(b) => Array3::from_shape_fn(cd, |(i, j, k)| {
+            let p = grid.to_patient([i as f64, j as f64, k as f64]);
+            (0..3).all(|a| b[0][a] <= p[a] && p[a] <= b[1][a])
+        }),
+        None => from_seed.mapv(|d| d <= radius),
+    };
 
     // 2. Limits from the seed's neighbourhood.
     let seed_radius = SEED_RADIUS_MM.max(1.01 * coarsest);
@@ -374,7 +426,8 @@ pub fn segment(
     };
     let grown = flood(&[start], |p| p == start || allowed(p), cd);
     let shell = sphere_surface(&in_ball);
-    leak_check(&grown, &shell, settings.max_radius_mm, LEAK_FRACTION)?;
+    let boxed = settings.bounds_mm.is_some();
+    leak_check(&grown, &shell, radius, LEAK_FRACTION, boxed)?;
 
     // 4. Opening, keeping the seed's component.
     let core = if settings.opening_radius_mm > 0.0 {
@@ -447,7 +500,9 @@ pub fn segment(
     };
 
     // 6. Refusals.
-    leak_check(&mask, &shell, settings.max_radius_mm, 0.0)?;
+    // In a box the lesion may touch the faces; only a leak is refused.
+    let touching = if boxed { LEAK_FRACTION } else { 0.0 };
+    leak_check(&mask, &shell, radius, touching, boxed)?;
     let count = mask.iter().filter(|m| **m).count();
     let volume_mm3 = count as f64 * geometry.voxel_volume();
     if volume_mm3 < settings.min_volume_mm3 || count == 0 {
@@ -540,6 +595,7 @@ fn leak_check(
     surface: &Array3<bool>,
     radius: f64,
     allowed: f64,
+    boxed: bool,
 ) -> Result<(), Refusal> {
     let total = surface.iter().filter(|s| **s).count().max(1);
     let hit = region
@@ -548,7 +604,11 @@ fn leak_check(
         .filter(|(r, s)| **r && **s)
         .count();
     let fraction = hit as f64 / total as f64;
-    if fraction > LEAK_FRACTION {
+    if fraction > LEAK_FRACTION && boxed {
+        Err(Refusal::LeaksBox {
+            percent: 100.0 * fraction,
+        })
+    } else if fraction > LEAK_FRACTION {
         Err(Refusal::Leak {
             percent: 100.0 * fraction,
             radius,
@@ -563,16 +623,40 @@ fn leak_check(
     }
 }
 
-/// The seed parameters, refused when not given.
-fn seed_of(params: &Params) -> Result<[f64; 3], AlgoError> {
-    let seed = ["seed-x", "seed-y", "seed-z"].map(|n| params.number(n).unwrap_or(NO_SEED));
-    if let Some(n) = (0..3).find(|&a| seed[a] == NO_SEED) {
+/// The reader's input: a seed point, a box, or both (the seed inside the box); a box alone is
+/// seeded at its centre. A coordinate given without the rest of its point is refused by name.
+fn seed_and_box(params: &Params) -> Result<([f64; 3], Option<Bounds>), AlgoError> {
+    let missing = |names: &[&'static str]| -> Result<Option<Vec<f64>>, AlgoError> {
+        let values: Vec<Option<f64>> = names.iter().map(|n| params.number(n)).collect();
+        if values.iter().all(Option::is_none) {
+            return Ok(None);
+        }
+        match names.iter().zip(&values).find(|(_, v)| v.is_none()) {
+            Some((name, _)) => Err(AlgoError::Param {
+                name: (*name).into(),
+                why: format!("required with {}", names.join(", ")),
+            }),
+            None => Ok(Some(values.into_iter().flatten().collect())),
+        }
+    };
+    let seed = missing(&SEED)?.map(|v| [v[0], v[1], v[2]]);
+    let bounds = missing(&BOX)?.map(|v| [[v[0], v[1], v[2]], [v[3], v[4], v[5]]]);
+    if let Some(b) = bounds
+        && let Some(a) = (0..3).find(|&a| b[0][a] >= b[1][a])
+    {
         return Err(AlgoError::Param {
-            name: ["seed-x", "seed-y", "seed-z"][n].into(),
-            why: "required: the seed point (a reader's click inside the lesion), LPS patient coordinates in mm".into(),
+            name: BOX[3 + a].into(),
+            why: format!("{} mm is not above {} ({} mm)", b[1][a], BOX[a], b[0][a]),
         });
     }
-    Ok(seed)
+    match (seed, bounds) {
+        (Some(seed), bounds) => Ok((seed, bounds)),
+        (None, Some(b)) => Ok(([0, 1, 2].map(|a| 0.5 * (b[0][a] + b[1][a])), Some(b))),
+        (None, None) => Err(AlgoError::Param {
+            name: "seed-x".into(),
+            why: "required: the seed point (seed-x, seed-y, seed-z: a reader's click inside the lesion) or a box around it (box-min-x … box-max-z), LPS patient coordinates in mm".into(),
+        }),
+    }
 }
 
 impl Algorithm for LesionSeg {
@@ -580,10 +664,10 @@ impl Algorithm for LesionSeg {
         "onco.lesion-seg"
     }
     fn version(&self) -> &'static str {
-        "1.1.0"
+        "1.2.0"
     }
     fn description(&self) -> &'static str {
-        "One lesion on CT from a reader's seed point: region growing with limits from the seed's neighbourhood and a gradient limit, opening, the boundary at the half-way level between lesion and surroundings; its volume, RECIST 1.1 long and short axes and centroid, proposed for a reader to accept or adjust (docs/algorithms/onco.lesion-seg.md)."
+        "One lesion on CT from a reader's seed point or box: region growing with limits from the seed's neighbourhood and a gradient limit, opening, the boundary at the half-way level between lesion and surroundings; its volume, RECIST 1.1 long and short axes and centroid, proposed for a reader to accept or adjust (docs/algorithms/onco.lesion-seg.md)."
     }
     fn references(&self) -> &'static [&'static str] {
         &[
@@ -601,29 +685,32 @@ impl Algorithm for LesionSeg {
         }]
     }
     fn parameters(&self) -> Vec<ParamSpec> {
-        let seed = |name, description| ParamSpec {
+        let point = |name, description| ParamSpec {
             name,
             kind: ParamKind::Number {
-                min: -NO_SEED,
-                max: NO_SEED,
+                min: -EXTENT_MM,
+                max: EXTENT_MM,
             },
-            default: ParamValue::Number(NO_SEED),
+            default: ParamValue::Unset,
             unit: Some("mm"),
             description,
         };
         let mut out = vec![
-            seed(
+            point(
                 "seed-x",
-                "required: the seed's x (LPS mm, the patient's left positive), a reader's click inside the lesion",
+                "the seed's x (LPS mm, the patient's left positive), a reader's click inside the lesion; the seed or the box is required",
             ),
-            seed(
-                "seed-y",
-                "required: the seed's y (LPS mm, posterior positive)",
+            point("seed-y", "the seed's y (LPS mm, posterior positive)"),
+            point("seed-z", "the seed's z (LPS mm, superior positive)"),
+            point(
+                "box-min-x",
+                "a reader's box around the lesion, its low corner's x (LPS mm); no voxel outside the box joins, and it replaces max-radius; without a seed the box's centre is the seed",
             ),
-            seed(
-                "seed-z",
-                "required: the seed's z (LPS mm, superior positive)",
-            ),
+            point("box-min-y", "the box's low corner's y (LPS mm)"),
+            point("box-min-z", "the box's low corner's z (LPS mm)"),
+            point("box-max-x", "the box's high corner's x (LPS mm)"),
+            point("box-max-y", "the box's high corner's y (LPS mm)"),
+            point("box-max-z", "the box's high corner's z (LPS mm)"),
         ];
         out.extend(Settings::params());
         out
@@ -650,10 +737,17 @@ impl Algorithm for LesionSeg {
             role: "image".into(),
             why,
         })?;
-        let seed = seed_of(params)?;
-        let settings = Settings::from_params(params)?;
+        let (seed, bounds) = seed_and_box(params)?;
+        let settings = Settings {
+            bounds_mm: bounds,
+            ..Settings::from_params(params)?
+        };
         let lesion = segment(image, seed, &settings).map_err(|r| match r {
             Refusal::SeedOutside { .. } => AlgoError::Param {
+                name: "seed-x, seed-y, seed-z".into(),
+                why: r.to_string(),
+            },
+            Refusal::SeedOutsideBox { .. } => AlgoError::Param {
                 name: "seed-x, seed-y, seed-z".into(),
                 why: r.to_string(),
             },

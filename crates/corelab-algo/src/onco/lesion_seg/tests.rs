@@ -272,6 +272,110 @@ fn a_missing_seed_or_a_non_ct_image_is_refused_by_name() {
     );
 }
 
+fn box_params(b: [[f64; 3]; 2]) -> Vec<(&'static str, String)> {
+    BOX.iter()
+        .zip(b[0].iter().chain(&b[1]))
+        .map(|(n, v)| (*n, v.to_string()))
+        .collect()
+}
+
+/// A box around the lesion, `margin` mm beyond its exact extent along each axis.
+fn box_around(l: &LesionTruth, margin: f64) -> [[f64; 3]; 2] {
+    let c = l.ellipsoid.centre_mm;
+    let axes = [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]];
+    let half = axes.map(|d| l.ellipsoid.half_width_along(d) + margin);
+    [
+        [0, 1, 2].map(|a| c[a] - half[a]),
+        [0, 1, 2].map(|a| c[a] + half[a]),
+    ]
+}
+
+/// A reader's box instead of a click: seeded at its centre, the same lesion as from the click
+/// when the box is 4 mm clear of the lesion, and within a voxel when it touches the lesion's
+/// exact extent (it then clips a noisy edge voxel or two); with a seed too; and a box that cuts
+/// the lesion keeps the mask inside it instead of refusing.
+#[test]
+fn a_box_segments_the_lesion_it_holds_and_bounds_the_mask() {
+    let ct = visit(0);
+    let value = |o: &Outputs, n| crate::neuro::testing::value(o, n);
+    for id in ["L1", "L4", "N1"] {
+        let l = ct.lesions.iter().find(|l| l.id == id).unwrap();
+        let clicked = run_with(&ct.image, &seed_params(l.ellipsoid.centre_mm)).unwrap();
+        for margin in [4.0, 0.0] {
+            let boxed = run_with(&ct.image, &box_params(box_around(l, margin))).unwrap();
+            for n in ["long-axis", "short-axis", "volume"] {
+                let (a, b) = (value(&clicked, n), value(&boxed, n));
+                let tolerance = match (margin > 0.0, n) {
+                    (true, _) => 1e-9 * a.abs(),
+                    (false, "volume") => 0.1 * a.abs(),
+                    (false, _) => VOXEL_MM,
+                };
+                assert!(
+                    (a - b).abs() <= tolerance,
+                    "{id} margin {margin}: {n} {a} vs {b}"
+                );
+            }
+        }
+        let mut both = seed_params(l.ellipsoid.centre_mm);
+        both.extend(box_params(box_around(l, 4.0)));
+        let o = run_with(&ct.image, &both).unwrap();
+        assert_eq!(value(&o, "volume"), value(&clicked, "volume"), "{id}");
+    }
+    // A box through the middle of L1 along x: nothing outside it.
+    let l = ct.lesions.iter().find(|l| l.id == "L1").unwrap();
+    let mut b = box_around(l, 4.0);
+    b[1][0] = l.ellipsoid.centre_mm[0] + 2.0;
+    let settings = Settings {
+        bounds_mm: Some(b),
+        ..Settings::default()
+    };
+    let cut = segment(&ct.image, l.ellipsoid.centre_mm, &settings).unwrap();
+    let whole = segment(&ct.image, l.ellipsoid.centre_mm, &Settings::default()).unwrap();
+    assert!(cut.mask_volume_mm3 < 0.8 * whole.mask_volume_mm3);
+    for ((i, j, k), m) in cut.mask.indexed_iter() {
+        if *m {
+            let p = ct.image.geometry.to_patient([i as f64, j as f64, k as f64]);
+            assert!(p[0] <= b[1][0], "{p:?}");
+        }
+    }
+}
+
+#[test]
+fn a_partial_or_inverted_box_or_a_seed_outside_it_is_refused_by_name() {
+    let ct = visit(0);
+    let l = ct.lesions.iter().find(|l| l.id == "L1").unwrap();
+    let b = box_around(l, 4.0);
+    let mut partial = box_params(b);
+    partial.retain(|(n, _)| *n != "box-max-y");
+    let e = run_with(&ct.image, &partial).unwrap_err();
+    assert!(
+        matches!(&e, AlgoError::Param { name, why } if name == "box-max-y" && why.contains("required with")),
+        "{e}"
+    );
+    let e = run_with(&ct.image, &[("seed-x", "1".into())]).unwrap_err();
+    assert!(
+        matches!(&e, AlgoError::Param { name, .. } if name == "seed-y"),
+        "{e}"
+    );
+    let inverted = box_params([b[0], [b[1][0], b[1][1], b[0][2] - 1.0]]);
+    let e = run_with(&ct.image, &inverted).unwrap_err();
+    assert!(
+        matches!(&e, AlgoError::Param { name, why } if name == "box-max-z" && why.contains("not above")),
+        "{e}"
+    );
+    let mut outside = seed_params([
+        b[1][0] + 5.0,
+        l.ellipsoid.centre_mm[1],
+        l.ellipsoid.centre_mm[2],
+    ]);
+    outside.extend(box_params(b));
+    let e = run_with(&ct.image, &outside).unwrap_err();
+    assert!(
+        matches!(&e, AlgoError::Param { why, .. } if why.contains("outside the box")),
+        "{e}"
+    );
+}
+
 /// On the `glioma` phantom's T1-weighted MR after gadolinium (2 mm isotropic, Rician noise and a
 /// bias field), the method with its window set to the enhancing tumour's signal and wide growing
 /// limits (the demo's RANO chain) measures every enhancing lesion's two perpendicular diameters
