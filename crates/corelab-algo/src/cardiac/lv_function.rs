@@ -335,7 +335,7 @@ impl Algorithm for LvFunction {
         "cardiac.lv-function"
     }
     fn version(&self) -> &'static str {
-        "1.1.0"
+        "1.2.0"
     }
     fn description(&self) -> &'static str {
         "Left-ventricular EDV, ESV, stroke volume, ejection fraction and mass (myocardial volume × 1.05 g/mL at end diastole) from blood-pool and myocardium masks of a short-axis cine stack, by Simpson's summation of discs (slice area × distance between slices); ED and ES given, or found as the largest and smallest blood pool among every temporal position (docs/algorithms/cardiac.lv-function.md)."
@@ -568,6 +568,25 @@ fn measure(
     }
     let area = |m: &Mask| slice_areas(&m.fractions, grid);
     let (ed_areas, es_areas, myo_areas) = (area(&ed.blood), area(&es.blood), area(ed_myocardium));
+    let mut drawn = vec![
+        (&ed.blood, &ed_areas),
+        (&es.blood, &es_areas),
+        (ed_myocardium, &myo_areas),
+    ];
+    let es_myocardium_areas = es.myocardium.as_ref().map(area);
+    if let (Some(m), Some(a)) = (&es.myocardium, &es_myocardium_areas) {
+        drawn.push((m, a));
+    }
+    for (mask, areas) in drawn {
+        if let Some([before, k, after]) = interior_gap(areas) {
+            return Err(AlgoError::Input {
+                role: mask.role.clone(),
+                why: format!(
+                    "slice {k} (from 0) is empty between slices {before} and {after}, which are not: a contour is missing there, and summation of discs would count that slice as 0"
+                ),
+            });
+        }
+    }
     let edv = disc_volume_ml(&ed_areas, grid);
     let esv = disc_volume_ml(&es_areas, grid);
     if esv >= edv {
@@ -589,8 +608,8 @@ fn measure(
         measurement("lv-mass", myocardium_ed * MYOCARDIAL_DENSITY_G_PER_ML, "g"),
         measurement("myocardium-volume-ed", myocardium_ed, "mL"),
     ];
-    if let Some(m) = &es.myocardium {
-        let v = disc_volume_ml(&area(m), grid);
+    if let Some(a) = &es_myocardium_areas {
+        let v = disc_volume_ml(a, grid);
         measurements.push(measurement(
             "lv-mass-es",
             v * MYOCARDIAL_DENSITY_G_PER_ML,
@@ -638,6 +657,15 @@ fn measure(
         tables,
         ..Default::default()
     })
+}
+
+/// The first empty slice between two that are not, with those two: `[before, empty, after]`.
+fn interior_gap(areas: &[f64]) -> Option<[usize; 3]> {
+    let drawn: Vec<usize> = (0..areas.len()).filter(|&k| areas[k] > 0.0).collect();
+    drawn
+        .windows(2)
+        .find(|w| w[1] > w[0] + 1)
+        .map(|w| [w[0], w[0] + 1, w[1]])
 }
 
 #[cfg(test)]

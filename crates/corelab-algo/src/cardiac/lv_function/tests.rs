@@ -492,3 +492,39 @@ fn says_what_is_missing_or_mixed() {
     assert_eq!(role, "blood-pool-t01");
     assert!(why.contains("no contraction"), "{why}");
 }
+
+/// A slice left without a contour inside the stack (the reader skipped it) would count as an
+/// empty disc: refused, naming the mask and the slice.
+#[test]
+fn refuses_a_mask_with_a_slice_missing_inside_it() {
+    let c = cine(1, 0);
+    for (n, role) in [
+        (0, "blood-pool-ed"),
+        (1, "blood-pool-es"),
+        (2, "myocardium-ed"),
+    ] {
+        let mut inputs = ed_es(&c, false);
+        let drawn: Vec<usize> = (0..c.grid.dims[2])
+            .filter(|k| {
+                inputs[n]
+                    .1
+                    .data
+                    .index_axis(ndarray::Axis(2), *k)
+                    .iter()
+                    .any(|x| *x > 0.0)
+            })
+            .collect();
+        let k = drawn[drawn.len() / 2];
+        inputs[n]
+            .1
+            .data
+            .index_axis_mut(ndarray::Axis(2), k)
+            .fill(0.0);
+        let (got, why) = input_error(run(inputs, &[]));
+        assert_eq!(got, role);
+        assert!(
+            why.contains(&format!("slice {k} (from 0) is empty")),
+            "{why}"
+        );
+    }
+}
