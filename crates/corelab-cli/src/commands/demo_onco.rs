@@ -212,56 +212,32 @@ pub(super) fn run(dir: &Path) -> Result<Value> {
             "lesions": lesions,
             "visits": visits,
         });
-        let text = serde_json::to_string_pretty(&record)?;
-        let mut inputs = Inputs::new();
-        inputs.insert_document(
-            "lesions".into(),
-            Document::new("lesions.json", text.clone()),
-        );
-        let (_, out) = corelab_algo::run(recist, &inputs, &Default::default())
-            .with_context(|| format!("onco.recist11 on {}", truth.subject))?;
         let folder = dir.join("onco").join(&truth.subject);
-        std::fs::create_dir_all(&folder)?;
-        std::fs::write(folder.join("lesions.json"), &text)?;
-        for d in &out.documents {
-            std::fs::write(folder.join(&d.name), &d.text)?;
-        }
-        let spec = recist.tables();
-        for t in &out.tables {
-            if let Some(spec) = spec.iter().find(|x| x.name == t.name) {
-                std::fs::write(folder.join(format!("{}.csv", t.name)), t.to_csv(spec))?;
-            }
-        }
-        let table = out.tables.first().context("the visits table")?;
-        let points: Vec<Value> = table
+        let assessed = assess(recist, &record, "sum-of-diameters", &folder)?;
+        let points: Vec<Value> = assessed
             .rows
             .iter()
             .zip(&truth.visits)
             .skip(1)
-            .map(|(row, visit)| {
+            .map(|(&(sum, overall), visit)| {
                 let truth = visit.recist.as_ref();
                 let expected = truth.and_then(|r| response_code(&r.response));
                 json!({
                     "visit": visit.visit,
-                    "sum_mm": row[2],
+                    "sum_mm": sum,
                     "truth_sum_mm": truth.map(|r| r.sum_of_diameters_mm),
-                    "response": response_word(row[9]),
+                    "response": response_word(overall),
                     "truth_response": truth.map(|r| r.response.clone()),
-                    "agrees": expected == Some(row[9]),
+                    "agrees": expected == Some(overall),
                 })
             })
             .collect();
-        let best = out
-            .measurements
-            .iter()
-            .find(|m| m.name == "best-overall-response")
-            .map_or("-", |m| response_word(m.value));
         subjects.push(json!({
             "subject": truth.subject,
-            "baseline_sum_mm": table.rows.first().map(|r| r[2]),
+            "baseline_sum_mm": assessed.rows.first().map(|r| r.0),
             "truth_baseline_sum_mm": truth.visits[0].recist.as_ref().map(|r| r.sum_of_diameters_mm),
             "time_points": points,
-            "best_overall_response": best,
+            "best_overall_response": assessed.best,
             "lesions": measured,
             "tracking": tracking,
             "files": folder,
@@ -273,6 +249,53 @@ pub(super) fn run(dir: &Path) -> Result<Value> {
         "algorithms": ["onco.lesion-seg", "onco.recist11", "onco.lesion-track"],
         "subjects": subjects,
     }))
+}
+
+/// A subject's lesion record as a response engine (`onco.recist11`, `onco.rano`) assessed it.
+pub(super) struct Assessed {
+    /// Each row of the engine's visits table: its size (sum of diameters or of products) and its
+    /// overall response code.
+    pub rows: Vec<(f64, f64)>,
+    /// The best overall response, as a word.
+    pub best: &'static str,
+}
+
+/// Runs a response engine on a lesion `record` (corelab's lesion JSON), writing the record
+/// (`lesions.json`), the engine's documents (the SDTM RS dataset) and its tables as CSV to
+/// `folder`; `size` names the visits table's size column.
+pub(super) fn assess(
+    engine: &dyn corelab_algo::Algorithm,
+    record: &Value,
+    size: &str,
+    folder: &Path,
+) -> Result<Assessed> {
+    let subject = record["subject"].as_str().unwrap_or_default();
+    let text = serde_json::to_string_pretty(record)?;
+    let mut inputs = Inputs::new();
+    inputs.insert_document(
+        "lesions".into(),
+        Document::new("lesions.json", text.clone()),
+    );
+    let (_, out) = corelab_algo::run(engine, &inputs, &Default::default())
+        .with_context(|| format!("{} on {subject}", engine.id()))?;
+    std::fs::create_dir_all(folder)?;
+    std::fs::write(folder.join("lesions.json"), &text)?;
+    for d in &out.documents {
+        std::fs::write(folder.join(&d.name), &d.text)?;
+    }
+    let specs = engine.tables();
+    for t in &out.tables {
+        if let Some(spec) = specs.iter().find(|x| x.name == t.name) {
+            std::fs::write(folder.join(format!("{}.csv", t.name)), t.to_csv(spec))?;
+        }
+    }
+    let table = out.tables.first().context("the visits table")?;
+    let column = |name: &str| t_col(engine, name).with_context(|| format!("column {name}"));
+    let (size, overall) = (column(size)?, column("overall-response")?);
+    Ok(Assessed {
+        rows: table.rows.iter().map(|r| (r[size], r[overall])).collect(),
+        best: value(&out, "best-overall-response").map_or("-", response_word),
+    })
 }
 
 /// `onco.lesion-track` from the baseline to one follow-up visit: each baseline lesion matched or

@@ -10,10 +10,10 @@
 //! one the phantom adds, and the clinical items are the phantom's. Everything measured comes from
 //! the images.
 
-use super::demo_onco::{demo_options, iso, response_code, response_word, t_col};
+use super::demo_onco::{assess, demo_options, iso, response_code, response_word};
 use anyhow::{Context, Result};
+use corelab_algo::Registry;
 use corelab_algo::onco::lesion_seg::{self, Settings};
-use corelab_algo::{Document, Inputs, Registry};
 use corelab_image::phantom::{self, Kind};
 use serde_json::{Value, json};
 use std::path::Path;
@@ -112,58 +112,32 @@ pub(super) fn run(dir: &Path) -> Result<Value> {
             "lesions": lesions,
             "visits": visits,
         });
-        let text = serde_json::to_string_pretty(&record)?;
-        let mut inputs = Inputs::new();
-        inputs.insert_document(
-            "lesions".into(),
-            Document::new("lesions.json", text.clone()),
-        );
-        let (_, out) = corelab_algo::run(rano, &inputs, &Default::default())
-            .with_context(|| format!("onco.rano on {}", truth.subject))?;
         let folder = dir.join("rano").join(&truth.subject);
-        std::fs::create_dir_all(&folder)?;
-        std::fs::write(folder.join("lesions.json"), &text)?;
-        for d in &out.documents {
-            std::fs::write(folder.join(&d.name), &d.text)?;
-        }
-        let specs = rano.tables();
-        for t in &out.tables {
-            if let Some(spec) = specs.iter().find(|x| x.name == t.name) {
-                std::fs::write(folder.join(format!("{}.csv", t.name)), t.to_csv(spec))?;
-            }
-        }
-        let table = out.tables.first().context("the visits table")?;
-        let column = |name: &str| t_col(rano, name).with_context(|| format!("column {name}"));
-        let (sum, overall) = (column("sum-of-products")?, column("overall-response")?);
-        let points: Vec<Value> = table
+        let assessed = assess(rano, &record, "sum-of-products", &folder)?;
+        let points: Vec<Value> = assessed
             .rows
             .iter()
             .zip(&truth.visits)
             .skip(1)
-            .map(|(row, visit)| {
+            .map(|(&(spd, overall), visit)| {
                 let truth = visit.rano.as_ref();
                 let expected = truth.and_then(|r| response_code(&r.response));
                 json!({
                     "visit": visit.visit,
-                    "spd_mm2": row[sum],
+                    "spd_mm2": spd,
                     "truth_spd_mm2": truth.map(|r| r.sum_of_products_mm2),
-                    "response": response_word(row[overall]),
+                    "response": response_word(overall),
                     "truth_response": truth.map(|r| r.response.clone()),
-                    "agrees": expected == Some(row[overall]),
+                    "agrees": expected == Some(overall),
                 })
             })
             .collect();
-        let best = out
-            .measurements
-            .iter()
-            .find(|m| m.name == "best-overall-response")
-            .map_or("-", |m| response_word(m.value));
         subjects.push(json!({
             "subject": truth.subject,
-            "baseline_spd_mm2": table.rows.first().map(|r| r[sum]),
+            "baseline_spd_mm2": assessed.rows.first().map(|r| r.0),
             "truth_baseline_spd_mm2": truth.visits[0].rano.as_ref().map(|r| r.sum_of_products_mm2),
             "time_points": points,
-            "best_overall_response": best,
+            "best_overall_response": assessed.best,
             "lesions": measured,
             "files": folder,
         }));
