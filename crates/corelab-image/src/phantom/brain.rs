@@ -360,18 +360,7 @@ pub(crate) fn plan_with(
                 .iter()
                 .zip(&posed)
                 .map(|(l, (_, e))| {
-                    let (long, short) = e.axial_diameters_mm();
-                    LesionTruth {
-                        id: l.id.clone(),
-                        label: l.label,
-                        kind: "white-matter lesion".into(),
-                        status: l.status.clone(),
-                        target: false,
-                        ellipsoid: e.clone(),
-                        analytic_volume_mm3: e.volume_mm3(),
-                        long_axis_mm: long,
-                        short_axis_mm: short,
-                    }
+                    LesionTruth::of(&l.id, l.label, "white-matter lesion", &l.status, false, e)
                 })
                 .collect();
             subject_t.visits.push(visit_t);

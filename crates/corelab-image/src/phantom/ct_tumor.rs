@@ -310,7 +310,6 @@ pub(crate) fn plan(options: &Options) -> Result<Plan, PhantomError> {
             visit_t.lesions = present
                 .iter()
                 .map(|(p, e)| {
-                    let (long, short) = e.axial_diameters_mm();
                     let status = match (v, p.factors[0] > 0.0) {
                         (0, _) => "baseline",
                         (_, false) => "new",
@@ -318,17 +317,7 @@ pub(crate) fn plan(options: &Options) -> Result<Plan, PhantomError> {
                         _ if p.factors[v] < p.factors[v - 1] => "shrinking",
                         _ => "stable",
                     };
-                    LesionTruth {
-                        id: p.id.clone(),
-                        label: p.label,
-                        kind: p.kind.into(),
-                        status: status.into(),
-                        target: p.target,
-                        ellipsoid: e.clone(),
-                        analytic_volume_mm3: e.volume_mm3(),
-                        long_axis_mm: long,
-                        short_axis_mm: short,
-                    }
+                    LesionTruth::of(&p.id, p.label, p.kind, status, p.target, e)
                 })
                 .collect();
             visit_t.recist = Some(recist(&visit_t.lesions, &mut sums));

@@ -127,18 +127,8 @@ pub(crate) fn plan(options: &Options) -> Result<Plan, PhantomError> {
                 .iter()
                 .zip(&posed)
                 .map(|(l, (_, e))| {
-                    let (long, short) = e.axial_diameters_mm();
-                    LesionTruth {
-                        id: l.id.clone(),
-                        label: l.label,
-                        kind: "enhancing glioma".into(),
-                        status: l.status.clone(),
-                        target: l.status != "new",
-                        ellipsoid: e.clone(),
-                        analytic_volume_mm3: e.volume_mm3(),
-                        long_axis_mm: long,
-                        short_axis_mm: short,
-                    }
+                    let target = l.status != "new";
+                    LesionTruth::of(&l.id, l.label, "enhancing glioma", &l.status, target, e)
                 })
                 .collect();
             let clinical = clinical(course, v);

@@ -127,6 +127,32 @@ pub struct LesionTruth {
     pub short_axis_mm: f64,
 }
 
+impl LesionTruth {
+    /// A lesion of `shape` at a visit: its exact volume and the axes of its largest axial
+    /// section come from the shape.
+    pub fn of(
+        id: &str,
+        label: u8,
+        kind: &str,
+        status: &str,
+        target: bool,
+        shape: &Ellipsoid,
+    ) -> Self {
+        let (long, short) = shape.axial_diameters_mm();
+        Self {
+            id: id.to_owned(),
+            label,
+            kind: kind.to_owned(),
+            status: status.to_owned(),
+            target,
+            ellipsoid: shape.clone(),
+            analytic_volume_mm3: shape.volume_mm3(),
+            long_axis_mm: long,
+            short_axis_mm: short,
+        }
+    }
+}
+
 /// A label's value in a series.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct LabelTruth {
