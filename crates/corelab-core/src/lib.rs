@@ -13,6 +13,7 @@
 //! assert_eq!(t.trial.id.as_str(), "T1");
 //! ```
 
+pub mod access;
 pub mod digest;
 pub mod ids;
 pub mod problem;
@@ -22,6 +23,7 @@ pub mod subject;
 pub mod toml_error;
 pub mod trial;
 
+pub use access::{Action, Grant, Principal, Role, Scope};
 pub use digest::{DigestError, Sha256Digest};
 pub use ids::{AeTitle, IdError, SiteId, TrialId};
 pub use problem::Problem;

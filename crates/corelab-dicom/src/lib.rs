@@ -14,6 +14,7 @@
 pub mod acquisition;
 pub mod deid;
 mod enhanced;
+pub mod metadata;
 mod nm;
 pub mod pet;
 pub mod phantom;

@@ -7,7 +7,7 @@ use crate::trial::{RulesError, TrialRules};
 use bytes::Bytes;
 use corelab_core::{DeidProfile, Sha256Digest};
 use corelab_dicom::deid::{OriginalSubject, Subject, encode_part10, original_subject};
-use corelab_store::ingest::{Catalogued, NewInstance, ToHold};
+use corelab_store::ingest::{Catalogued, InstanceMetadata, NewInstance, StudyAttributes, ToHold};
 use corelab_store::{OriginalIdentity, Store, StoreError};
 use dicom_dictionary_std::tags;
 use serde::Serialize;
@@ -354,6 +354,7 @@ impl Ingestor {
             sha256,
             bytes: clean_bytes,
             fields,
+            metadata,
             transfer_syntax,
             review,
         } = cleaned;
@@ -370,6 +371,9 @@ impl Ingestor {
                     study_uid: fields.study_uid,
                     study_date: fields.study_date,
                     study_description: fields.study_description,
+                    study: fields.study,
+                    instance_number: fields.instance_number,
+                    metadata,
                     series_uid: fields.series_uid,
                     modality: fields.modality,
                     series_number: fields.series_number,
@@ -523,6 +527,7 @@ struct Cleaned {
     sha256: Sha256Digest,
     bytes: Bytes,
     fields: Fields,
+    metadata: Option<InstanceMetadata>,
     transfer_syntax: String,
     review: Option<String>,
 }
@@ -540,6 +545,7 @@ fn clean(
             sha256: Sha256Digest::of(original),
             bytes: original.clone(),
             fields: Fields::of(&parsed.dataset),
+            metadata: index_metadata(&parsed.dataset),
             transfer_syntax: parsed.transfer_syntax,
             review: None,
         });
@@ -549,15 +555,34 @@ fn clean(
         .deidentify_as(&parsed.dataset, subject)
         .map_err(|r| format!("de-identification refused: {r}"))?;
     let fields = Fields::of(&clean);
+    let metadata = index_metadata(&clean);
     let bytes = encode_part10(clean, &parsed.transfer_syntax)
         .map_err(|e| format!("cannot encode the de-identified object: {e}"))?;
     Ok(Cleaned {
         sha256: Sha256Digest::of(&bytes),
         bytes: Bytes::from(bytes),
         fields,
+        metadata,
         transfer_syntax: parsed.transfer_syntax,
         review: outcome.burned_in_risk,
     })
+}
+
+/// The DICOM JSON metadata the index keeps of a de-identified object. An object whose metadata
+/// cannot be written as DICOM JSON is still stored (its bytes are what counts), only without it;
+/// WADO-RS metadata then says so.
+fn index_metadata(obj: &dicom_object::InMemDicomObject) -> Option<InstanceMetadata> {
+    match corelab_dicom::metadata::metadata(obj) {
+        Ok(m) => Some(InstanceMetadata {
+            sha256: Sha256Digest::of(&m.json),
+            json: Bytes::from(m.json),
+            attributes: m.attributes,
+        }),
+        Err(why) => {
+            tracing::warn!(%why, "no DICOM JSON metadata for an instance");
+            None
+        }
+    }
 }
 
 /// Subjects already linked: (trial, site, Patient ID) → subject. A link never changes once made.
@@ -604,6 +629,8 @@ struct Fields {
     study_uid: String,
     study_date: Option<String>,
     study_description: Option<String>,
+    study: StudyAttributes,
+    instance_number: Option<i64>,
     series_uid: String,
     modality: String,
     series_number: Option<i64>,
@@ -619,6 +646,15 @@ impl Fields {
             study_uid: t(tags::STUDY_INSTANCE_UID).unwrap_or_default(),
             study_date: t(tags::STUDY_DATE),
             study_description: t(tags::STUDY_DESCRIPTION),
+            study: StudyAttributes {
+                time: t(tags::STUDY_TIME),
+                accession_number: t(tags::ACCESSION_NUMBER),
+                patient_id: t(tags::PATIENT_ID),
+                patient_name: t(tags::PATIENT_NAME),
+                study_id: t(tags::STUDY_ID),
+                referring_physician: t(tags::REFERRING_PHYSICIAN_NAME),
+            },
+            instance_number: t(tags::INSTANCE_NUMBER).and_then(|n| n.trim().parse().ok()),
             series_uid: t(tags::SERIES_INSTANCE_UID).unwrap_or_default(),
             modality: t(tags::MODALITY).unwrap_or_default(),
             series_number: t(tags::SERIES_NUMBER).and_then(|n| n.trim().parse().ok()),

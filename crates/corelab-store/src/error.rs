@@ -84,6 +84,9 @@ pub enum StoreError {
     /// A requested object does not exist.
     #[error("{0}")]
     NotFound(String),
+    /// A value offered is not acceptable (a user name, a grant): the message says what is expected.
+    #[error("{0}")]
+    Invalid(String),
     /// The blob store URL is not one corelab understands.
     #[error("blob store URL {url:?}: {why}")]
     StoreUrl {

@@ -94,6 +94,12 @@ pub struct NewInstance {
     pub study_date: Option<String>,
     /// Study Description, if kept.
     pub study_description: Option<String>,
+    /// The study's other attributes as the index keeps them (for QIDO-RS).
+    pub study: StudyAttributes,
+    /// Instance Number.
+    pub instance_number: Option<i64>,
+    /// The instance's DICOM JSON metadata, if it could be written.
+    pub metadata: Option<InstanceMetadata>,
     /// Series Instance UID (de-identified).
     pub series_uid: String,
     /// Modality.
@@ -114,6 +120,36 @@ pub struct NewInstance {
     pub size: u64,
     /// Where it came from (`import:<file>`, `dimse:<AE>@<address>`).
     pub source: String,
+}
+
+/// A study's attributes that QIDO-RS matches and returns, from the de-identified object that
+/// created the study.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StudyAttributes {
+    /// Study Time.
+    pub time: Option<String>,
+    /// Accession Number.
+    pub accession_number: Option<String>,
+    /// Patient ID (the trial subject, after de-identification).
+    pub patient_id: Option<String>,
+    /// Patient's Name (as de-identified).
+    pub patient_name: Option<String>,
+    /// Study ID.
+    pub study_id: Option<String>,
+    /// Referring Physician's Name (as de-identified).
+    pub referring_physician: Option<String>,
+}
+
+/// An instance's metadata as the index keeps it: the whole DICOM JSON (a blob) and its short
+/// attributes (a column).
+#[derive(Clone, Debug)]
+pub struct InstanceMetadata {
+    /// The DICOM JSON's digest.
+    pub sha256: Sha256Digest,
+    /// The DICOM JSON, bulk data as relative `BulkDataURI`s.
+    pub json: Bytes,
+    /// The short top-level attributes as a DICOM JSON object.
+    pub attributes: String,
 }
 
 /// What cataloguing did.
@@ -212,7 +248,14 @@ impl Store {
             "NewInstance.size is the bytes' length"
         );
         let (blobs, digest) = (self.blobs.clone(), n.sha256);
-        let write = tokio::spawn(async move { blobs.put_digested(digest, bytes).await });
+        let meta = n.metadata.as_ref().map(|m| (m.sha256, m.json.clone()));
+        let write = tokio::spawn(async move {
+            let stored = blobs.put_digested(digest, bytes).await?;
+            if let Some((sha, json)) = meta {
+                blobs.put_digested(sha, json).await?;
+            }
+            Ok(stored)
+        });
         self.catalogue(actor, n, Some(write)).await
     }
 
@@ -310,6 +353,10 @@ impl Store {
         // The instance event below names the blob (sha256, size): one event for both rows.
         tx.record_blob_row(&n.sha256, n.size, "application/dicom")
             .await?;
+        if let Some(m) = &n.metadata {
+            tx.record_blob_row(&m.sha256, m.json.len() as u64, "application/dicom+json")
+                .await?;
+        }
         let place = match cached {
             Some(p) => p,
             None => {
@@ -347,8 +394,9 @@ impl Store {
                         r.try_get::<i64, _>("id").map_err(ctx("the study"))?
                     }
                     None => sqlx::query_scalar(
-                        "INSERT INTO studies (trial_id, subject_id, visit_id, study_instance_uid, study_date, description, created_at) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+                        "INSERT INTO studies (trial_id, subject_id, visit_id, study_instance_uid, study_date, description, created_at, \
+                         study_time, accession_number, patient_id, patient_name, study_id, referring_physician) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id",
                     )
                     .bind(trial_id)
                     .bind(subject_id)
@@ -357,6 +405,12 @@ impl Store {
                     .bind(n.study_date.as_deref())
                     .bind(n.study_description.as_deref())
                     .bind(&now)
+                    .bind(n.study.time.as_deref())
+                    .bind(n.study.accession_number.as_deref())
+                    .bind(n.study.patient_id.as_deref())
+                    .bind(n.study.patient_name.as_deref())
+                    .bind(n.study.study_id.as_deref())
+                    .bind(n.study.referring_physician.as_deref())
                     .fetch_one(tx.conn())
                     .await
                     .map_err(ctx("creating the study"))?,
@@ -398,8 +452,8 @@ impl Store {
         };
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO instances (trial_id, series_id, sop_instance_uid, sop_class_uid, version, supersedes_id, \
-             blob_sha256, transfer_syntax, received_at, review, size) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
+             blob_sha256, transfer_syntax, received_at, review, size, instance_number, attributes, metadata_sha256) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id",
         )
         .bind(trial_id)
         .bind(place.series_id)
@@ -412,6 +466,9 @@ impl Store {
         .bind(&now)
         .bind(review)
         .bind(n.size as i64)
+        .bind(n.instance_number)
+        .bind(n.metadata.as_ref().map(|m| m.attributes.as_str()))
+        .bind(n.metadata.as_ref().map(|m| m.sha256.to_hex()))
         .fetch_one(tx.conn())
         .await
         .map_err(ctx("inserting the instance"))?;
@@ -699,7 +756,7 @@ impl Store {
     }
 }
 
-fn is_unique(e: &sqlx::Error) -> bool {
+pub(crate) fn is_unique(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
 }
 
