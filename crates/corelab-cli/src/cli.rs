@@ -58,8 +58,12 @@ pub enum Command {
     /// Trial subjects: assign a site's own ID, reveal who a subject is (audited).
     #[command(subcommand)]
     Subject(SubjectCommand),
-    /// Serve: the DICOM storage SCP (--dicom) and in-process workers (--workers) that run the
-    /// locked trials' jobs as their series pass QC; stops on Ctrl-C or SIGTERM.
+    /// Users of the HTTP API and DICOMweb: add, list, disable, enable, passwd, token.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Serve: the HTTP API and DICOMweb (--http), the DICOM storage SCP (--dicom) and in-process
+    /// workers (--workers) that run the locked trials' jobs as their series pass QC; stops on
+    /// Ctrl-C or SIGTERM.
     Serve(ServeArgs),
     /// Import files, folders (recursively) and zip archives into a trial, through the same
     /// pipeline as the network: de-identified, stored and catalogued, or quarantined with a reason.
@@ -361,6 +365,9 @@ pub struct DeidArgs {
 /// `corelab serve …`.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
+    /// Address of the HTTP API and DICOMweb, e.g. 127.0.0.1:8080 (port 0: any free port, printed).
+    #[arg(long)]
+    pub http: Option<String>,
     /// Address of the DICOM storage SCP, e.g. 0.0.0.0:11112 (port 0: any free port, printed).
     #[arg(long)]
     pub dicom: Option<String>,
@@ -448,6 +455,61 @@ pub enum QuarantineCommand {
         /// Why (recorded in the audit trail).
         #[arg(long)]
         reason: String,
+    },
+}
+
+/// `corelab user …`.
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Add a user with their grants: `admin`, `ROLE@TRIAL` (qc, reader, adjudicator, sponsor,
+    /// auditor, admin) or `site@TRIAL/SITE`; a grant without @TRIAL covers every trial.
+    Add {
+        /// The user name (letters, digits, '.', '_', '-', '@').
+        username: String,
+        /// The printed name, shown on signatures.
+        #[arg(long)]
+        name: String,
+        /// A grant; repeat for more.
+        #[arg(long = "grant", required = true)]
+        grants: Vec<String>,
+        /// A file holding the password on its first line (`-`: standard input).
+        #[arg(long)]
+        password_file: String,
+    },
+    /// Every user with their grants.
+    List,
+    /// Disable an account: its sessions end and its tokens stop working.
+    Disable {
+        /// The user name.
+        username: String,
+    },
+    /// Enable a disabled account again.
+    Enable {
+        /// The user name.
+        username: String,
+    },
+    /// Set a user's password; their sessions end.
+    Passwd {
+        /// The user name.
+        username: String,
+        /// A file holding the new password on its first line (`-`: standard input).
+        #[arg(long)]
+        password_file: String,
+    },
+    /// Issue an API token for a user (a site gateway's, a script's); printed once, stored only
+    /// as its hash.
+    Token {
+        /// The user name.
+        username: String,
+        /// The token's name (unique per user).
+        #[arg(long)]
+        name: String,
+        /// Days until it expires (never, when absent).
+        #[arg(long)]
+        days: Option<u32>,
+        /// Write the token to this file (mode 0600) instead of printing it.
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
     },
 }
 

@@ -313,6 +313,7 @@ pub async fn run(g: &Global, out: Option<&Path>, serve: Option<&str>) -> Result<
             actor: g.actor.clone(),
         };
         let args = crate::cli::ServeArgs {
+            http: None,
             dicom: Some(addr.to_owned()),
             aet: "CORELAB".into(),
             max_associations: 64,

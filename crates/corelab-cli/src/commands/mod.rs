@@ -17,6 +17,7 @@ mod run;
 mod serve;
 mod subject;
 mod trial;
+mod user;
 mod volumes;
 
 use crate::cli::{Cli, Command, Global};
@@ -35,6 +36,7 @@ pub async fn run(cli: Cli) -> Result<u8> {
         Command::Audit(c) => audit::run(g, c).await,
         Command::Deid(a) => deid::run(g, a).await,
         Command::Subject(c) => subject::run(g, c).await,
+        Command::User(c) => user::run(g, c).await,
         Command::Import(a) => import::run(g, a).await,
         Command::Serve(a) => serve::run(g, a).await,
         Command::Qc(a) => qc::run(g, a).await,

@@ -1,5 +1,5 @@
-//! `corelab serve [--dicom ADDR --aet TITLE] [--workers N]`: the DICOM storage SCP and
-//! in-process workers until Ctrl-C or SIGTERM.
+//! `corelab serve [--http ADDR] [--dicom ADDR --aet TITLE] [--workers N]`: the HTTP API and
+//! DICOMweb, the DICOM storage SCP and in-process workers until Ctrl-C or SIGTERM.
 
 use super::{actor, open};
 use crate::cli::{Global, ServeArgs};
@@ -15,11 +15,27 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub async fn run(g: &Global, a: &ServeArgs) -> Result<u8> {
-    if a.dicom.is_none() && a.workers == 0 {
-        bail!("serve needs --dicom ADDR, --workers N or both (the HTTP API is not built yet)");
+    if a.http.is_none() && a.dicom.is_none() && a.workers == 0 {
+        bail!("serve needs --http ADDR, --dicom ADDR, --workers N, or several of them");
     }
     let store = Arc::new(open(g).await?);
     let mut tasks = tokio::task::JoinSet::new();
+    if let Some(addr) = a.http.as_deref() {
+        let state =
+            corelab_server::http::AppState::new(store.clone(), &format!("{}+http", actor(g)))
+                .map_err(anyhow::Error::msg)?;
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr}"))?;
+        // One line on stdout, flushed, so scripts and tests can learn the port.
+        println!("http: listening on {}", listener.local_addr()?);
+        std::io::stdout().flush()?;
+        tasks.spawn(async move {
+            corelab_server::http::serve(listener, state)
+                .await
+                .map_err(anyhow::Error::from)
+        });
+    }
     if let Some(addr) = a.dicom.as_deref() {
         let ingestor = Arc::new(Ingestor::new(store.clone(), &format!("{}+dimse", actor(g))));
         let listener = tokio::net::TcpListener::bind(addr)

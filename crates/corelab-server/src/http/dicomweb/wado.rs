@@ -1,0 +1,382 @@
+//! WADO-RS (PS3.18 §10.4): whole studies, series and instances as `multipart/related` of
+//! `application/dicom` (the stored, de-identified bytes), their metadata as DICOM JSON (stored at
+//! ingest, bulk data by URI), frames and bulk data. Blinded callers get metadata (blinded) and
+//! pixels, never whole instances, which carry dates.
+
+use super::blind::blind;
+use super::qido::{Reach, base_url, reach};
+use super::{boundary_for, multipart_related};
+use crate::http::AppState;
+use crate::http::auth::Authed;
+use crate::http::problem::{ApiError, ApiResult};
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use corelab_core::{Action, Principal};
+use corelab_store::dicomweb::{InstanceKeys, InstanceRow, Match, SeriesKeys, StudyKeys};
+use dicom_core::value::Value as DicomValue;
+use dicom_dictionary_std::tags;
+use serde_json::Value;
+
+/// The latest versions of the instances a path names, within the caller's reach.
+async fn instances_of(
+    state: &AppState,
+    reach: &Reach,
+    study: &str,
+    series: Option<&str>,
+    instance: Option<&str>,
+) -> ApiResult<Vec<InstanceRow>> {
+    let mut within = reach.within.clone();
+    within.limit = i64::MAX;
+    let study_keys = StudyKeys {
+        study_uid: Some(Match::Exact(study.to_owned())),
+        ..StudyKeys::default()
+    };
+    let series_keys = SeriesKeys {
+        series_uid: series.map(|s| Match::Exact(s.to_owned())),
+        ..SeriesKeys::default()
+    };
+    let instance_keys = InstanceKeys {
+        sop_instance_uid: instance.map(|s| Match::Exact(s.to_owned())),
+        ..InstanceKeys::default()
+    };
+    let rows = state
+        .store
+        .search_instances(&within, &study_keys, &series_keys, &instance_keys)
+        .await?;
+    if rows.is_empty() {
+        let what = match (series, instance) {
+            (Some(se), Some(i)) => format!("instance {i} of series {se} of study {study}"),
+            (Some(se), None) => format!("series {se} of study {study}"),
+            _ => format!("study {study}"),
+        };
+        return Err(ApiError::not_found(format!(
+            "no {what} in trial {} that you may see",
+            within.trial
+        )));
+    }
+    Ok(rows)
+}
+
+fn checked(p: &Principal, trial: &str) -> ApiResult<Reach> {
+    reach(p, trial, Action::ReadImages)
+}
+
+/// Whole instances as `multipart/related; type="application/dicom"`.
+async fn retrieve(
+    state: &AppState,
+    p: &Principal,
+    trial: &str,
+    study: &str,
+    series: Option<&str>,
+    instance: Option<&str>,
+) -> ApiResult<Response> {
+    let reach = checked(p, trial)?;
+    if reach.blinded {
+        return Err(ApiError::forbidden(
+            "blinded readers receive metadata (blinded), frames and bulk data, not whole instances, \
+             which carry dates and sites",
+        ));
+    }
+    let rows = instances_of(state, &reach, study, series, instance).await?;
+    let mut parts = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let bytes = state.store.blob_bytes(&r.blob_sha256).await?;
+        parts.push((
+            format!("application/dicom; transfer-syntax={}", r.transfer_syntax),
+            bytes,
+        ));
+    }
+    Ok(multipart(parts, "application/dicom"))
+}
+
+fn multipart(parts: Vec<(String, Bytes)>, kind: &str) -> Response {
+    let boundary = boundary_for(&parts);
+    let body = multipart_related(&boundary, &parts);
+    (
+        [(
+            header::CONTENT_TYPE,
+            format!("multipart/related; type=\"{kind}\"; boundary={boundary}"),
+        )],
+        body,
+    )
+        .into_response()
+}
+
+/// Metadata of instances as a DICOM JSON array, bulk data URIs made absolute.
+async fn metadata(
+    state: &AppState,
+    p: &Principal,
+    headers: &HeaderMap,
+    trial: &str,
+    study: &str,
+    series: Option<&str>,
+    instance: Option<&str>,
+) -> ApiResult<Response> {
+    let reach = checked(p, trial)?;
+    let rows = instances_of(state, &reach, study, series, instance).await?;
+    let base = base_url(headers, trial);
+    let mut out = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let Some(sha) = &r.metadata_sha256 else {
+            return Err(ApiError::new(
+                StatusCode::NOT_IMPLEMENTED,
+                format!(
+                    "instance {} was stored before metadata was kept at ingest, or its metadata could not be written as DICOM JSON",
+                    r.sop_instance_uid
+                ),
+            ));
+        };
+        let bytes = state.store.blob_bytes(sha).await?;
+        let mut v: Value = serde_json::from_slice(&bytes).map_err(|e| {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("stored metadata of {}: {e}", r.sop_instance_uid),
+            )
+        })?;
+        let at = format!(
+            "{base}/studies/{}/series/{}/instances/{}",
+            r.study_uid, r.series_uid, r.sop_instance_uid
+        );
+        if let Some(o) = v.as_object_mut() {
+            for e in o.values_mut() {
+                if let Some(uri) = e.get_mut("BulkDataURI")
+                    && let Some(rel) = uri.as_str()
+                    && !rel.contains("://")
+                {
+                    *uri = Value::String(format!("{at}/{rel}"));
+                }
+            }
+        }
+        if reach.blinded {
+            blind(&mut v);
+        }
+        out.push(v);
+    }
+    Ok((
+        [(header::CONTENT_TYPE, "application/dicom+json")],
+        Value::Array(out).to_string(),
+    )
+        .into_response())
+}
+
+/// The frames of a stored instance: native pixel data cut into frames, or an encapsulated
+/// object's fragments when there is one per frame (or one frame).
+fn frames_of(bytes: &[u8]) -> ApiResult<(Vec<Bytes>, String)> {
+    let parsed = corelab_dicom::read::read_bytes(bytes)
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e))?;
+    let obj = &parsed.dataset;
+    let num =
+        |tag| corelab_dicom::values::text(obj, tag).and_then(|t| t.trim().parse::<usize>().ok());
+    let frames = num(tags::NUMBER_OF_FRAMES).unwrap_or(1).max(1);
+    let Ok(pixels) = obj.element(tags::PIXEL_DATA) else {
+        return Err(ApiError::not_found("the instance has no pixel data"));
+    };
+    match pixels.value() {
+        DicomValue::Primitive(v) => {
+            let data = v.to_bytes();
+            let rows = num(tags::ROWS).unwrap_or(0);
+            let cols = num(tags::COLUMNS).unwrap_or(0);
+            let spp = num(tags::SAMPLES_PER_PIXEL).unwrap_or(1);
+            let bits = num(tags::BITS_ALLOCATED).unwrap_or(16);
+            if bits % 8 != 0 {
+                return Err(ApiError::new(
+                    StatusCode::NOT_IMPLEMENTED,
+                    format!("frames of {bits}-bit pixel data are not served"),
+                ));
+            }
+            let size = rows * cols * spp * bits / 8;
+            if size == 0 || data.len() < size * frames {
+                return Err(ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    format!(
+                        "pixel data of {} bytes cannot hold {frames} frames of {rows}×{cols}×{spp} at {bits} bits",
+                        data.len()
+                    ),
+                ));
+            }
+            let out = (0..frames)
+                .map(|f| Bytes::copy_from_slice(&data[f * size..(f + 1) * size]))
+                .collect();
+            Ok((out, "1.2.840.10008.1.2.1".to_owned()))
+        }
+        DicomValue::PixelSequence(seq) => {
+            let fragments = seq.fragments();
+            let out: Vec<Bytes> = if fragments.len() == frames {
+                fragments
+                    .iter()
+                    .map(|f| Bytes::copy_from_slice(f))
+                    .collect()
+            } else if frames == 1 {
+                vec![Bytes::from(fragments.concat())]
+            } else {
+                return Err(ApiError::new(
+                    StatusCode::NOT_IMPLEMENTED,
+                    format!(
+                        "{frames} frames in {} fragments: frames split across fragments are not served yet",
+                        fragments.len()
+                    ),
+                ));
+            };
+            Ok((out, parsed.transfer_syntax))
+        }
+        _ => Err(ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "pixel data is a sequence",
+        )),
+    }
+}
+
+async fn one_instance(
+    state: &AppState,
+    p: &Principal,
+    trial: &str,
+    study: &str,
+    series: &str,
+    instance: &str,
+) -> ApiResult<Bytes> {
+    let reach = checked(p, trial)?;
+    let rows = instances_of(state, &reach, study, Some(series), Some(instance)).await?;
+    Ok(state.store.blob_bytes(&rows[0].blob_sha256).await?)
+}
+
+/// `GET …/instances/{instance}/frames/{list}`: the frames asked for (1-based, comma-separated).
+pub async fn frames(
+    State(state): State<AppState>,
+    Authed(p): Authed,
+    Path((trial, study, series, instance, list)): Path<(String, String, String, String, String)>,
+) -> ApiResult<Response> {
+    let wanted: Vec<usize> = list
+        .split(',')
+        .map(|n| n.trim().parse::<usize>())
+        .collect::<Result<_, _>>()
+        .map_err(|_| {
+            ApiError::bad_request(format!(
+                "frame list {list:?}: expected numbers from 1, comma-separated"
+            ))
+        })?;
+    let bytes = one_instance(&state, &p, &trial, &study, &series, &instance).await?;
+    let (all, ts) = tokio::task::spawn_blocking(move || frames_of(&bytes))
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
+    let mut parts = Vec::with_capacity(wanted.len());
+    for n in wanted {
+        let f = n.checked_sub(1).and_then(|i| all.get(i)).ok_or_else(|| {
+            ApiError::not_found(format!("frame {n}: the instance has {} frames", all.len()))
+        })?;
+        parts.push((
+            format!("application/octet-stream; transfer-syntax={ts}"),
+            f.clone(),
+        ));
+    }
+    Ok(multipart(parts, "application/octet-stream"))
+}
+
+/// `GET …/instances/{instance}/bulk/{tag}`: a bulk data element (pixel data: every frame).
+pub async fn bulk(
+    State(state): State<AppState>,
+    Authed(p): Authed,
+    Path((trial, study, series, instance, tag)): Path<(String, String, String, String, String)>,
+) -> ApiResult<Response> {
+    let bytes = one_instance(&state, &p, &trial, &study, &series, &instance).await?;
+    let part = tokio::task::spawn_blocking(move || -> ApiResult<(String, Bytes)> {
+        if tag.eq_ignore_ascii_case("7FE00010") {
+            let (frames, ts) = frames_of(&bytes)?;
+            return Ok((
+                format!("application/octet-stream; transfer-syntax={ts}"),
+                Bytes::from(frames.concat()),
+            ));
+        }
+        let t = u32::from_str_radix(&tag, 16)
+            .ok()
+            .filter(|_| tag.len() == 8)
+            .ok_or_else(|| {
+                ApiError::bad_request(format!("bulk data tag {tag:?}: expected GGGGEEEE"))
+            })?;
+        let t = dicom_core::Tag((t >> 16) as u16, (t & 0xFFFF) as u16);
+        let parsed = corelab_dicom::read::read_bytes(&bytes)
+            .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e))?;
+        let e = parsed
+            .dataset
+            .element(t)
+            .map_err(|_| ApiError::not_found(format!("the instance has no element {tag}")))?;
+        let v = e
+            .value()
+            .primitive()
+            .ok_or_else(|| ApiError::not_found(format!("element {tag} is not bulk data")))?;
+        Ok((
+            "application/octet-stream".to_owned(),
+            Bytes::from(v.to_bytes().into_owned()),
+        ))
+    })
+    .await
+    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
+    Ok(multipart(vec![part], "application/octet-stream"))
+}
+
+/// `GET /dicomweb/{trial}/studies/{study}`.
+pub async fn study(
+    State(state): State<AppState>,
+    Authed(p): Authed,
+    Path((trial, study)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    retrieve(&state, &p, &trial, &study, None, None).await
+}
+
+/// `GET /dicomweb/{trial}/studies/{study}/series/{series}`.
+pub async fn series(
+    State(state): State<AppState>,
+    Authed(p): Authed,
+    Path((trial, study, series)): Path<(String, String, String)>,
+) -> ApiResult<Response> {
+    retrieve(&state, &p, &trial, &study, Some(&series), None).await
+}
+
+/// `GET …/instances/{instance}`.
+pub async fn instance(
+    State(state): State<AppState>,
+    Authed(p): Authed,
+    Path((trial, study, series, instance)): Path<(String, String, String, String)>,
+) -> ApiResult<Response> {
+    retrieve(&state, &p, &trial, &study, Some(&series), Some(&instance)).await
+}
+
+/// `GET /dicomweb/{trial}/studies/{study}/metadata`.
+pub async fn study_metadata(
+    State(state): State<AppState>,
+    Authed(p): Authed,
+    headers: HeaderMap,
+    Path((trial, study)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    metadata(&state, &p, &headers, &trial, &study, None, None).await
+}
+
+/// `GET …/series/{series}/metadata`.
+pub async fn series_metadata(
+    State(state): State<AppState>,
+    Authed(p): Authed,
+    headers: HeaderMap,
+    Path((trial, study, series)): Path<(String, String, String)>,
+) -> ApiResult<Response> {
+    metadata(&state, &p, &headers, &trial, &study, Some(&series), None).await
+}
+
+/// `GET …/instances/{instance}/metadata`.
+pub async fn instance_metadata(
+    State(state): State<AppState>,
+    Authed(p): Authed,
+    headers: HeaderMap,
+    Path((trial, study, series, instance)): Path<(String, String, String, String)>,
+) -> ApiResult<Response> {
+    metadata(
+        &state,
+        &p,
+        &headers,
+        &trial,
+        &study,
+        Some(&series),
+        Some(&instance),
+    )
+    .await
+}

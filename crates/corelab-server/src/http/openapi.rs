@@ -1,0 +1,35 @@
+//! The OpenAPI 3.1 document of the REST API, generated from the handlers' annotations
+//! (`utoipa`), served at `/api/v1/openapi.json`. DICOMweb follows PS3.18 and is described there.
+
+use super::{api, auth};
+use axum::Json;
+use utoipa::OpenApi;
+
+/// The API's description.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "corelab API", description = "corelab's REST API: the catalogue, QC, queries, jobs, \
+        results, the audit trail and users. Errors are RFC 9457 problem details. DICOMweb \
+        (STOW-RS, QIDO-RS, WADO-RS per DICOM PS3.18) is served per trial under /dicomweb/{trial}."),
+    paths(
+        auth::login, auth::logout, api::me, api::trials, api::trial, api::sites, api::subjects,
+        api::series, api::qc, api::qc_decisions, api::decide_qc, api::queries, api::raise_query,
+        api::answer_query, api::close_query, api::jobs, api::job, api::run, api::measurements,
+        api::audit_events, api::audit_verify, api::users, api::add_user,
+    ),
+    components(schemas(auth::Login, api::Decision, api::NewQuery, api::StepText, api::AddUser)),
+    tags(
+        (name = "auth", description = "login, logout, the caller"),
+        (name = "catalogue", description = "trials, sites, subjects, series"),
+        (name = "qc", description = "QC evaluations, decisions and queries"),
+        (name = "results", description = "jobs and measurements"),
+        (name = "audit", description = "the hash-chained audit trail"),
+        (name = "users", description = "accounts and grants"),
+    )
+)]
+pub struct ApiDoc;
+
+/// `GET /api/v1/openapi.json` (no login needed).
+pub async fn document() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}
