@@ -65,3 +65,5 @@ CREATE INDEX studies_by_date ON studies (trial_id, study_date);
 CREATE INDEX studies_by_patient ON studies (trial_id, patient_id);
 CREATE INDEX studies_by_subject ON studies (subject_id);
 CREATE INDEX instances_by_series ON instances (series_id, instance_number);
+-- Only the latest version of an instance is answered: "no row supersedes it".
+CREATE INDEX instances_by_supersedes ON instances (supersedes_id);
