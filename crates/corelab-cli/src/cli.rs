@@ -368,6 +368,12 @@ pub struct ServeArgs {
     /// Address of the HTTP API and DICOMweb, e.g. 127.0.0.1:8080 (port 0: any free port, printed).
     #[arg(long)]
     pub http: Option<String>,
+    /// Serve --http over TLS with this certificate chain (PEM); needs --tls-key.
+    #[arg(long, requires = "tls_key")]
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// The private key (PEM) of --tls-cert.
+    #[arg(long, requires = "tls_cert")]
+    pub tls_key: Option<std::path::PathBuf>,
     /// Address of the DICOM storage SCP, e.g. 0.0.0.0:11112 (port 0: any free port, printed).
     #[arg(long)]
     pub dicom: Option<String>,

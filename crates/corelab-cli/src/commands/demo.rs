@@ -314,6 +314,8 @@ pub async fn run(g: &Global, out: Option<&Path>, serve: Option<&str>) -> Result<
         };
         let args = crate::cli::ServeArgs {
             http: None,
+            tls_cert: None,
+            tls_key: None,
             dicom: Some(addr.to_owned()),
             aet: "CORELAB".into(),
             max_associations: 64,

@@ -27,13 +27,22 @@ pub async fn run(g: &Global, a: &ServeArgs) -> Result<u8> {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .with_context(|| format!("cannot listen on {addr}"))?;
+        let tls = match (&a.tls_cert, &a.tls_key) {
+            (Some(cert), Some(key)) => Some(
+                corelab_server::http::tls::server_config(cert, key).map_err(anyhow::Error::msg)?,
+            ),
+            _ => None,
+        };
         // One line on stdout, flushed, so scripts and tests can learn the port.
-        println!("http: listening on {}", listener.local_addr()?);
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        println!("{scheme}: listening on {}", listener.local_addr()?);
         std::io::stdout().flush()?;
         tasks.spawn(async move {
-            corelab_server::http::serve(listener, state)
-                .await
-                .map_err(anyhow::Error::from)
+            match tls {
+                Some(config) => corelab_server::http::tls::serve_tls(listener, state, config).await,
+                None => corelab_server::http::serve(listener, state).await,
+            }
+            .map_err(anyhow::Error::from)
         });
     }
     if let Some(addr) = a.dicom.as_deref() {

@@ -9,6 +9,7 @@ pub mod auth;
 pub mod dicomweb;
 pub mod openapi;
 pub mod problem;
+pub mod tls;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
