@@ -159,6 +159,60 @@ async fn stow_query_retrieve(postgres: bool) {
     assert_eq!(inst.status(), 200);
     let body = inst.bytes().await.unwrap();
     assert!(body.windows(4).any(|w| w == b"DICM"));
+    // Rendered: PNG when asked for, 64×64; JPEG by default; a window of one's own; scaled down.
+    let at = format!("/dicomweb/T1/studies/{study}/series/{series_uid}/instances/{sop}");
+    let png = lab
+        .req(
+            Some("admin"),
+            Method::GET,
+            &format!("{at}/rendered?window=40,400"),
+        )
+        .header("accept", "image/png")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(png.status(), 200);
+    assert_eq!(png.headers()["content-type"], "image/png");
+    let b = png.bytes().await.unwrap();
+    assert_eq!(&b[..8], b"\x89PNG\r\n\x1a\n");
+    let dims = |b: &[u8]| {
+        (
+            u32::from_be_bytes(b[16..20].try_into().unwrap()),
+            u32::from_be_bytes(b[20..24].try_into().unwrap()),
+        )
+    };
+    assert_eq!(dims(&b), (64, 64));
+    let small = lab
+        .req(
+            Some("admin"),
+            Method::GET,
+            &format!("{at}/frames/1/rendered?viewport=32,32"),
+        )
+        .header("accept", "image/png")
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(dims(&small), (32, 32));
+    let jpeg = lab
+        .req(Some("admin"), Method::GET, &format!("{at}/rendered"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(jpeg.headers()["content-type"], "image/jpeg");
+    assert_eq!(&jpeg.bytes().await.unwrap()[..2], b"\xff\xd8");
+    let r = lab
+        .req(
+            Some("admin"),
+            Method::GET,
+            &format!("{at}/rendered?window=40,-1"),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
     // A frame that is not there.
     let r = lab
         .req(

@@ -60,6 +60,14 @@ pub fn routes() -> Router<AppState> {
             "/dicomweb/{trial}/studies/{study}/series/{series}/instances/{instance}/bulk/{tag}",
             get(wado::bulk),
         )
+        .route(
+            "/dicomweb/{trial}/studies/{study}/series/{series}/instances/{instance}/rendered",
+            get(wado::rendered),
+        )
+        .route(
+            "/dicomweb/{trial}/studies/{study}/series/{series}/instances/{instance}/frames/{frames}/rendered",
+            get(wado::rendered_frame),
+        )
 }
 
 /// A `multipart/related` body: each part with its content type.

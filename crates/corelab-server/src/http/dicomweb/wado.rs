@@ -1,6 +1,7 @@
 //! WADO-RS (PS3.18 §10.4): whole studies, series and instances as `multipart/related` of
 //! `application/dicom` (the stored, de-identified bytes), their metadata as DICOM JSON (stored at
-//! ingest, bulk data by URI), frames and bulk data. Blinded callers get metadata (blinded) and
+//! ingest, bulk data by URI), frames and bulk data, and frames rendered as PNG or JPEG (window
+//! from the object or `?window=center,width`, `?viewport=w,h`). Blinded callers get metadata (blinded) and
 //! pixels, never whole instances, which carry dates.
 
 use super::blind::blind;
@@ -377,6 +378,169 @@ pub async fn instance_metadata(
         &study,
         Some(&series),
         Some(&instance),
+    )
+    .await
+}
+
+/// `?window=center,width[,function]` and `?viewport=w,h` of a rendered request.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct RenderQuery {
+    /// Window center and width (and an ignored function name).
+    pub window: Option<String>,
+    /// Largest width and height; the image is scaled down to fit, keeping its aspect.
+    pub viewport: Option<String>,
+}
+
+/// Renders frame `frame` (0-based) of a stored instance: the Modality LUT, then the window asked
+/// for or the object's first VOI LUT (min–max when it has none), to 8 bits; PNG when the caller
+/// accepts it before JPEG, else JPEG.
+fn render(bytes: &[u8], frame: u32, q: &RenderQuery, png: bool) -> ApiResult<(String, Bytes)> {
+    use dicom_pixeldata::{ConvertOptions, PixelDecoder, VoiLutOption, WindowLevel};
+    let obj = dicom_object::OpenFileOptions::new()
+        .read_preamble(dicom_object::file::ReadPreamble::Auto)
+        .from_reader(bytes)
+        .map_err(|e| {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("stored instance: {e}"),
+            )
+        })?;
+    let decoded = obj.decode_pixel_data().map_err(|e| {
+        ApiError::new(
+            StatusCode::NOT_IMPLEMENTED,
+            format!("the pixel data cannot be decoded here: {e}"),
+        )
+    })?;
+    if frame >= decoded.number_of_frames() {
+        return Err(ApiError::not_found(format!(
+            "frame {}: the instance has {} frames",
+            frame + 1,
+            decoded.number_of_frames()
+        )));
+    }
+    let mut options = ConvertOptions::new().force_8bit();
+    if let Some(w) = &q.window {
+        let parts: Vec<f64> = w
+            .split(',')
+            .take(2)
+            .map(|x| x.trim().parse::<f64>())
+            .collect::<Result<_, _>>()
+            .map_err(|_| ApiError::bad_request(format!("window={w:?}: expected center,width")))?;
+        match parts.as_slice() {
+            [center, width] if *width > 0.0 => {
+                options = options.with_voi_lut(VoiLutOption::Custom(WindowLevel {
+                    center: *center,
+                    width: *width,
+                }));
+            }
+            _ => {
+                return Err(ApiError::bad_request(format!(
+                    "window={w:?}: expected center,width with width > 0"
+                )));
+            }
+        }
+    }
+    let mut img = decoded
+        .to_dynamic_image_with_options(frame, &options)
+        .map_err(|e| {
+            ApiError::new(
+                StatusCode::NOT_IMPLEMENTED,
+                format!("cannot render the frame: {e}"),
+            )
+        })?;
+    if let Some(v) = &q.viewport {
+        let wh: Vec<u32> = v
+            .split(',')
+            .take(2)
+            .map(|x| x.trim().parse::<u32>())
+            .collect::<Result<_, _>>()
+            .map_err(|_| ApiError::bad_request(format!("viewport={v:?}: expected width,height")))?;
+        if let [w, h] = wh.as_slice()
+            && *w > 0
+            && *h > 0
+            && (img.width() > *w || img.height() > *h)
+        {
+            img = img.resize(*w, *h, image::imageops::FilterType::Triangle);
+        }
+    }
+    let mut out = std::io::Cursor::new(Vec::new());
+    let (format, ctype) = if png {
+        (image::ImageFormat::Png, "image/png")
+    } else {
+        img = image::DynamicImage::ImageLuma8(img.to_luma8());
+        (image::ImageFormat::Jpeg, "image/jpeg")
+    };
+    img.write_to(&mut out, format).map_err(|e| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("encoding {ctype}: {e}"),
+        )
+    })?;
+    Ok((ctype.to_owned(), Bytes::from(out.into_inner())))
+}
+
+/// Whether the Accept header prefers PNG to JPEG (JPEG is the default, as PS3.18 has it).
+fn wants_png(headers: &HeaderMap) -> bool {
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    match (accept.find("image/png"), accept.find("image/jpeg")) {
+        (Some(p), Some(j)) => p < j,
+        (Some(_), None) => true,
+        _ => false,
+    }
+}
+
+async fn rendered_response(
+    state: &AppState,
+    p: &Principal,
+    path: (String, String, String, String),
+    frame: u32,
+    q: RenderQuery,
+    headers: &HeaderMap,
+) -> ApiResult<Response> {
+    let (trial, study, series, instance) = path;
+    let bytes = one_instance(state, p, &trial, &study, &series, &instance).await?;
+    let png = wants_png(headers);
+    let (ctype, body) = tokio::task::spawn_blocking(move || render(&bytes, frame, &q, png))
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
+    Ok(([(header::CONTENT_TYPE, ctype)], body).into_response())
+}
+
+/// `GET …/instances/{instance}/rendered`: the first frame as an image.
+pub async fn rendered(
+    State(state): State<AppState>,
+    Authed(p): Authed,
+    headers: HeaderMap,
+    Path(path): Path<(String, String, String, String)>,
+    axum::extract::Query(q): axum::extract::Query<RenderQuery>,
+) -> ApiResult<Response> {
+    rendered_response(&state, &p, path, 0, q, &headers).await
+}
+
+/// `GET …/instances/{instance}/frames/{n}/rendered`: frame n (from 1) as an image.
+pub async fn rendered_frame(
+    State(state): State<AppState>,
+    Authed(p): Authed,
+    headers: HeaderMap,
+    Path((trial, study, series, instance, n)): Path<(String, String, String, String, String)>,
+    axum::extract::Query(q): axum::extract::Query<RenderQuery>,
+) -> ApiResult<Response> {
+    let frame = n
+        .trim()
+        .parse::<u32>()
+        .ok()
+        .and_then(|f| f.checked_sub(1))
+        .ok_or_else(|| ApiError::bad_request(format!("frame {n:?}: one frame number from 1")))?;
+    rendered_response(
+        &state,
+        &p,
+        (trial, study, series, instance),
+        frame,
+        q,
+        &headers,
     )
     .await
 }
