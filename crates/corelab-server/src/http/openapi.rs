@@ -1,6 +1,7 @@
 //! The OpenAPI 3.1 document of the REST API, generated from the handlers' annotations
 //! (`utoipa`), served at `/api/v1/openapi.json`. DICOMweb follows PS3.18 and is described there.
 
+use super::dicomweb::{qido, stow, wado};
 use super::{api, auth};
 use axum::Json;
 use utoipa::OpenApi;
@@ -10,12 +11,17 @@ use utoipa::OpenApi;
 #[openapi(
     info(title = "corelab API", description = "corelab's REST API: the catalogue, QC, queries, jobs, \
         results, the audit trail and users. Errors are RFC 9457 problem details. DICOMweb \
-        (STOW-RS, QIDO-RS, WADO-RS per DICOM PS3.18) is served per trial under /dicomweb/{trial}."),
+        (STOW-RS, QIDO-RS, WADO-RS per DICOM PS3.18) is served per trial under /dicomweb/{trial}; \
+        its query keys and media types are those of the standard."),
     paths(
         auth::login, auth::logout, api::me, api::trials, api::trial, api::sites, api::subjects,
         api::series, api::qc, api::qc_decisions, api::decide_qc, api::queries, api::raise_query,
         api::answer_query, api::close_query, api::jobs, api::job, api::run, api::measurements,
         api::audit_events, api::audit_verify, api::users, api::add_user,
+        qido::studies, qido::all_series, qido::study_series, qido::all_instances,
+        qido::study_instances, qido::series_instances, stow::store, stow::store_in_study,
+        wado::study, wado::series, wado::instance, wado::study_metadata, wado::series_metadata,
+        wado::instance_metadata, wado::frames, wado::bulk, wado::rendered, wado::rendered_frame,
     ),
     components(schemas(auth::Login, api::Decision, api::NewQuery, api::StepText, api::AddUser)),
     tags(
@@ -25,6 +31,7 @@ use utoipa::OpenApi;
         (name = "results", description = "jobs and measurements"),
         (name = "audit", description = "the hash-chained audit trail"),
         (name = "users", description = "accounts and grants"),
+        (name = "dicomweb", description = "DICOM PS3.18 per trial: STOW-RS, QIDO-RS, WADO-RS"),
     )
 )]
 pub struct ApiDoc;

@@ -395,6 +395,8 @@ async fn search(
 }
 
 /// `GET /dicomweb/{trial}/studies`.
+#[utoipa::path(get, path = "/dicomweb/{trial}/studies", tag = "dicomweb", params(("trial" = String, Path)),
+    responses((status = 200, description = "QIDO-RS: studies matching the query keys (from the index)")))]
 pub async fn studies(
     State(state): State<AppState>,
     Authed(p): Authed,
@@ -418,6 +420,8 @@ pub async fn studies(
 }
 
 /// `GET /dicomweb/{trial}/series`.
+#[utoipa::path(get, path = "/dicomweb/{trial}/series", tag = "dicomweb", params(("trial" = String, Path)),
+    responses((status = 200, description = "QIDO-RS: series")))]
 pub async fn all_series(
     State(state): State<AppState>,
     Authed(p): Authed,
@@ -441,6 +445,8 @@ pub async fn all_series(
 }
 
 /// `GET /dicomweb/{trial}/studies/{study}/series`.
+#[utoipa::path(get, path = "/dicomweb/{trial}/studies/{study}/series", tag = "dicomweb", params(("trial" = String, Path), ("study" = String, Path)),
+    responses((status = 200, description = "QIDO-RS: series of a study")))]
 pub async fn study_series(
     State(state): State<AppState>,
     Authed(p): Authed,
@@ -464,6 +470,8 @@ pub async fn study_series(
 }
 
 /// `GET /dicomweb/{trial}/instances`.
+#[utoipa::path(get, path = "/dicomweb/{trial}/instances", tag = "dicomweb", params(("trial" = String, Path)),
+    responses((status = 200, description = "QIDO-RS: instances")))]
 pub async fn all_instances(
     State(state): State<AppState>,
     Authed(p): Authed,
@@ -487,6 +495,8 @@ pub async fn all_instances(
 }
 
 /// `GET /dicomweb/{trial}/studies/{study}/instances`.
+#[utoipa::path(get, path = "/dicomweb/{trial}/studies/{study}/instances", tag = "dicomweb", params(("trial" = String, Path), ("study" = String, Path)),
+    responses((status = 200, description = "QIDO-RS: instances of a study")))]
 pub async fn study_instances(
     State(state): State<AppState>,
     Authed(p): Authed,
@@ -510,6 +520,8 @@ pub async fn study_instances(
 }
 
 /// `GET /dicomweb/{trial}/studies/{study}/series/{series}/instances`.
+#[utoipa::path(get, path = "/dicomweb/{trial}/studies/{study}/series/{series}/instances", tag = "dicomweb", params(("trial" = String, Path), ("study" = String, Path), ("series" = String, Path)),
+    responses((status = 200, description = "QIDO-RS: instances of a series")))]
 pub async fn series_instances(
     State(state): State<AppState>,
     Authed(p): Authed,

@@ -306,6 +306,8 @@ async fn stored_item(state: &AppState, trial: &str, base: &str, sop: &str) -> Ap
 }
 
 /// `POST /dicomweb/{trial}/studies`.
+#[utoipa::path(post, path = "/dicomweb/{trial}/studies", tag = "dicomweb", params(("trial" = String, Path)),
+    responses((status = 200, description = "STOW-RS: multipart/related application/dicom through the ingest pipeline")))]
 pub async fn store(
     State(state): State<AppState>,
     Authed(p): Authed,
@@ -318,6 +320,8 @@ pub async fn store(
 }
 
 /// `POST /dicomweb/{trial}/studies/{study}`: every instance must be of that study (as sent).
+#[utoipa::path(post, path = "/dicomweb/{trial}/studies/{study}", tag = "dicomweb", params(("trial" = String, Path), ("study" = String, Path)),
+    responses((status = 200, description = "STOW-RS into one study")))]
 pub async fn store_in_study(
     State(state): State<AppState>,
     Authed(p): Authed,

@@ -243,6 +243,8 @@ async fn one_instance(
 }
 
 /// `GET …/instances/{instance}/frames/{list}`: the frames asked for (1-based, comma-separated).
+#[utoipa::path(get, path = "/dicomweb/{trial}/studies/{study}/series/{series}/instances/{instance}/frames/{frames}", tag = "dicomweb", params(("trial" = String, Path), ("study" = String, Path), ("series" = String, Path), ("instance" = String, Path), ("frames" = String, Path)),
+    responses((status = 200, description = "WADO-RS: frames (1-based, comma-separated), application/octet-stream")))]
 pub async fn frames(
     State(state): State<AppState>,
     Authed(p): Authed,
@@ -275,6 +277,8 @@ pub async fn frames(
 }
 
 /// `GET …/instances/{instance}/bulk/{tag}`: a bulk data element (pixel data: every frame).
+#[utoipa::path(get, path = "/dicomweb/{trial}/studies/{study}/series/{series}/instances/{instance}/bulk/{tag}", tag = "dicomweb", params(("trial" = String, Path), ("study" = String, Path), ("series" = String, Path), ("instance" = String, Path), ("tag" = String, Path)),
+    responses((status = 200, description = "WADO-RS: a bulk data element")))]
 pub async fn bulk(
     State(state): State<AppState>,
     Authed(p): Authed,
@@ -317,6 +321,8 @@ pub async fn bulk(
 }
 
 /// `GET /dicomweb/{trial}/studies/{study}`.
+#[utoipa::path(get, path = "/dicomweb/{trial}/studies/{study}", tag = "dicomweb", params(("trial" = String, Path), ("study" = String, Path)),
+    responses((status = 200, description = "WADO-RS: the study's instances, multipart/related application/dicom")))]
 pub async fn study(
     State(state): State<AppState>,
     Authed(p): Authed,
@@ -326,6 +332,8 @@ pub async fn study(
 }
 
 /// `GET /dicomweb/{trial}/studies/{study}/series/{series}`.
+#[utoipa::path(get, path = "/dicomweb/{trial}/studies/{study}/series/{series}", tag = "dicomweb", params(("trial" = String, Path), ("study" = String, Path), ("series" = String, Path)),
+    responses((status = 200, description = "WADO-RS: the series' instances")))]
 pub async fn series(
     State(state): State<AppState>,
     Authed(p): Authed,
@@ -335,6 +343,8 @@ pub async fn series(
 }
 
 /// `GET …/instances/{instance}`.
+#[utoipa::path(get, path = "/dicomweb/{trial}/studies/{study}/series/{series}/instances/{instance}", tag = "dicomweb", params(("trial" = String, Path), ("study" = String, Path), ("series" = String, Path), ("instance" = String, Path)),
+    responses((status = 200, description = "WADO-RS: the instance")))]
 pub async fn instance(
     State(state): State<AppState>,
     Authed(p): Authed,
@@ -344,6 +354,8 @@ pub async fn instance(
 }
 
 /// `GET /dicomweb/{trial}/studies/{study}/metadata`.
+#[utoipa::path(get, path = "/dicomweb/{trial}/studies/{study}/metadata", tag = "dicomweb", params(("trial" = String, Path), ("study" = String, Path)),
+    responses((status = 200, description = "WADO-RS: DICOM JSON metadata of the study's instances")))]
 pub async fn study_metadata(
     State(state): State<AppState>,
     Authed(p): Authed,
@@ -354,6 +366,8 @@ pub async fn study_metadata(
 }
 
 /// `GET …/series/{series}/metadata`.
+#[utoipa::path(get, path = "/dicomweb/{trial}/studies/{study}/series/{series}/metadata", tag = "dicomweb", params(("trial" = String, Path), ("study" = String, Path), ("series" = String, Path)),
+    responses((status = 200, description = "WADO-RS: metadata of the series' instances")))]
 pub async fn series_metadata(
     State(state): State<AppState>,
     Authed(p): Authed,
@@ -364,6 +378,8 @@ pub async fn series_metadata(
 }
 
 /// `GET …/instances/{instance}/metadata`.
+#[utoipa::path(get, path = "/dicomweb/{trial}/studies/{study}/series/{series}/instances/{instance}/metadata", tag = "dicomweb", params(("trial" = String, Path), ("study" = String, Path), ("series" = String, Path), ("instance" = String, Path)),
+    responses((status = 200, description = "WADO-RS: metadata of the instance")))]
 pub async fn instance_metadata(
     State(state): State<AppState>,
     Authed(p): Authed,
@@ -510,6 +526,8 @@ async fn rendered_response(
 }
 
 /// `GET …/instances/{instance}/rendered`: the first frame as an image.
+#[utoipa::path(get, path = "/dicomweb/{trial}/studies/{study}/series/{series}/instances/{instance}/rendered", tag = "dicomweb", params(("trial" = String, Path), ("study" = String, Path), ("series" = String, Path), ("instance" = String, Path)),
+    responses((status = 200, description = "WADO-RS: the first frame rendered as JPEG or PNG")))]
 pub async fn rendered(
     State(state): State<AppState>,
     Authed(p): Authed,
@@ -521,6 +539,8 @@ pub async fn rendered(
 }
 
 /// `GET …/instances/{instance}/frames/{n}/rendered`: frame n (from 1) as an image.
+#[utoipa::path(get, path = "/dicomweb/{trial}/studies/{study}/series/{series}/instances/{instance}/frames/{frames}/rendered", tag = "dicomweb", params(("trial" = String, Path), ("study" = String, Path), ("series" = String, Path), ("instance" = String, Path), ("frames" = String, Path)),
+    responses((status = 200, description = "WADO-RS: a frame rendered as JPEG or PNG")))]
 pub async fn rendered_frame(
     State(state): State<AppState>,
     Authed(p): Authed,
