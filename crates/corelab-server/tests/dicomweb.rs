@@ -321,3 +321,78 @@ async fn a_readers_answers_carry_no_date_and_no_site() {
         assert_eq!(r.status(), 403, "{q}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_queries_and_bodies_get_clean_refusals() {
+    let lab = Lab::start(false).await;
+    // SQL metacharacters are values, bound, never SQL: they match nothing.
+    for q in [
+        "PatientID=%27%20OR%201%3D1%20--",
+        "PatientID=%25",
+        "StudyDescription=%22%3B%20DROP%20TABLE%20studies%3B%20--",
+        "PatientName=x%27)%20OR%20(%271%27%3D%271&fuzzymatching=true",
+    ] {
+        let v = lab
+            .get_json("admin", &format!("/dicomweb/T1/studies?{q}"))
+            .await;
+        assert_eq!(v, serde_json::json!([]), "{q}");
+    }
+    // The catalogue is still whole.
+    let all = lab.get_json("admin", "/dicomweb/T1/studies").await;
+    assert_eq!(all.as_array().unwrap().len(), 2);
+    // Not multipart, or parts that are not DICOM, or a bad limit: refused with a problem.
+    let r = lab
+        .req(Some("admin"), Method::POST, "/dicomweb/T1/studies")
+        .header("content-type", "application/json")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 415);
+    assert_eq!(r.headers()["content-type"], "application/problem+json");
+    let r = lab
+        .req(Some("admin"), Method::POST, "/dicomweb/T1/studies")
+        .header(
+            "content-type",
+            "multipart/related; type=\"application/dicom+json\"; boundary=x",
+        )
+        .body("--x--")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 415);
+    let r = lab
+        .req(
+            Some("admin"),
+            Method::GET,
+            "/dicomweb/T1/studies?limit=many",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let problem: Value = r.json().await.unwrap();
+    assert!(
+        problem["detail"].as_str().unwrap().contains("limit"),
+        "{problem}"
+    );
+    // A truncated multipart body: refused, nothing stored.
+    let (ct, body) = stow_body(&corelab_dicom::synthetic::ct_series("MRN-9", "X^Y", 9, 1));
+    let r = lab
+        .req(Some("site1"), Method::POST, "/dicomweb/T1/studies")
+        .header("content-type", ct)
+        .body(body[..body.len() / 2].to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let after = lab.get_json("admin", "/dicomweb/T1/studies").await;
+    assert_eq!(after.as_array().unwrap().len(), 2);
+    // A trial that does not exist, for an admin: 404, named.
+    let r = lab
+        .req(Some("admin"), Method::GET, "/dicomweb/NOPE/studies")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+}
