@@ -58,6 +58,11 @@ pub enum Command {
     /// Trial subjects: assign a site's own ID, reveal who a subject is (audited).
     #[command(subcommand)]
     Subject(SubjectCommand),
+    /// A site gateway: a corelab installation at the site whose storage SCP de-identifies what
+    /// the site's PACS sends (PHI never leaves) and keeps it, and which forwards each instance
+    /// to the hub by STOW-RS until the hub acknowledges or refuses it; `gateway status` shows
+    /// pending, sent and failed.
+    Gateway(GatewayArgs),
     /// Users of the HTTP API and DICOMweb: add, list, disable, enable, passwd, token.
     #[command(subcommand)]
     User(UserCommand),
@@ -462,6 +467,37 @@ pub enum QuarantineCommand {
         #[arg(long)]
         reason: String,
     },
+}
+
+/// `corelab gateway …`.
+#[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct GatewayArgs {
+    /// `status`: what is pending, sent and failed.
+    #[command(subcommand)]
+    pub command: Option<GatewayCommand>,
+    /// The hub's base URL, e.g. https://hub.example.org.
+    #[arg(long)]
+    pub hub: Option<String>,
+    /// A file holding the API token of the site's account at the hub (`corelab user token`).
+    #[arg(long)]
+    pub token_file: Option<std::path::PathBuf>,
+    /// Address of the gateway's storage SCP, e.g. 0.0.0.0:11112 (port 0: any free port, printed).
+    #[arg(long)]
+    pub dicom: Option<String>,
+    /// The gateway's AE title.
+    #[arg(long, default_value = "CORELAB")]
+    pub aet: String,
+    /// The longest wait between attempts while the hub is unavailable, in seconds.
+    #[arg(long, default_value_t = 30)]
+    pub max_backoff: u64,
+}
+
+/// `corelab gateway status`.
+#[derive(Debug, Subcommand)]
+pub enum GatewayCommand {
+    /// Instances pending, sent, and failed (the dead-letter list, with the hub's reasons).
+    Status,
 }
 
 /// `corelab user …`.

@@ -21,6 +21,7 @@ pub mod catalog;
 pub mod db;
 pub mod dicomweb;
 pub mod error;
+pub mod forwarding;
 pub mod ingest;
 pub mod installation;
 pub mod jobs;

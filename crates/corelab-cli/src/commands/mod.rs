@@ -8,6 +8,7 @@ mod demo;
 mod demo_onco;
 mod demo_rano;
 mod demo_truth;
+mod gateway;
 mod import;
 mod phantom;
 mod qc;
@@ -37,6 +38,7 @@ pub async fn run(cli: Cli) -> Result<u8> {
         Command::Deid(a) => deid::run(g, a).await,
         Command::Subject(c) => subject::run(g, c).await,
         Command::User(c) => user::run(g, c).await,
+        Command::Gateway(a) => gateway::run(g, a).await,
         Command::Import(a) => import::run(g, a).await,
         Command::Serve(a) => serve::run(g, a).await,
         Command::Qc(a) => qc::run(g, a).await,

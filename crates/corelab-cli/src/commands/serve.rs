@@ -15,6 +15,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub async fn run(g: &Global, a: &ServeArgs) -> Result<u8> {
+    run_with(g, a, None).await
+}
+
+/// [`run`], and with a forwarder, a site gateway's forwarding to its hub.
+pub async fn run_with(
+    g: &Global,
+    a: &ServeArgs,
+    forward: Option<corelab_server::gateway::Forwarder>,
+) -> Result<u8> {
     if a.http.is_none() && a.dicom.is_none() && a.workers == 0 {
         bail!("serve needs --http ADDR, --dicom ADDR, --workers N, or several of them");
     }
@@ -71,6 +80,15 @@ pub async fn run(g: &Global, a: &ServeArgs) -> Result<u8> {
             dimse::serve(listener, ingestor, config)
                 .await
                 .map_err(anyhow::Error::from)
+        });
+    }
+    if let Some(f) = forward {
+        let (store, who) = (store.clone(), format!("{}+gateway", actor(g)));
+        println!("forwarding to {}", f.hub);
+        std::io::stdout().flush()?;
+        tasks.spawn(async move {
+            f.run(store, who).await;
+            Ok(())
         });
     }
     if a.workers > 0 {
