@@ -482,6 +482,9 @@ pub struct GatewayArgs {
     /// A file holding the API token of the site's account at the hub (`corelab user token`).
     #[arg(long)]
     pub token_file: Option<std::path::PathBuf>,
+    /// Trust only these PEM certificates for an https:// hub (default: the system's roots).
+    #[arg(long)]
+    pub hub_ca: Option<std::path::PathBuf>,
     /// Address of the gateway's storage SCP, e.g. 0.0.0.0:11112 (port 0: any free port, printed).
     #[arg(long)]
     pub dicom: Option<String>,

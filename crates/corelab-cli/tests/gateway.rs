@@ -1,7 +1,8 @@
 //! The site gateway (issue 10): the site's PACS sends 500 instances to the gateway with
 //! storescu while the hub is killed (SIGKILL) and restarted; the gateway de-identifies and keeps
 //! every instance, forwards by STOW-RS, waits out the hub's absence, and in the end every
-//! instance is at the hub exactly once and the gateway's outbox is empty.
+//! instance is at the hub exactly once and the gateway's outbox is empty. The hub serves HTTPS
+//! with a certificate the gateway is told to trust (`--hub-ca`).
 
 mod common;
 
@@ -50,9 +51,20 @@ fn start(data: &Path, args: &[&str]) -> (Child, String) {
     (child, line)
 }
 
-fn hub(data: &Path, port: u16) -> Child {
-    let (child, line) = start(data, &["serve", "--http", &format!("127.0.0.1:{port}")]);
-    assert!(line.starts_with("http: listening on"), "{line:?}");
+fn hub(data: &Path, port: u16, cert: &Path, key: &Path) -> Child {
+    let (child, line) = start(
+        data,
+        &[
+            "serve",
+            "--http",
+            &format!("127.0.0.1:{port}"),
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+        ],
+    );
+    assert!(line.starts_with("https: listening on"), "{line:?}");
     child
 }
 
@@ -103,13 +115,19 @@ fn every_instance_reaches_the_hub_once_though_the_hub_dies_mid_send() {
         .local_addr()
         .unwrap()
         .port();
-    let mut the_hub = hub(&hub_data, port);
+    let made = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let (cert, key) = (dir.path().join("hub.pem"), dir.path().join("hub.key"));
+    std::fs::write(&cert, made.cert.pem()).unwrap();
+    std::fs::write(&key, made.signing_key.serialize_pem()).unwrap();
+    let mut the_hub = hub(&hub_data, port, &cert, &key);
     let (mut gateway, line) = start(
         &gw_data,
         &[
             "gateway",
             "--hub",
-            &format!("http://127.0.0.1:{port}"),
+            &format!("https://localhost:{port}"),
+            "--hub-ca",
+            cert.to_str().unwrap(),
             "--token-file",
             token.to_str().unwrap(),
             "--dicom",
@@ -175,7 +193,7 @@ fn every_instance_reaches_the_hub_once_though_the_hub_dies_mid_send() {
     assert!(pending["pending"].as_i64().unwrap() > 0, "{pending}");
 
     // The hub comes back on the same address; the gateway empties its outbox.
-    let mut the_hub = hub(&hub_data, port);
+    let mut the_hub = hub(&hub_data, port, &cert, &key);
     let deadline = Instant::now() + Duration::from_secs(180);
     let status = loop {
         let s = json(&corelab(&gw_data, &["--json", "gateway", "status"]));
@@ -229,7 +247,11 @@ fn scan(dir: &Path, found: &mut Vec<String>) {
         let bytes = std::fs::read(&p).unwrap();
         for needle in [&b"MRN-1"[..], b"MRN-2", b"Doe^Jane"] {
             if bytes.windows(needle.len()).any(|w| w == needle) {
-                found.push(format!("{}: {}", p.display(), String::from_utf8_lossy(needle)));
+                found.push(format!(
+                    "{}: {}",
+                    p.display(),
+                    String::from_utf8_lossy(needle)
+                ));
             }
         }
     }

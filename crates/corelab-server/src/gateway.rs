@@ -24,6 +24,9 @@ pub struct Forwarder {
     pub batch: i64,
     /// The longest wait between attempts while the hub cannot take objects.
     pub max_backoff: Duration,
+    /// PEM certificates to trust for the hub instead of the system's roots (a hub with a
+    /// certificate of the sponsor's own authority).
+    pub hub_ca: Option<Vec<u8>>,
 }
 
 /// What one pass did.
@@ -41,6 +44,24 @@ pub struct Pass {
 pub struct Unavailable(pub String);
 
 impl Forwarder {
+    /// The HTTP client: rustls with the ring provider, trusting the system's roots or only
+    /// `hub_ca`.
+    pub fn client(&self) -> Result<reqwest::Client, String> {
+        // rustls needs one process-wide provider; the tree also has aws-lc-rs, so choose.
+        let _ = tokio_rustls::rustls::crypto::ring::default_provider().install_default();
+        let mut b = reqwest::Client::builder().connect_timeout(Duration::from_secs(10));
+        if let Some(pem) = &self.hub_ca {
+            let certs = reqwest::Certificate::from_pem_bundle(pem)
+                .map_err(|e| format!("the hub's CA certificates: {e}"))?;
+            if certs.is_empty() {
+                return Err("the hub's CA file holds no certificate".into());
+            }
+            b = b.tls_certs_only(certs);
+        }
+        b.build()
+            .map_err(|e| format!("cannot make the HTTP client: {e}"))
+    }
+
     /// Sends what is pending, batch by batch, until the outbox is empty or the hub is
     /// unavailable.
     pub async fn pass(
@@ -128,8 +149,8 @@ impl Forwarder {
 
     /// Forwards until the task is dropped: a pass, then a second's wait when the outbox is
     /// empty, or a growing wait while the hub is unavailable.
-    pub async fn run(self, store: Arc<Store>, actor: String) {
-        let client = reqwest::Client::new();
+    pub async fn run(self, store: Arc<Store>, actor: String) -> Result<(), String> {
+        let client = self.client()?;
         let mut wait = Duration::from_millis(250);
         loop {
             match self.pass(&store, &client, &actor).await {

@@ -43,12 +43,21 @@ pub async fn run(g: &Global, a: &GatewayArgs) -> Result<u8> {
     if !(hub.starts_with("http://") || hub.starts_with("https://")) {
         bail!("--hub {hub:?}: expected an http:// or https:// URL");
     }
+    let hub_ca = match &a.hub_ca {
+        Some(f) => Some(
+            std::fs::read(f).with_context(|| format!("cannot read --hub-ca {}", f.display()))?,
+        ),
+        None => None,
+    };
     let forward = Forwarder {
         hub: hub.clone(),
         token,
         batch: 50,
         max_backoff: Duration::from_secs(a.max_backoff.max(1)),
+        hub_ca,
     };
+    // Refuse a bad CA file now, not in the background.
+    forward.client().map_err(anyhow::Error::msg)?;
     let serve = ServeArgs {
         http: None,
         tls_cert: None,

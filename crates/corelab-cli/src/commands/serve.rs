@@ -86,10 +86,7 @@ pub async fn run_with(
         let (store, who) = (store.clone(), format!("{}+gateway", actor(g)));
         println!("forwarding to {}", f.hub);
         std::io::stdout().flush()?;
-        tasks.spawn(async move {
-            f.run(store, who).await;
-            Ok(())
-        });
+        tasks.spawn(async move { f.run(store, who).await.map_err(anyhow::Error::msg) });
     }
     if a.workers > 0 {
         let who = format!("{}+planner", actor(g));
