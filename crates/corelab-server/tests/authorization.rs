@@ -43,6 +43,16 @@ fn routes() -> Vec<(Method, &'static str, Option<Value>, &'static str)> {
         ),
         (Method::GET, "/api/v1/trials/T1/jobs", None, results),
         (Method::GET, "/api/v1/trials/T1/jobs/1", None, results),
+        (
+            Method::GET,
+            "/api/v1/trials/T1/jobs/1/provenance",
+            None,
+            results,
+        ),
+        (Method::GET, "/api/v1/status", None, "admin auditor"),
+        (Method::GET, "/api/v1/algorithms", None, "*"),
+        (Method::GET, "/api/v1/quarantine", None, "admin"),
+        (Method::POST, "/api/v1/trials", None, "admin"),
         (Method::GET, "/api/v1/trials/T1/measurements", None, results),
         (Method::POST, "/api/v1/trials/T1/run", None, "admin qc"),
         (Method::GET, "/api/v1/trials/T2", None, "admin auditor qc2"),
@@ -183,7 +193,7 @@ async fn every_role_on_every_route_is_allowed_or_denied_as_the_table_says() {
         wrong.join("\n")
     );
     assert_eq!(checked, USERS.len() * n);
-    assert!(n >= 36, "{n} routes");
+    assert!(n >= 41, "{n} routes");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

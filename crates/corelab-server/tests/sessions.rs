@@ -137,3 +137,63 @@ async fn the_openapi_document_lists_the_routes() {
         assert!(doc["paths"].get(p).is_some(), "{p} missing");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_creates_a_trial_and_reads_status_algorithms_and_quarantine() {
+    let lab = Lab::start(false).await;
+    let toml = "[trial]\nid = \"T3\"\nsponsor = \"S\"\nprotocol = \"P3\"\nphase = \"II\"\n\n[[sites]]\nid = \"S09\"\nname = \"Nine\"\n";
+    let r = lab
+        .req(Some("admin"), Method::POST, "/api/v1/trials")
+        .header("content-type", "application/toml")
+        .body(toml)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let t = lab.get_json("admin", "/api/v1/trials/T3").await;
+    assert_eq!(t["trial"]["sites"], 1);
+    // Again: a conflict; a broken file: 400 naming the line.
+    let again = lab
+        .req(Some("admin"), Method::POST, "/api/v1/trials")
+        .body(toml)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 409);
+    let bad = lab
+        .req(Some("admin"), Method::POST, "/api/v1/trials")
+        .body("[trial]\nid = \"T4\"\nsponsr = \"S\"\n")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+    let problem: serde_json::Value = bad.json().await.unwrap();
+    assert!(
+        problem["detail"].as_str().unwrap().contains("sponsr"),
+        "{problem}"
+    );
+    let status = lab.get_json("auditor", "/api/v1/status").await;
+    assert_eq!(status["instances"], 6);
+    assert_eq!(status["trials"].as_array().unwrap().len(), 3);
+    let algos = lab.get_json("reader", "/api/v1/algorithms").await;
+    assert!(
+        algos
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["id"] == "neuro.tissue-seg")
+    );
+    let q = lab.get_json("admin", "/api/v1/quarantine?all=true").await;
+    assert_eq!(q["total"], 0);
+    // A job that does not exist has no provenance.
+    let r = lab
+        .req(
+            Some("qc"),
+            Method::GET,
+            "/api/v1/trials/T1/jobs/1/provenance",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+}

@@ -23,7 +23,10 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/login", post(auth::login))
         .route("/api/v1/logout", post(auth::logout))
         .route("/api/v1/me", get(me))
-        .route("/api/v1/trials", get(trials))
+        .route("/api/v1/status", get(status))
+        .route("/api/v1/algorithms", get(algorithms))
+        .route("/api/v1/quarantine", get(quarantine))
+        .route("/api/v1/trials", get(trials).post(create_trial))
         .route("/api/v1/trials/{trial}", get(trial))
         .route("/api/v1/trials/{trial}/sites", get(sites))
         .route("/api/v1/trials/{trial}/subjects", get(subjects))
@@ -47,6 +50,10 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/api/v1/trials/{trial}/jobs", get(jobs))
         .route("/api/v1/trials/{trial}/jobs/{id}", get(job))
+        .route(
+            "/api/v1/trials/{trial}/jobs/{id}/provenance",
+            get(provenance),
+        )
         .route("/api/v1/trials/{trial}/run", post(run))
         .route("/api/v1/trials/{trial}/measurements", get(measurements))
         .route("/api/v1/audit/events", get(audit_events))
@@ -613,4 +620,101 @@ pub async fn add_user(
         )
         .await?;
     Ok((StatusCode::CREATED, Json(info)).into_response())
+}
+
+#[utoipa::path(get, path = "/api/v1/status", tag = "catalogue",
+    responses((status = 200, description = "what the installation holds (corelab status --json)")))]
+pub async fn status(State(state): State<AppState>, Authed(p): Authed) -> ApiResult<Response> {
+    allow(&p, Action::ReadAudit, &Scope::installation())?;
+    Ok(Json(state.store.status().await?).into_response())
+}
+
+#[utoipa::path(get, path = "/api/v1/algorithms", tag = "results",
+    responses((status = 200, description = "the algorithm catalogue with versions, inputs, parameters and measurements")))]
+pub async fn algorithms(Authed(_p): Authed) -> ApiResult<Response> {
+    let registry = corelab_algo::Registry::builtin();
+    let doc: Vec<Value> = registry
+        .all()
+        .map(|a| {
+            json!({
+                "id": a.id(),
+                "version": a.version(),
+                "description": a.description(),
+                "references": a.references(),
+                "inputs": a.inputs(),
+                "parameters": a.parameters(),
+                "parameters_schema": corelab_algo::params::json_schema(&a.parameters()),
+                "measurements": a.measurements(),
+                "images": a.images(),
+            })
+        })
+        .collect();
+    Ok(Json(doc).into_response())
+}
+
+/// `?all=true` lists released and discarded objects too.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct QuarantineQuery {
+    /// Resolved ones too.
+    pub all: Option<bool>,
+    /// At most this many.
+    pub limit: Option<i64>,
+    /// After skipping this many.
+    pub offset: Option<i64>,
+}
+
+#[utoipa::path(get, path = "/api/v1/quarantine", tag = "catalogue", params(QuarantineQuery),
+    responses((status = 200, description = "a page of quarantined objects with their reasons (never their bytes)")))]
+pub async fn quarantine(
+    State(state): State<AppState>,
+    Authed(p): Authed,
+    Query(q): Query<QuarantineQuery>,
+) -> ApiResult<Response> {
+    allow(&p, Action::ManageTrials, &Scope::installation())?;
+    let pq = PageQuery {
+        limit: q.limit,
+        offset: q.offset,
+    };
+    let rows = state.store.quarantine_list(q.all.unwrap_or(false)).await?;
+    Ok(Json(pq.page(rows)).into_response())
+}
+
+#[utoipa::path(post, path = "/api/v1/trials", tag = "catalogue",
+    request_body(content = String, content_type = "application/toml", description = "the trial file"),
+    responses((status = 201, description = "the trial, its sites and AE titles created and audited"),
+              (status = 400, description = "the trial file is not valid: every problem with its line")))]
+pub async fn create_trial(
+    State(state): State<AppState>,
+    Authed(p): Authed,
+    body: String,
+) -> ApiResult<Response> {
+    allow(&p, Action::ManageTrials, &Scope::installation())?;
+    let file = corelab_core::TrialFile::parse(&body)
+        .map_err(|e| ApiError::bad_request(format!("trial file: {e}")))?;
+    let t = state.store.create_trial(&actor(&p), &file, &body).await?;
+    state.store.checkpoint().await?;
+    Ok((StatusCode::CREATED, Json(t)).into_response())
+}
+
+#[utoipa::path(get, path = "/api/v1/trials/{trial}/jobs/{id}/provenance", tag = "results",
+    params(("trial" = String, Path, description = "trial id"), ("id" = i64, Path, description = "job id")),
+    responses((status = 200, description = "the W3C PROV-JSON record of the job's outputs"),
+              (status = 409, description = "the job has no outputs yet")))]
+pub async fn provenance(
+    State(state): State<AppState>,
+    Authed(p): Authed,
+    Path((trial, id)): Path<(String, i64)>,
+) -> ApiResult<Response> {
+    allow(&p, Action::ReadResults, &Scope::trial(&trial))?;
+    let job = state.store.job(&trial, id).await?;
+    match job.result.as_ref().map(|r| r["provenance"].clone()) {
+        Some(prov) => Ok(Json(prov).into_response()),
+        None => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            format!(
+                "job {id} of trial {trial} is {}: it has no outputs yet",
+                job.state
+            ),
+        )),
+    }
 }
