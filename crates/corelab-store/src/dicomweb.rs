@@ -394,16 +394,15 @@ impl Store {
         sql.text.push_str(" ORDER BY st.id");
         w.page(&mut sql);
         let rows = sql.fetch(self, "studies").await?;
+        let ids = rows
+            .iter()
+            .map(|r| r.try_get::<i64, _>("id"))
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(StoreError::db("reading studies"))?;
+        let mut modalities = self.modalities_in(&ids).await?;
         let mut out = Vec::with_capacity(rows.len());
-        for r in &rows {
-            let id: i64 = r.try_get("id").map_err(StoreError::db("reading studies"))?;
-            let modalities: Vec<String> = sqlx::query_scalar(
-                "SELECT DISTINCT modality FROM series WHERE study_id = $1 ORDER BY modality",
-            )
-            .bind(id)
-            .fetch_all(self.db.pool())
-            .await
-            .map_err(StoreError::db("reading modalities in a study"))?;
+        for (r, id) in rows.iter().zip(&ids) {
+            let modalities = modalities.remove(id).unwrap_or_default();
             out.push(StudyRow {
                 study_uid: need(r, "study_instance_uid")?,
                 study_date: text(r, "study_date")?,
@@ -423,6 +422,28 @@ impl Store {
             });
         }
         Ok(out)
+    }
+
+    /// Modalities in Study of each of `studies`, in one query.
+    async fn modalities_in(
+        &self,
+        studies: &[i64],
+    ) -> Result<std::collections::HashMap<i64, Vec<String>>> {
+        let mut by = std::collections::HashMap::<i64, Vec<String>>::new();
+        if studies.is_empty() {
+            return Ok(by);
+        }
+        let mut sql = Sql::new("SELECT DISTINCT study_id, modality FROM series WHERE 1 = 1");
+        let ps: Vec<String> = studies.iter().map(|id| sql.arg(Arg::Int(*id))).collect();
+        sql.and(&format!("study_id IN ({})", ps.join(", ")));
+        sql.text.push_str(" ORDER BY study_id, modality");
+        for r in sql.fetch(self, "modalities in studies").await? {
+            let ctx = || StoreError::db("reading modalities in studies");
+            by.entry(r.try_get("study_id").map_err(ctx())?)
+                .or_default()
+                .push(r.try_get("modality").map_err(ctx())?);
+        }
+        Ok(by)
     }
 
     /// QIDO-RS: series matching `keys` (of one study, or of any study matching `study`).

@@ -254,23 +254,45 @@ pub async fn qc(
     .into_response())
 }
 
-/// The site a QC target (`series:UID`, `visit:SUBJECT/VISIT`) belongs to.
-pub async fn target_site(state: &AppState, trial: &str, target: &str) -> ApiResult<Option<String>> {
-    let series = state.store.trial_series(trial).await?;
-    Ok(if let Some(uid) = target.strip_prefix("series:") {
-        series
-            .iter()
-            .find(|s| s.series_instance_uid == uid)
-            .map(|s| s.site.clone())
-    } else if let Some(rest) = target.strip_prefix("visit:") {
-        let subject = rest.split('/').next().unwrap_or_default();
-        series
-            .iter()
-            .find(|s| s.subject == subject)
-            .map(|s| s.site.clone())
-    } else {
-        None
-    })
+/// The sites of a trial's QC targets (`series:UID`, `visit:SUBJECT/VISIT`), from its series read
+/// once per request.
+struct TargetSites(Vec<corelab_store::CatalogSeries>);
+
+impl TargetSites {
+    async fn of(state: &AppState, trial: &str) -> ApiResult<Self> {
+        Ok(Self(state.store.trial_series(trial).await?))
+    }
+
+    /// The site `target` belongs to, if the catalogue knows it.
+    fn site(&self, target: &str) -> Option<&str> {
+        let found = if let Some(uid) = target.strip_prefix("series:") {
+            self.0.iter().find(|s| s.series_instance_uid == uid)
+        } else if let Some(rest) = target.strip_prefix("visit:") {
+            let subject = rest.split('/').next().unwrap_or_default();
+            self.0.iter().find(|s| s.subject == subject)
+        } else {
+            None
+        };
+        found.map(|s| s.site.as_str())
+    }
+}
+
+/// The rows of `rows` whose QC target a caller limited to `filter`'s sites may see.
+async fn visible_targets<T>(
+    state: &AppState,
+    trial: &str,
+    filter: &Option<Vec<String>>,
+    rows: Vec<T>,
+    target: impl Fn(&T) -> &str,
+) -> ApiResult<Vec<T>> {
+    if filter.is_none() {
+        return Ok(rows);
+    }
+    let sites = TargetSites::of(state, trial).await?;
+    Ok(rows
+        .into_iter()
+        .filter(|r| visible(filter, sites.site(target(r)).unwrap_or_default()))
+        .collect())
 }
 
 #[utoipa::path(get, path = "/api/v1/trials/{trial}/qc/decisions", tag = "qc",
@@ -285,19 +307,8 @@ pub async fn qc_decisions(
     allow(&p, Action::ReadQc, &Scope::trial(&trial))?;
     trial_exists(&state, &trial).await?;
     let f = p.site_filter(Action::ReadQc, &trial);
-    let mut rows = Vec::new();
-    for d in state.store.qc_decisions(&trial).await? {
-        if f.is_none()
-            || visible(
-                &f,
-                &target_site(&state, &trial, &d.target)
-                    .await?
-                    .unwrap_or_default(),
-            )
-        {
-            rows.push(d);
-        }
-    }
+    let all = state.store.qc_decisions(&trial).await?;
+    let rows = visible_targets(&state, &trial, &f, all, |d| &d.target).await?;
     Ok(Json(pq.page(rows)).into_response())
 }
 
@@ -333,46 +344,21 @@ pub async fn decide_qc(
     Ok((StatusCode::CREATED, Json(rec)).into_response())
 }
 
-/// `?all=true` lists closed queries too.
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-pub struct QueriesQuery {
-    /// Closed ones too.
-    pub all: Option<bool>,
-    /// At most this many.
-    pub limit: Option<i64>,
-    /// After skipping this many.
-    pub offset: Option<i64>,
-}
-
 #[utoipa::path(get, path = "/api/v1/trials/{trial}/queries", tag = "qc",
-    params(("trial" = String, Path, description = "trial id"), QueriesQuery),
+    params(("trial" = String, Path, description = "trial id"), AllQuery, PageQuery),
     responses((status = 200, description = "a page of queries (a site user's: their sites' only)")))]
 pub async fn queries(
     State(state): State<AppState>,
     Authed(p): Authed,
     Path(trial): Path<String>,
-    Query(q): Query<QueriesQuery>,
+    Query(a): Query<AllQuery>,
+    Query(pq): Query<PageQuery>,
 ) -> ApiResult<Response> {
     allow(&p, Action::ReadQc, &Scope::trial(&trial))?;
     trial_exists(&state, &trial).await?;
     let f = p.site_filter(Action::ReadQc, &trial);
-    let mut rows = Vec::new();
-    for x in state.store.queries(&trial, q.all.unwrap_or(false)).await? {
-        if f.is_none()
-            || visible(
-                &f,
-                &target_site(&state, &trial, &x.target)
-                    .await?
-                    .unwrap_or_default(),
-            )
-        {
-            rows.push(x);
-        }
-    }
-    let pq = PageQuery {
-        limit: q.limit,
-        offset: q.offset,
-    };
+    let all = state.store.queries(&trial, a.all()).await?;
+    let rows = visible_targets(&state, &trial, &f, all, |q| &q.target).await?;
     Ok(Json(pq.page(rows)).into_response())
 }
 
@@ -420,7 +406,10 @@ pub async fn answer_query(
     Json(t): Json<StepText>,
 ) -> ApiResult<Response> {
     let q = state.store.query(&trial, id).await?;
-    let site = target_site(&state, &trial, &q.target).await?;
+    let site = TargetSites::of(&state, &trial)
+        .await?
+        .site(&q.target)
+        .map(str::to_owned);
     let scope = match &site {
         Some(s) => Scope::site(&trial, s),
         None => Scope::trial(&trial),
@@ -524,29 +513,22 @@ pub async fn measurements(
     Ok(Json(pq.page(state.store.measurements(&trial).await?)).into_response())
 }
 
-/// `?since=` (RFC 3339) and the page.
+/// `?since=` (RFC 3339).
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
-pub struct AuditQuery {
+pub struct SinceQuery {
     /// Events at or after this time.
     pub since: Option<String>,
-    /// At most this many.
-    pub limit: Option<i64>,
-    /// After skipping this many.
-    pub offset: Option<i64>,
 }
 
-#[utoipa::path(get, path = "/api/v1/audit/events", tag = "audit", params(AuditQuery),
+#[utoipa::path(get, path = "/api/v1/audit/events", tag = "audit", params(SinceQuery, PageQuery),
     responses((status = 200, description = "a page of audit events, in order")))]
 pub async fn audit_events(
     State(state): State<AppState>,
     Authed(p): Authed,
-    Query(q): Query<AuditQuery>,
+    Query(q): Query<SinceQuery>,
+    Query(pq): Query<PageQuery>,
 ) -> ApiResult<Response> {
     allow(&p, Action::ReadAudit, &Scope::installation())?;
-    let pq = PageQuery {
-        limit: q.limit,
-        offset: q.offset,
-    };
     let events = state
         .store
         .audit_events(q.since.as_deref(), Some(pq.offset() + pq.limit()))
@@ -652,30 +634,29 @@ pub async fn algorithms(Authed(_p): Authed) -> ApiResult<Response> {
     Ok(Json(doc).into_response())
 }
 
-/// `?all=true` lists released and discarded objects too.
+/// `?all=true`: resolved ones too (closed queries, released or discarded objects).
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
-pub struct QuarantineQuery {
+pub struct AllQuery {
     /// Resolved ones too.
     pub all: Option<bool>,
-    /// At most this many.
-    pub limit: Option<i64>,
-    /// After skipping this many.
-    pub offset: Option<i64>,
 }
 
-#[utoipa::path(get, path = "/api/v1/quarantine", tag = "catalogue", params(QuarantineQuery),
+impl AllQuery {
+    fn all(&self) -> bool {
+        self.all.unwrap_or(false)
+    }
+}
+
+#[utoipa::path(get, path = "/api/v1/quarantine", tag = "catalogue", params(AllQuery, PageQuery),
     responses((status = 200, description = "a page of quarantined objects with their reasons (never their bytes)")))]
 pub async fn quarantine(
     State(state): State<AppState>,
     Authed(p): Authed,
-    Query(q): Query<QuarantineQuery>,
+    Query(a): Query<AllQuery>,
+    Query(pq): Query<PageQuery>,
 ) -> ApiResult<Response> {
     allow(&p, Action::ManageTrials, &Scope::installation())?;
-    let pq = PageQuery {
-        limit: q.limit,
-        offset: q.offset,
-    };
-    let rows = state.store.quarantine_list(q.all.unwrap_or(false)).await?;
+    let rows = state.store.quarantine_list(a.all()).await?;
     Ok(Json(pq.page(rows)).into_response())
 }
 

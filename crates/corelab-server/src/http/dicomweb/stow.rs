@@ -108,15 +108,20 @@ fn boundary(headers: &HeaderMap) -> ApiResult<String> {
         .ok_or_else(|| ApiError::bad_request(format!("Content-Type {ct:?} has no boundary")))
 }
 
-/// The SOP Class and Instance UIDs and the Study Instance UID an object was sent with.
-fn sent_uids(bytes: &[u8]) -> Option<(String, String, String)> {
-    let p = corelab_dicom::read::read_bytes(bytes).ok()?;
-    let t = |tag| corelab_dicom::values::text(&p.dataset, tag).unwrap_or_default();
-    Some((
-        t(tags::SOP_CLASS_UID),
-        t(tags::SOP_INSTANCE_UID),
-        t(tags::STUDY_INSTANCE_UID),
-    ))
+/// The SOP Class and Instance UIDs and the Study Instance UID an object was sent with (parsing
+/// is CPU work: off the async threads).
+async fn sent_uids(bytes: Bytes) -> ApiResult<Option<(String, String, String)>> {
+    tokio::task::spawn_blocking(move || {
+        let p = corelab_dicom::read::read_bytes(&bytes).ok()?;
+        let t = |tag| corelab_dicom::values::text(&p.dataset, tag).unwrap_or_default();
+        Some((
+            t(tags::SOP_CLASS_UID),
+            t(tags::SOP_INSTANCE_UID),
+            t(tags::STUDY_INSTANCE_UID),
+        ))
+    })
+    .await
+    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
 }
 
 fn failed_item(uids: &Option<(String, String, String)>, reason: u16) -> Value {
@@ -165,10 +170,7 @@ async fn stow(
             continue;
         }
         if let Some(study) = &study {
-            let b = bytes.clone();
-            let uids = tokio::task::spawn_blocking(move || sent_uids(&b))
-                .await
-                .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+            let uids = sent_uids(bytes.clone()).await?;
             if let Some((_, _, st)) = &uids
                 && st != study
             {
@@ -217,10 +219,7 @@ async fn stow(
             Outcome::Quarantined { reason, .. }
             | Outcome::Refused { reason }
             | Outcome::Skipped { reason } => {
-                let b = bytes.clone();
-                let uids = tokio::task::spawn_blocking(move || sent_uids(&b))
-                    .await
-                    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+                let uids = sent_uids(bytes.clone()).await?;
                 let code = if uids.is_some() {
                     PROCESSING_FAILURE
                 } else {
