@@ -6,8 +6,7 @@
 
 mod common;
 
-use common::{corelab, json, lab_with_trial};
-use std::io::{BufRead, BufReader};
+use common::{corelab, json, lab_with_trial, start};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -28,32 +27,10 @@ ae_titles = ["S01PACS"]
 options = ["retain-long-modified-dates"]
 "#;
 
-/// Starts `corelab ARGS` and returns it with its first line of output.
-fn start(data: &Path, args: &[&str]) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_corelab"))
-        .arg("--data")
-        .arg(data)
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    out.read_line(&mut line).unwrap();
-    // Keep reading so that later lines never block the process.
-    std::thread::spawn(move || {
-        let mut sink = String::new();
-        while out.read_line(&mut sink).map(|n| n > 0).unwrap_or(false) {
-            sink.clear();
-        }
-    });
-    (child, line)
-}
-
 fn hub(data: &Path, port: u16, cert: &Path, key: &Path) -> Child {
     let (child, line) = start(
         data,
+        &[],
         &[
             "serve",
             "--http",
@@ -122,6 +99,7 @@ fn every_instance_reaches_the_hub_once_though_the_hub_dies_mid_send() {
     let mut the_hub = hub(&hub_data, port, &cert, &key);
     let (mut gateway, line) = start(
         &gw_data,
+        &[],
         &[
             "gateway",
             "--hub",

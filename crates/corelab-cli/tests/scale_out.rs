@@ -4,11 +4,11 @@
 
 mod common;
 
-use common::json;
+use common::{corelab_env, json, ok};
 use corelab_testkit::{PgDb, S3Server};
 use serde_json::Value;
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 const TRIAL: &str = r#"
@@ -55,20 +55,6 @@ params = { shrink = 4, levels = 3, iterations = 50, convergence = 0.0 }
 inputs = { image = "T1w" }
 "#;
 
-fn run(data: &Path, env: &[(String, String)], args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_corelab"))
-        .arg("--data")
-        .arg(data)
-        .args(args)
-        .envs(env.iter().map(|(k, v)| (k, v)))
-        .output()
-        .unwrap()
-}
-
-fn ok(o: &Output) {
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-}
-
 fn worker(data: &Path, env: &[(String, String)], name: &str) -> Child {
     Command::new(env!("CARGO_BIN_EXE_corelab"))
         .arg("--data")
@@ -90,7 +76,7 @@ fn worker(data: &Path, env: &[(String, String)], name: &str) -> Child {
 }
 
 fn jobs(data: &Path, env: &[(String, String)]) -> Vec<Value> {
-    json(&run(data, env, &["--json", "jobs", "MS-SCALE"]))
+    json(&corelab_env(data, env, &["--json", "jobs", "MS-SCALE"]))
         .as_array()
         .unwrap()
         .clone()
@@ -103,7 +89,7 @@ fn a_worker_killed_mid_job_leaves_the_job_to_another_that_completes_it_once() {
     let env = s3.env();
     let dir = tempfile::tempdir().unwrap();
     let phantom = dir.path().join("phantom");
-    ok(&run(
+    ok(&corelab_env(
         &dir.path().join("scratch"),
         &[],
         &[
@@ -120,20 +106,20 @@ fn a_worker_killed_mid_job_leaves_the_job_to_another_that_completes_it_once() {
         ],
     ));
     let lab = dir.path().join("lab");
-    ok(&run(
+    ok(&corelab_env(
         &lab,
         &env,
         &["init", "--database", &pg.url, "--store", &s3.url("scale")],
     ));
     let file = dir.path().join("trial.toml");
     std::fs::write(&file, TRIAL).unwrap();
-    ok(&run(
+    ok(&corelab_env(
         &lab,
         &env,
         &["trial", "create", file.to_str().unwrap()],
     ));
     for (site, subject) in [("S01", "MS-001"), ("S02", "MS-002")] {
-        ok(&run(
+        ok(&corelab_env(
             &lab,
             &env,
             &[
@@ -145,8 +131,8 @@ fn a_worker_killed_mid_job_leaves_the_job_to_another_that_completes_it_once() {
             ],
         ));
     }
-    ok(&run(&lab, &env, &["trial", "lock", "MS-SCALE"]));
-    let planned = json(&run(&lab, &env, &["--json", "run", "MS-SCALE"]));
+    ok(&corelab_env(&lab, &env, &["trial", "lock", "MS-SCALE"]));
+    let planned = json(&corelab_env(&lab, &env, &["--json", "run", "MS-SCALE"]));
     assert_eq!(planned["enqueued"], 4, "{planned:#}");
 
     // Worker A takes a job; it is killed while the job runs.
@@ -192,7 +178,7 @@ fn a_worker_killed_mid_job_leaves_the_job_to_another_that_completes_it_once() {
     );
 
     // Each job succeeded once: one job.succeed each, A's start and B's takeover of the job.
-    let log = json(&run(&lab, &env, &["--json", "audit", "log"]));
+    let log = json(&corelab_env(&lab, &env, &["--json", "audit", "log"]));
     let events: Vec<&Value> = log.as_array().unwrap().iter().collect();
     let of = |action: &str, id: i64| {
         events
@@ -204,6 +190,6 @@ fn a_worker_killed_mid_job_leaves_the_job_to_another_that_completes_it_once() {
         assert_eq!(of("job.succeed", j["id"].as_i64().unwrap()), 1, "{j:#}");
     }
     assert_eq!(of("job.start", taken), 2);
-    let verify = json(&run(&lab, &env, &["--json", "audit", "verify"]));
+    let verify = json(&corelab_env(&lab, &env, &["--json", "audit", "verify"]));
     assert_eq!(verify["ok"], true, "{verify:#}");
 }

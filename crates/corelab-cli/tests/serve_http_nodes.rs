@@ -6,12 +6,11 @@
 
 mod common;
 
-use common::json;
+use common::{corelab_env, json, ok};
 use corelab_testkit::{PgDb, S3Server};
 use serde_json::{Value, json};
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::Child;
 
 const TRIAL: &str = r#"
 [trial]
@@ -57,35 +56,9 @@ params = { shrink = 4, levels = 3, iterations = 50, convergence = 0.0 }
 inputs = { image = "T1w" }
 "#;
 
-fn run(data: &Path, env: &[(String, String)], args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_corelab"))
-        .arg("--data")
-        .arg(data)
-        .args(args)
-        .envs(env.iter().map(|(k, v)| (k, v)))
-        .output()
-        .unwrap()
-}
-
-fn ok(o: &Output) {
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-}
-
 /// A `corelab serve --http` node on a free port; returns it and its base URL.
 fn node(data: &Path, env: &[(String, String)]) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_corelab"))
-        .arg("--data")
-        .arg(data)
-        .args(["serve", "--http", "127.0.0.1:0"])
-        .envs(env.iter().map(|(k, v)| (k, v)))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    let (child, line) = common::start(data, env, &["serve", "--http", "127.0.0.1:0"]);
     let addr = line
         .trim()
         .strip_prefix("http: listening on ")
@@ -133,7 +106,7 @@ async fn two_api_nodes_and_a_worker_on_postgres_and_s3_serve_one_trial() {
     let env = s3.env();
     let dir = tempfile::tempdir().unwrap();
     let phantom = dir.path().join("phantom");
-    ok(&run(
+    ok(&corelab_env(
         &dir.path().join("scratch"),
         &[],
         &[
@@ -150,14 +123,14 @@ async fn two_api_nodes_and_a_worker_on_postgres_and_s3_serve_one_trial() {
         ],
     ));
     let lab = dir.path().join("lab");
-    ok(&run(
+    ok(&corelab_env(
         &lab,
         &env,
         &["init", "--database", &pg.url, "--store", &s3.url("nodes")],
     ));
     let file = dir.path().join("trial.toml");
     std::fs::write(&file, TRIAL).unwrap();
-    ok(&run(
+    ok(&corelab_env(
         &lab,
         &env,
         &["trial", "create", file.to_str().unwrap()],
@@ -169,7 +142,7 @@ async fn two_api_nodes_and_a_worker_on_postgres_and_s3_serve_one_trial() {
         ("site1", "site@MS-NODES/S01"),
         ("qc", "qc@MS-NODES"),
     ] {
-        ok(&run(
+        ok(&corelab_env(
             &lab,
             &env,
             &[
@@ -229,7 +202,7 @@ async fn two_api_nodes_and_a_worker_on_postgres_and_s3_serve_one_trial() {
     assert_eq!(stored as usize, objects.len());
 
     // The core lab locks the trial and starts the run on B; a worker runs the jobs.
-    ok(&run(&lab, &env, &["trial", "lock", "MS-NODES"]));
+    ok(&corelab_env(&lab, &env, &["trial", "lock", "MS-NODES"]));
     let qc = login(&c, &url_b, "qc").await;
     let r = c
         .post(format!("{url_b}/api/v1/trials/MS-NODES/run"))
@@ -243,7 +216,7 @@ async fn two_api_nodes_and_a_worker_on_postgres_and_s3_serve_one_trial() {
     let lab2 = lab.clone();
     let env2 = env.clone();
     let worker = tokio::task::spawn_blocking(move || {
-        run(
+        corelab_env(
             &lab2,
             &env2,
             &["worker", "--trial", "MS-NODES", "--name", "W", "--once"],
@@ -287,6 +260,6 @@ async fn two_api_nodes_and_a_worker_on_postgres_and_s3_serve_one_trial() {
         n.kill().unwrap();
         n.wait().unwrap();
     }
-    let verify = json(&run(&lab, &env, &["--json", "audit", "verify"]));
+    let verify = json(&corelab_env(&lab, &env, &["--json", "audit", "verify"]));
     assert_eq!(verify["ok"], true, "{verify:#}");
 }

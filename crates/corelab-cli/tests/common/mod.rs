@@ -16,6 +16,46 @@ pub fn corelab(data: &Path, args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// [`corelab`] with environment variables (an S3 server's credentials).
+pub fn corelab_env(data: &Path, env: &[(String, String)], args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_corelab"))
+        .arg("--data")
+        .arg(data)
+        .args(args)
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .output()
+        .unwrap()
+}
+
+/// Asserts that a command succeeded, with its stderr in the message.
+pub fn ok(o: &Output) {
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+/// Starts `corelab --data DATA ARGS…` (with `env`) and returns it with the first line it prints
+/// (a server's address); what it prints later is read and dropped, so it never blocks.
+pub fn start(data: &Path, env: &[(String, String)], args: &[&str]) -> (Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_corelab"))
+        .arg("--data")
+        .arg(data)
+        .args(args)
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    std::thread::spawn(move || {
+        let mut sink = String::new();
+        while out.read_line(&mut sink).map(|n| n > 0).unwrap_or(false) {
+            sink.clear();
+        }
+    });
+    (child, line)
+}
+
 /// The command's stdout as JSON (with its output in the panic message when it is not).
 pub fn json(o: &Output) -> serde_json::Value {
     serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
@@ -69,19 +109,9 @@ pub fn serve(data: &Path) -> Server {
 
 /// [`serve`] with more options.
 pub fn serve_with(data: &Path, options: &[&str]) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_corelab"))
-        .arg("--data")
-        .arg(data)
-        .args(["serve", "--dicom", "127.0.0.1:0", "--aet", "CORELAB"])
-        .args(options)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    let mut args = vec!["serve", "--dicom", "127.0.0.1:0", "--aet", "CORELAB"];
+    args.extend_from_slice(options);
+    let (child, line) = start(data, &[], &args);
     let port = line
         .split("127.0.0.1:")
         .nth(1)
