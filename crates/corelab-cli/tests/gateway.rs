@@ -234,3 +234,86 @@ fn scan(dir: &Path, found: &mut Vec<String>) {
         }
     }
 }
+
+#[test]
+fn a_gateway_without_what_it_needs_says_what_is_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    let gw = lab_with_trial(dir.path(), TRIAL);
+    let empty = dir.path().join("empty.token");
+    std::fs::write(&empty, "\n").unwrap();
+    let token = dir.path().join("ok.token");
+    std::fs::write(&token, "abc\n").unwrap();
+    let not_pem = dir.path().join("ca.pem");
+    std::fs::write(&not_pem, "not a certificate").unwrap();
+    let (e, t, c) = (
+        empty.to_str().unwrap(),
+        token.to_str().unwrap(),
+        not_pem.to_str().unwrap(),
+    );
+    let missing = dir.path().join("missing.token");
+    let m = missing.to_str().unwrap();
+    for (args, why) in [
+        (vec!["gateway", "--hub", "https://hub"], "--token-file"),
+        (
+            vec![
+                "gateway",
+                "--hub",
+                "https://hub",
+                "--token-file",
+                e,
+                "--dicom",
+                "127.0.0.1:0",
+            ],
+            "the token is empty",
+        ),
+        (
+            vec![
+                "gateway",
+                "--hub",
+                "https://hub",
+                "--token-file",
+                m,
+                "--dicom",
+                "127.0.0.1:0",
+            ],
+            "missing.token",
+        ),
+        (
+            vec![
+                "gateway",
+                "--hub",
+                "ftp://hub",
+                "--token-file",
+                t,
+                "--dicom",
+                "127.0.0.1:0",
+            ],
+            "http:// or https://",
+        ),
+        (
+            vec![
+                "gateway",
+                "--hub",
+                "https://hub",
+                "--hub-ca",
+                c,
+                "--token-file",
+                t,
+                "--dicom",
+                "127.0.0.1:0",
+            ],
+            "CA",
+        ),
+    ] {
+        let o = corelab(&gw, &args);
+        assert_eq!(o.status.code(), Some(1), "{args:?}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains(why), "{args:?}: {err}");
+    }
+    // Nothing was received, so nothing is pending.
+    let s = json(&corelab(&gw, &["--json", "gateway", "status"]));
+    assert_eq!(
+        (s["pending"].as_i64(), s["sent"].as_i64()),
+        (Some(0), Some(0))
+    );
+}
