@@ -149,6 +149,27 @@ pub async fn evaluate(
     Ok((report, evaluation))
 }
 
+/// The latest of people's `decisions` (in the order recorded) on each target.
+pub fn latest_decisions(decisions: &[QcDecision]) -> BTreeMap<String, Decision> {
+    decisions
+        .iter()
+        .map(|d| {
+            let status = if d.status == "pass" {
+                Status::Pass
+            } else {
+                Status::Fail
+            };
+            let decision = Decision {
+                status,
+                reason: d.reason.clone(),
+                actor: d.actor.clone(),
+                at: d.created_at.clone(),
+            };
+            (d.target.clone(), decision)
+        })
+        .collect()
+}
+
 /// The verdict on a trial's series by its trial file, with people's decisions standing over
 /// the computed statuses (the latest decision on a target wins).
 pub fn judge(
@@ -158,20 +179,8 @@ pub fn judge(
     facts: &[SeriesFacts],
     decisions: &[QcDecision],
 ) -> QcReport {
-    let decided: BTreeMap<&str, &QcDecision> =
-        decisions.iter().map(|d| (d.target.as_str(), d)).collect();
-    let decision = |target: &str| {
-        decided.get(target).map(|d| Decision {
-            status: if d.status == "pass" {
-                Status::Pass
-            } else {
-                Status::Fail
-            },
-            reason: d.reason.clone(),
-            actor: d.actor.clone(),
-            at: d.created_at.clone(),
-        })
-    };
+    let decided = latest_decisions(decisions);
+    let decision = |target: &str| decided.get(target).cloned();
     let mut by_subject: BTreeMap<(&str, &str), Vec<&SeriesFacts>> = BTreeMap::new();
     for f in facts {
         by_subject

@@ -15,6 +15,7 @@ pub mod consistency;
 pub mod evaluate;
 pub mod external;
 pub mod files;
+pub mod images;
 pub mod jobs;
 pub mod quality;
 pub mod report;

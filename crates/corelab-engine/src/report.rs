@@ -3,11 +3,11 @@
 //! its checks, and a person's decision (`pass` or `fail` with a reason) stands over the computed
 //! one, which is kept beside it.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// The QC status of a check, a series or a visit.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     /// Conforms.
@@ -38,7 +38,7 @@ impl Status {
 }
 
 /// One check: what was measured, what was required, and the verdict.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Check {
     /// What is checked, e.g. `slice_thickness_mm`, `window`, `scanner.model`.
     pub item: String,
@@ -49,7 +49,7 @@ pub struct Check {
     /// The verdict.
     pub status: Status,
     /// Why, when it is not a pass.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
 }
 
@@ -96,7 +96,7 @@ pub fn worst<'a>(checks: impl IntoIterator<Item = &'a Check>) -> Status {
 }
 
 /// A person's decision standing over a computed status.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Decision {
     /// `pass` or `fail`.
     pub status: Status,
@@ -109,7 +109,7 @@ pub struct Decision {
 }
 
 /// QC of one series.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SeriesQc {
     /// Series Instance UID (de-identified); the target `series:UID` of decisions and queries.
     pub series_instance_uid: String,
@@ -126,7 +126,7 @@ pub struct SeriesQc {
     /// `role`, `ambiguous` or `unmatched`.
     pub classification: String,
     /// The roles that matched, when several did.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub candidates: Vec<String>,
     /// Conformance, plausibility, geometry and quality checks.
     pub checks: Vec<Check>,
@@ -137,12 +137,12 @@ pub struct SeriesQc {
     /// The status that stands (the decision's, or the computed one).
     pub status: Status,
     /// A person's decision, if one was taken.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decision: Option<Decision>,
 }
 
 /// QC of one subject's visit.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct VisitQc {
     /// The protocol's visit name, or `unscheduled` for studies that could not be filed.
     pub visit: String,
@@ -171,7 +171,7 @@ pub struct VisitQc {
     /// The status that stands.
     pub status: Status,
     /// A person's decision, if one was taken.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decision: Option<Decision>,
 }
 
@@ -183,7 +183,7 @@ impl VisitQc {
 }
 
 /// QC of one subject.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SubjectQc {
     /// The subject (pseudonym).
     pub subject: String,
@@ -196,7 +196,7 @@ pub struct SubjectQc {
 }
 
 /// Counts of statuses.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Counts {
     /// Passed.
     pub pass: usize,
@@ -220,7 +220,7 @@ impl Counts {
 }
 
 /// The QC of a trial.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct QcReport {
     /// The trial.
     pub trial: String,
@@ -252,6 +252,35 @@ impl QcReport {
             series,
             visits,
         }
+    }
+
+    /// This (stored) report with `decision` — the latest decision on each target — standing
+    /// over the computed statuses again, rolled up as the evaluation does: a scheduled visit that
+    /// is not pending is the worst of its own checks and its series' statuses. It shows a stored
+    /// evaluation with the decisions made since, without measuring the images again; the next
+    /// evaluation gives the same statuses.
+    pub fn redecide(self, decision: &dyn Fn(&str) -> Option<Decision>) -> Self {
+        let mut subjects = self.subjects;
+        for s in &mut subjects {
+            for v in &mut s.visits {
+                for x in &mut v.series {
+                    x.decision = decision(&format!("series:{}", x.series_instance_uid));
+                    x.status = x.decision.as_ref().map_or(x.computed_status, |d| d.status);
+                }
+                if v.target_day.is_some() && v.computed_status != Status::Pending {
+                    v.computed_status = worst(&v.checks).max(
+                        v.series
+                            .iter()
+                            .map(|x| x.status)
+                            .max()
+                            .unwrap_or(Status::Pass),
+                    );
+                }
+                v.decision = decision(&VisitQc::target(&s.subject, &v.visit));
+                v.status = v.decision.as_ref().map_or(v.computed_status, |d| d.status);
+            }
+        }
+        Self::new(&self.trial, &self.protocol_sha256, subjects)
     }
 
     /// Whether anything is to be reviewed or failed.

@@ -134,3 +134,47 @@ fn an_unreadable_object_is_a_review_not_a_crash() {
         .find(|c| c.item == "header" || c.item == "volume");
     assert!(header.is_some(), "{:#?}", s.checks);
 }
+
+/// A stored report with the decisions made since applied (`QcReport::redecide`, what the web UI
+/// shows before the next evaluation) is exactly the report judged with those decisions, through a
+/// JSON round trip as the store keeps it.
+#[test]
+fn a_stored_report_redecided_is_the_report_judged_with_the_decisions() {
+    let file = TrialFile::parse(PROTOCOL).unwrap();
+    let all = [
+        facts("pydicom_test_files/MR_small.dcm", "MR"),
+        facts("pydicom_test_files/CT_small.dcm", "CT"),
+    ];
+    let stored = judge("CORPUS", "x", &file, &all, &[]);
+    let decision = |id: i64, target: &str, status: &str| corelab_store::QcDecision {
+        id,
+        target: target.into(),
+        status: status.into(),
+        reason: format!("decided {id}"),
+        actor: "test".into(),
+        created_at: format!("2026-12-04T10:00:0{id}Z"),
+    };
+    let decisions = [
+        decision(1, "series:pydicom_test_files/MR_small.dcm", "fail"),
+        decision(2, "series:pydicom_test_files/MR_small.dcm", "pass"),
+        decision(3, "series:pydicom_test_files/CT_small.dcm", "fail"),
+    ];
+    let judged = judge("CORPUS", "x", &file, &all, &decisions);
+    let round: corelab_engine::report::QcReport =
+        serde_json::from_value(serde_json::to_value(&stored).unwrap()).unwrap();
+    let decided = corelab_engine::evaluate::latest_decisions(&decisions);
+    let redecided = round.redecide(&|t| decided.get(t).cloned());
+    assert_eq!(redecided, judged);
+    let series = &judged.subjects[0].visits[0].series;
+    let mr = series.iter().find(|s| s.modality == "MR").unwrap();
+    assert_eq!(
+        (mr.computed_status, mr.status),
+        (Status::Fail, Status::Pass),
+        "the latest decision wins"
+    );
+    assert_eq!(
+        judged.subjects[0].visits[0].status,
+        Status::Fail,
+        "the rejected CT fails the visit"
+    );
+}

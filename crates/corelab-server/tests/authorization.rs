@@ -49,6 +49,20 @@ fn routes() -> Vec<(Method, &'static str, Option<Value>, &'static str)> {
             None,
             results,
         ),
+        (Method::GET, "/api/v1/trials/T1/dashboard", None, cat),
+        (Method::GET, "/api/v1/trials/T1/series/1.2.3", None, cat),
+        (
+            Method::GET,
+            "/api/v1/trials/T1/series/1.2.3/volume.nii.gz",
+            None,
+            images,
+        ),
+        (
+            Method::GET,
+            "/api/v1/trials/T1/jobs/1/images/mask.nii.gz",
+            None,
+            results,
+        ),
         (Method::GET, "/api/v1/status", None, "admin auditor"),
         (Method::GET, "/api/v1/algorithms", None, "*"),
         (Method::GET, "/api/v1/quarantine", None, "admin"),
@@ -193,7 +207,7 @@ async fn every_role_on_every_route_is_allowed_or_denied_as_the_table_says() {
         wrong.join("\n")
     );
     assert_eq!(checked, USERS.len() * n);
-    assert!(n >= 41, "{n} routes");
+    assert!(n >= 45, "{n} routes");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -42,6 +42,6 @@ pub use installation::Installation;
 pub use jobs::{Enqueued, Job, JobDone, NewJob, NewMeasurement, StoredMeasurement};
 pub use locks::TrialLock;
 pub use qc::{CatalogSeries, QcDecision, QcEvaluation, QcQuery, QueryStep};
-pub use store::{Overrides, Store, WriteTx};
+pub use store::{AuditFilter, Overrides, Store, WriteTx};
 pub use subjects::{OriginalIdentity, Revealed, SubjectLink};
 pub use users::{Credentials, NewUser, UserInfo};

@@ -262,6 +262,48 @@ impl Store {
         rows.iter().map(AuditEvent::from_row).collect()
     }
 
+    /// Events matching `f`, newest first when `f.newest_first`: at most `limit` after skipping
+    /// `offset`. Each given field must match exactly, `text` anywhere in the actor, action,
+    /// object or reason (case-sensitive substring).
+    pub async fn search_audit(
+        &self,
+        f: &AuditFilter,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Vec<AuditEvent>> {
+        let order = if f.newest_first { "DESC" } else { "ASC" };
+        let text = f.text.as_deref().filter(|t| !t.is_empty()).map(|t| {
+            format!(
+                "%{}%",
+                t.replace('\\', "\\\\")
+                    .replace('%', "\\%")
+                    .replace('_', "\\_")
+            )
+        });
+        let sql = format!(
+            "SELECT {} FROM audit_events WHERE at >= $1 \
+             AND ($2 = '' OR actor = $2) AND ($3 = '' OR action = $3) \
+             AND ($4 = '' OR object_type = $4) AND ($5 = '' OR object_id = $5) \
+             AND ($6 = '' OR actor LIKE $6 ESCAPE '\\' OR action LIKE $6 ESCAPE '\\' \
+                  OR object_id LIKE $6 ESCAPE '\\' OR COALESCE(reason, '') LIKE $6 ESCAPE '\\') \
+             ORDER BY seq {order} LIMIT $7 OFFSET $8",
+            audit::event_columns!()
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(f.since.clone().unwrap_or_default())
+            .bind(f.actor.clone().unwrap_or_default())
+            .bind(f.action.clone().unwrap_or_default())
+            .bind(f.object_type.clone().unwrap_or_default())
+            .bind(f.object_id.clone().unwrap_or_default())
+            .bind(text.unwrap_or_default())
+            .bind(limit.max(0))
+            .bind(offset.max(0))
+            .fetch_all(self.db.pool())
+            .await
+            .map_err(StoreError::db("searching audit_events"))?;
+        rows.iter().map(AuditEvent::from_row).collect()
+    }
+
     /// The installation's audit public key, hex.
     pub fn audit_public_key(&self) -> String {
         self.key.public_hex()
@@ -433,4 +475,24 @@ async fn anchor(store: &Store, cp: &Checkpoint) {
     if let Err(e) = store.blobs.put_record(&name, bytes).await {
         tracing::warn!(seq = cp.seq, error = %e, "audit checkpoint committed but not anchored in the blob store");
     }
+}
+
+/// What [`Store::search_audit`] looks for; `None` fields match anything.
+#[derive(Clone, Debug, Default, serde::Deserialize)]
+pub struct AuditFilter {
+    /// Events at or after this time (RFC 3339).
+    pub since: Option<String>,
+    /// Exactly this actor.
+    pub actor: Option<String>,
+    /// Exactly this action.
+    pub action: Option<String>,
+    /// Exactly this kind of object.
+    pub object_type: Option<String>,
+    /// Exactly this object (with `object_type`: one object's history).
+    pub object_id: Option<String>,
+    /// A substring of the actor, action, object id or reason.
+    pub text: Option<String>,
+    /// Newest first.
+    #[serde(default)]
+    pub newest_first: bool,
 }

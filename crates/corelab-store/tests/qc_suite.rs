@@ -84,3 +84,53 @@ both_backends! {
         assert_eq!(e.to_string(), "no trial NOPE");
     }
 }
+
+both_backends! {
+    async fn the_audit_trail_is_searched_by_actor_action_object_and_text(kind: Kind) {
+        let f = Fixture::new(kind).await;
+        let file = TrialFile::parse(TRIAL).unwrap();
+        f.store.create_trial("test", &file, TRIAL).await.unwrap();
+        let d = f.store
+            .record_qc_decision("http:analyst", "MS-PHASE2-001", "series:1.2", "fail", "motion 100%_bad")
+            .await
+            .unwrap();
+        f.store
+            .record_qc_decision("http:other", "MS-PHASE2-001", "series:3.4", "pass", "fine")
+            .await
+            .unwrap();
+        let search = |filter: corelab_store::AuditFilter| {
+            let store = &f.store;
+            async move { store.search_audit(&filter, 100, 0).await.unwrap() }
+        };
+        let all = f.store.audit_events(None, None).await.unwrap();
+        let by_action = search(corelab_store::AuditFilter { action: Some("qc.decide".into()), ..Default::default() }).await;
+        assert_eq!(by_action.len(), 2);
+        let mine = search(corelab_store::AuditFilter {
+            action: Some("qc.decide".into()),
+            actor: Some("http:analyst".into()),
+            ..Default::default()
+        })
+        .await;
+        assert_eq!(mine.len(), 1);
+        assert_eq!(mine[0].reason.as_deref(), Some(d.reason.as_str()));
+        // One object's history; a text with LIKE's metacharacters matched literally.
+        let object = search(corelab_store::AuditFilter {
+            object_type: Some(mine[0].object_type.clone()),
+            object_id: Some(mine[0].object_id.clone()),
+            ..Default::default()
+        })
+        .await;
+        assert_eq!(object, mine);
+        let text = search(corelab_store::AuditFilter { text: Some("100%_b".into()), ..Default::default() }).await;
+        assert_eq!(text, mine);
+        assert!(search(corelab_store::AuditFilter { text: Some("100%%".into()), ..Default::default() }).await.is_empty());
+        // Newest first, paged.
+        let newest = f.store
+            .search_audit(&corelab_store::AuditFilter { newest_first: true, ..Default::default() }, 2, 1)
+            .await
+            .unwrap();
+        assert_eq!(newest.len(), 2);
+        assert_eq!(newest[0].seq, all[all.len() - 2].seq);
+        assert_eq!(newest[1].seq, all[all.len() - 3].seq);
+    }
+}

@@ -89,6 +89,7 @@ fn visible(filter: &Option<Vec<String>>, site: &str) -> bool {
     filter.as_ref().is_none_or(|f| f.iter().any(|s| s == site))
 }
 
+/// The trial `trial`, or 404.
 pub async fn trial_exists(state: &AppState, trial: &str) -> ApiResult<corelab_store::TrialSummary> {
     state
         .store
@@ -98,9 +99,30 @@ pub async fn trial_exists(state: &AppState, trial: &str) -> ApiResult<corelab_st
 }
 
 #[utoipa::path(get, path = "/api/v1/me", tag = "auth",
-    responses((status = 200, description = "the caller, with their grants")))]
-pub async fn me(Authed(p): Authed) -> Json<Principal> {
-    Json(p)
+    responses((status = 200, description = "the caller, with their grants and what they may do: on the installation (`may`) and per trial (`trials`), so a client shows only what it may")))]
+pub async fn me(State(state): State<AppState>, Authed(p): Authed) -> ApiResult<Response> {
+    let allowed = |scope: &Scope| -> Vec<Action> {
+        Action::ALL
+            .into_iter()
+            .filter(|a| p.may(*a, scope))
+            .collect()
+    };
+    let mut trials = serde_json::Map::new();
+    for t in state.store.trials().await? {
+        let may = allowed(&Scope::trial(&t.id));
+        if !may.is_empty() {
+            trials.insert(t.id.clone(), json!(may));
+        }
+    }
+    Ok(Json(json!({
+        "user_id": p.user_id,
+        "username": p.username,
+        "display_name": p.display_name,
+        "grants": p.grants,
+        "may": allowed(&Scope::installation()),
+        "trials": trials,
+    }))
+    .into_response())
 }
 
 #[utoipa::path(get, path = "/api/v1/trials", tag = "catalogue", params(PageQuery),
@@ -513,29 +535,56 @@ pub async fn measurements(
     Ok(Json(pq.page(state.store.measurements(&trial).await?)).into_response())
 }
 
-/// `?since=` (RFC 3339).
+/// `?since=&actor=&action=&object_type=&object_id=&text=&newest_first=`: what to look for in
+/// the audit trail.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
-pub struct SinceQuery {
-    /// Events at or after this time.
+pub struct AuditQuery {
+    /// Events at or after this time (RFC 3339).
     pub since: Option<String>,
+    /// Exactly this actor (`http:alice`, `cli:…`).
+    pub actor: Option<String>,
+    /// Exactly this action (`qc.decide`, `instance.store`, …).
+    pub action: Option<String>,
+    /// Exactly this kind of object (`series`, `trial`, `job`, …).
+    pub object_type: Option<String>,
+    /// Exactly this object: with `object_type`, one object's whole history.
+    pub object_id: Option<String>,
+    /// A substring of the actor, action, object id or reason.
+    pub text: Option<String>,
+    /// Newest first (default: in chain order).
+    pub newest_first: Option<bool>,
 }
 
-#[utoipa::path(get, path = "/api/v1/audit/events", tag = "audit", params(SinceQuery, PageQuery),
-    responses((status = 200, description = "a page of audit events, in order")))]
+#[utoipa::path(get, path = "/api/v1/audit/events", tag = "audit", params(AuditQuery, PageQuery),
+    responses((status = 200, description = "a page of the audit events that match, in chain order or newest first")))]
 pub async fn audit_events(
     State(state): State<AppState>,
     Authed(p): Authed,
-    Query(q): Query<SinceQuery>,
+    Query(q): Query<AuditQuery>,
     Query(pq): Query<PageQuery>,
 ) -> ApiResult<Response> {
     allow(&p, Action::ReadAudit, &Scope::installation())?;
-    let events = state
+    let filter = corelab_store::AuditFilter {
+        since: q.since,
+        actor: q.actor,
+        action: q.action,
+        object_type: q.object_type,
+        object_id: q.object_id,
+        text: q.text,
+        newest_first: q.newest_first.unwrap_or(false),
+    };
+    let items = state
         .store
-        .audit_events(q.since.as_deref(), Some(pq.offset() + pq.limit()))
+        .search_audit(&filter, pq.limit(), pq.offset())
         .await?;
-    let mut page = pq.page(events);
-    page.total = -1; // not counted: the trail may be long
-    Ok(Json(page).into_response())
+    // Not counted: the trail may be long.
+    Ok(Json(super::Page {
+        items,
+        limit: pq.limit(),
+        offset: pq.offset(),
+        total: -1,
+    })
+    .into_response())
 }
 
 #[utoipa::path(get, path = "/api/v1/audit/verify", tag = "audit",

@@ -10,6 +10,8 @@ pub mod dicomweb;
 pub mod openapi;
 pub mod problem;
 pub mod tls;
+pub mod ui;
+pub mod views;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -30,6 +32,8 @@ pub struct AppState {
     pub dummy_hash: String,
     /// The largest STOW-RS request accepted, in bytes.
     pub max_upload_bytes: usize,
+    /// The built web UI served under `/` ([`ui::locate`]), if any.
+    pub ui_dir: Option<std::path::PathBuf>,
 }
 
 impl AppState {
@@ -42,6 +46,7 @@ impl AppState {
             ingestor,
             dummy_hash,
             max_upload_bytes: 2 << 30,
+            ui_dir: ui::locate(None),
         })
     }
 }
@@ -49,11 +54,14 @@ impl AppState {
 /// The whole HTTP application.
 pub fn router(state: AppState) -> Router {
     let limit = state.max_upload_bytes;
+    let ui = ui::routes(state.ui_dir.as_deref());
     Router::new()
         .merge(api::routes())
+        .merge(views::routes())
         .merge(dicomweb::routes())
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state)
+        .merge(ui)
 }
 
 /// Serves `router(state)` on `listener` until the task is dropped.

@@ -2,7 +2,7 @@
 //! (`utoipa`), served at `/api/v1/openapi.json`. DICOMweb follows PS3.18 and is described there.
 
 use super::dicomweb::{qido, stow, wado};
-use super::{api, auth};
+use super::{api, auth, views};
 use axum::Json;
 use utoipa::OpenApi;
 
@@ -19,6 +19,7 @@ use utoipa::OpenApi;
         api::answer_query, api::close_query, api::jobs, api::job, api::run, api::measurements,
         api::audit_events, api::audit_verify, api::users, api::add_user, api::status,
         api::algorithms, api::quarantine, api::create_trial, api::provenance,
+        views::dashboard, views::series_detail, views::series_volume, views::job_image,
         qido::studies, qido::all_series, qido::study_series, qido::all_instances,
         qido::study_instances, qido::series_instances, stow::store, stow::store_in_study,
         wado::study, wado::series, wado::instance, wado::study_metadata, wado::series_metadata,
@@ -30,6 +31,7 @@ use utoipa::OpenApi;
         (name = "catalogue", description = "trials, sites, subjects, series"),
         (name = "qc", description = "QC evaluations, decisions and queries"),
         (name = "results", description = "jobs and measurements"),
+        (name = "images", description = "images as NIfTI for the viewer: series volumes, derived images"),
         (name = "audit", description = "the hash-chained audit trail"),
         (name = "users", description = "accounts and grants"),
         (name = "dicomweb", description = "DICOM PS3.18 per trial: STOW-RS, QIDO-RS, WADO-RS"),
