@@ -138,6 +138,19 @@ pub enum Command {
         /// 127.0.0.1:11112, AE CORELAB) and two workers, until Ctrl-C or SIGTERM.
         #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "127.0.0.1:11112")]
         serve: Option<String>,
+        /// With --serve: the HTTP API, DICOMweb and the web UI on this address (port 0: any free
+        /// port, printed as `http: listening on ADDR`). One login per role is made and written to
+        /// `demo-logins.json` in the installation (mode 0600).
+        #[arg(
+            long,
+            value_name = "ADDR",
+            requires = "serve",
+            default_value = "127.0.0.1:8080"
+        )]
+        http: String,
+        /// With --serve: the built web UI's folder (default: ui/dist of this checkout).
+        #[arg(long, value_name = "DIR", requires = "serve")]
+        ui: Option<PathBuf>,
     },
 }
 
@@ -373,6 +386,10 @@ pub struct ServeArgs {
     /// Address of the HTTP API and DICOMweb, e.g. 127.0.0.1:8080 (port 0: any free port, printed).
     #[arg(long)]
     pub http: Option<String>,
+    /// The built web UI served under / with --http (default: ui/dist in the working folder or
+    /// in this checkout; without one, / says how to build it).
+    #[arg(long, value_name = "DIR", env = "CORELAB_UI")]
+    pub ui: Option<std::path::PathBuf>,
     /// Serve --http over TLS with this certificate chain (PEM); needs --tls-key.
     #[arg(long, requires = "tls_key")]
     pub tls_cert: Option<std::path::PathBuf>,

@@ -414,16 +414,87 @@ fn postgres_and_s3_through_the_command_line() {
     assert!(stderr(&out).contains(&s3.url("cli")), "{}", stderr(&out));
 }
 
+/// The workspace's root (the UI's sources and `target/ui-screenshots` are there).
+fn workspace() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// `corelab demo --serve`: the demo runs end to end and prints its JSON document, then serves the
+/// installation with the web UI and one login per role; the UI's end-to-end test
+/// (`ui/e2e/run.mjs`, headless Chromium through playwright-core) drives it as each role and saves
+/// screenshots under `target/ui-screenshots/`. One demo serves both checks: it takes minutes.
 #[test]
-fn demo_runs_end_to_end_and_prints_one_json_document() {
+fn demo_runs_end_to_end_then_serves_the_web_ui() {
+    use std::io::{BufRead, BufReader};
     let dir = tempfile::tempdir().unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_corelab"))
+    let data = dir.path().join("demo");
+    let ui = workspace().join("ui");
+    assert!(
+        ui.join("dist/index.html").is_file() && ui.join("node_modules/playwright-core").is_dir(),
+        "the web UI is not built: run `npm ci && npm run build` in ui/ (.ci/run does)"
+    );
+    let mut child = Command::new(env!("CARGO_BIN_EXE_corelab"))
         .args(["demo", "--json", "--out"])
-        .arg(dir.path().join("demo"))
-        .output()
+        .arg(&data)
+        .args(["--serve", "127.0.0.1:0", "--http", "127.0.0.1:0", "--ui"])
+        .arg(ui.join("dist"))
+        .env_remove("CORELAB_DATABASE")
+        .env_remove("CORELAB_STORE")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .spawn()
         .unwrap();
-    assert_eq!(code(&out), 0, "{}", stderr(&out));
-    let d = json(&out);
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let stdout = child.stdout.take().unwrap();
+    let child = Kill(child);
+    // The document, then `http: listening on ADDR` once it serves.
+    let mut lines = BufReader::new(stdout).lines();
+    let mut text = String::new();
+    let addr = loop {
+        let line = lines
+            .next()
+            .expect("the demo ended before it served")
+            .unwrap();
+        if let Some(a) = line.strip_prefix("http: listening on ") {
+            break a.to_owned();
+        }
+        text.push_str(&line);
+        text.push('\n');
+    };
+    std::thread::spawn(move || for _ in lines {});
+    let d: Value = serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("the demo's stdout is not one JSON document ({e}): {text:?}"));
+    let shots = workspace().join("target/ui-screenshots");
+    let e2e = Command::new("node")
+        .current_dir(&ui)
+        .arg("e2e/run.mjs")
+        .arg(format!("http://{addr}"))
+        .arg(data.join("demo-logins.json"))
+        .arg(&shots)
+        .output()
+        .expect("node (Node.js) runs the UI's end-to-end test");
+    assert!(
+        e2e.status.success(),
+        "ui/e2e/run.mjs failed:\n{}\n{}",
+        String::from_utf8_lossy(&e2e.stdout),
+        String::from_utf8_lossy(&e2e.stderr)
+    );
+    eprintln!("{}", String::from_utf8_lossy(&e2e.stdout));
+    for page in ["dashboard", "viewer", "qc-review", "audit", "results-ms"] {
+        assert!(shots.join(format!("{page}.png")).is_file(), "{page}.png");
+    }
+    drop(child);
+    check_demo_document(&d);
+}
+
+/// What the demo's JSON document must say: every chain's results next to its phantom's truth.
+fn check_demo_document(d: &Value) {
     assert_eq!(d["audit_ok"], true);
     assert_eq!(d["outputs_sha256"].as_str().unwrap().len(), 64);
     // The oncology chain: every time point's response as the phantom's truth, the sums of

@@ -229,7 +229,82 @@ struct Section {
     failed: usize,
 }
 
-pub async fn run(g: &Global, out: Option<&Path>, serve: Option<&str>) -> Result<u8> {
+/// What `demo --serve` serves once the demo has run.
+pub struct Serving<'a> {
+    /// The storage SCP's address.
+    pub dicom: &'a str,
+    /// The HTTP API's, DICOMweb's and the web UI's address.
+    pub http: &'a str,
+    /// The built web UI, if not the default.
+    pub ui: Option<&'a Path>,
+}
+
+/// The demo's logins, one per role, for `--serve`: user name, printed name, grants.
+const DEMO_USERS: &[(&str, &str, &[&str])] = &[
+    ("admin", "Demo Administrator", &["admin"]),
+    (
+        "site-s01",
+        "Site Coordinator S01",
+        &["site@DEMO-MS-001/S01", "site@DEMO-DLB-002/S01"],
+    ),
+    ("analyst", "Core-lab Analyst", &["qc"]),
+    ("reader", "Central Reader", &["reader"]),
+    ("adjudicator", "Adjudicator", &["adjudicator"]),
+    ("sponsor", "Sponsor Statistician", &["sponsor"]),
+    ("auditor", "Auditor", &["auditor"]),
+];
+
+/// Makes the demo's logins with fresh random passwords and writes them to
+/// `demo-logins.json` in the installation (owner-only), which `--serve` prints the path of.
+async fn demo_logins(store: &Store, who: &str, dir: &Path) -> Result<std::path::PathBuf> {
+    let mut logins = Vec::new();
+    for (username, display_name, grants) in DEMO_USERS {
+        let password = corelab_server::http::auth::new_secret().map_err(anyhow::Error::msg)?;
+        let hash = {
+            let p = password.clone();
+            tokio::task::spawn_blocking(move || corelab_server::http::auth::hash_password(&p))
+                .await?
+                .map_err(anyhow::Error::msg)?
+        };
+        let grants = grants
+            .iter()
+            .map(|g| corelab_core::Grant::parse(g))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(anyhow::Error::msg)?;
+        store
+            .add_user(
+                who,
+                &corelab_store::NewUser {
+                    username,
+                    display_name,
+                    password_hash: &hash,
+                    grants: &grants,
+                },
+            )
+            .await?;
+        logins.push(json!({
+            "username": username, "password": password, "display_name": display_name,
+            "grants": grants.iter().map(|g| g.to_string()).collect::<Vec<_>>(),
+        }));
+    }
+    let path = dir.join("demo-logins.json");
+    let text = serde_json::to_string_pretty(&logins)?;
+    {
+        use std::io::Write;
+        let mut o = std::fs::OpenOptions::new();
+        o.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+        let mut f = o
+            .open(&path)
+            .with_context(|| format!("cannot create {}", path.display()))?;
+        f.write_all(text.as_bytes())?;
+        f.sync_all()?;
+    }
+    Ok(path)
+}
+
+pub async fn run(g: &Global, out: Option<&Path>, serve: Option<Serving<'_>>) -> Result<u8> {
     let dir = match out {
         Some(d) => d.to_owned(),
         None => {
@@ -301,9 +376,14 @@ pub async fn run(g: &Global, out: Option<&Path>, serve: Option<&str>) -> Result<
     } else {
         CHECK_FAILED
     };
-    if let Some(addr) = serve {
+    if let Some(serving) = serve {
         // Keep serving the demo installation: what sites would send next is ingested, judged
-        // and run as it arrives.
+        // and run as it arrives; the web UI shows it, with one login per role.
+        let logins = demo_logins(&store, &who, &dir).await?;
+        eprintln!(
+            "demo: logins for each role (admin, site-s01, analyst, reader, adjudicator, sponsor, auditor) in {}",
+            logins.display()
+        );
         drop(store);
         let g = Global {
             data: dir.clone(),
@@ -313,10 +393,11 @@ pub async fn run(g: &Global, out: Option<&Path>, serve: Option<&str>) -> Result<
             actor: g.actor.clone(),
         };
         let args = crate::cli::ServeArgs {
-            http: None,
+            http: Some(serving.http.to_owned()),
+            ui: serving.ui.map(Path::to_owned),
             tls_cert: None,
             tls_key: None,
-            dicom: Some(addr.to_owned()),
+            dicom: Some(serving.dicom.to_owned()),
             aet: "CORELAB".into(),
             max_associations: 64,
             idle_timeout: 60,

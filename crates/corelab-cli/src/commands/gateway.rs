@@ -60,6 +60,7 @@ pub async fn run(g: &Global, a: &GatewayArgs) -> Result<u8> {
     forward.client().map_err(anyhow::Error::msg)?;
     let serve = ServeArgs {
         http: None,
+        ui: None,
         tls_cert: None,
         tls_key: None,
         dicom: Some(dicom.clone()),

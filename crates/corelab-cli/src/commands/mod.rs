@@ -58,7 +58,19 @@ pub async fn run(cli: Cli) -> Result<u8> {
         Command::Algorithms => algo::list(g).await,
         Command::Algo(c) => algo::run(g, c).await,
         Command::Phantom(a) => phantom::run(g, a).await,
-        Command::Demo { out, serve } => demo::run(g, out.as_deref(), serve.as_deref()).await,
+        Command::Demo {
+            out,
+            serve,
+            http,
+            ui,
+        } => {
+            let serving = serve.as_deref().map(|dicom| demo::Serving {
+                dicom,
+                http,
+                ui: ui.as_deref(),
+            });
+            demo::run(g, out.as_deref(), serving).await
+        }
     }
 }
 

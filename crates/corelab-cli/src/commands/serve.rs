@@ -30,9 +30,20 @@ pub async fn run_with(
     let store = Arc::new(open(g).await?);
     let mut tasks = tokio::task::JoinSet::new();
     if let Some(addr) = a.http.as_deref() {
-        let state =
+        let mut state =
             corelab_server::http::AppState::new(store.clone(), &format!("{}+http", actor(g)))
                 .map_err(anyhow::Error::msg)?;
+        state.ui_dir = corelab_server::http::ui::locate(a.ui.as_deref());
+        match &state.ui_dir {
+            Some(d) if d.join("index.html").is_file() => {
+                eprintln!("web UI: {}", d.display())
+            }
+            Some(d) => bail!(
+                "--ui {}: no index.html there (build it: npm ci && npm run build in ui/)",
+                d.display()
+            ),
+            None => eprintln!("web UI: not built (npm ci && npm run build in ui/); / says so"),
+        }
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .with_context(|| format!("cannot listen on {addr}"))?;

@@ -1,0 +1,218 @@
+// End-to-end test of the web UI in headless Chromium (Debian's, driven by playwright-core),
+// against a running `corelab demo --serve`:
+//   node e2e/run.mjs BASE_URL LOGINS_JSON SCREENSHOT_DIR
+// It logs in as each role of the demo and checks that each sees only what the role may (pages,
+// links, rows; the server's answers for what the UI does not offer), that the dashboard shows the
+// demo trial, that the viewer draws a slice with an overlay (overlay pixels counted in a
+// screenshot), that a QC rejection appears in the audit browser, that the waterfall plot has one
+// bar per subject, and that no page logs a console error. Screenshots of each page go to
+// SCREENSHOT_DIR. Exit status 0 when every check holds; the first failure is printed.
+
+import { chromium } from 'playwright-core'
+import { readFileSync, mkdirSync } from 'node:fs'
+import assert from 'node:assert/strict'
+
+const [base, loginsFile, shots] = process.argv.slice(2)
+if (!base || !loginsFile || !shots) {
+  console.error('usage: node e2e/run.mjs BASE_URL LOGINS_JSON SCREENSHOT_DIR')
+  process.exit(2)
+}
+mkdirSync(shots, { recursive: true })
+const logins = Object.fromEntries(JSON.parse(readFileSync(loginsFile, 'utf8')).map(l => [l.username, l]))
+const MS = 'DEMO-MS-001'
+const DLB = 'DEMO-DLB-002'
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  args: ['--no-sandbox', '--use-angle=swiftshader', '--enable-unsafe-swiftshader', '--ignore-gpu-blocklist',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
+})
+
+const step = (name) => console.log(`- ${name}`)
+
+async function as (username, fn) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } })
+  const page = await context.newPage()
+  const errors = []
+  page.on('console', m => { if (m.type() === 'error') errors.push(`console: ${m.text()}`) })
+  page.on('pageerror', e => errors.push(`page error: ${e.message}`))
+  try {
+    await page.goto(`${base}/#/login`)
+    await page.fill('#username', username)
+    await page.fill('#password', logins[username].password)
+    await page.click('button[type=submit]')
+    await page.waitForSelector('#who .user')
+    await fn(page, context)
+    assert.deepEqual(errors, [], `${username}: no console errors`)
+  } finally {
+    await context.close()
+  }
+}
+
+async function shot (page, name) {
+  await page.screenshot({ path: `${shots}/${name}.png`, fullPage: true })
+}
+
+/// The API's status for `path` in this browser session (the session cookie): what the server
+/// answers for what the UI does not offer.
+async function status (context, path) {
+  return (await context.request.get(`${base}${path}`)).status()
+}
+
+/// Pixels of a PNG (the viewer's screenshot) that are the red of a label overlay over grey.
+async function redPixels (page, png) {
+  return page.evaluate(async (b64) => {
+    const img = new Image()
+    await new Promise((resolve, reject) => { img.onload = resolve; img.onerror = reject; img.src = `data:image/png;base64,${b64}` })
+    const c = document.createElement('canvas')
+    c.width = img.width
+    c.height = img.height
+    const g = c.getContext('2d')
+    g.drawImage(img, 0, 0)
+    const d = g.getImageData(0, 0, c.width, c.height).data
+    let red = 0
+    for (let i = 0; i < d.length; i += 4) if (d[i] > 120 && d[i] > 1.6 * d[i + 1] && d[i] > 1.6 * d[i + 2]) red++
+    return red
+  }, png.toString('base64'))
+}
+
+let rejected
+const why = `e2e ${Date.now()}: motion artefacts on every slice`
+
+await as('admin', async (page, context) => {
+  step('admin: both demo trials, the audit link')
+  await page.waitForSelector(`.card[data-trial="${MS}"]`)
+  assert.equal(await page.locator('.card').count(), 2)
+  assert.equal(await page.locator('#nav a[href="#/audit"]').count(), 1)
+  await shot(page, 'home-admin')
+  step('admin: the MS dashboard: three sites, three subjects, two visits')
+  await page.click(`.card[data-trial="${MS}"] h2 a`)
+  await page.waitForSelector('table.matrix tbody tr')
+  assert.equal(await page.locator('table.matrix tbody tr').count(), 3)
+  assert.deepEqual(await page.locator('table.matrix thead th').allTextContents(), ['Site', 'Subject', 'baseline', 'M12', 'Queries'])
+  assert.equal(await page.locator('#site-filter option').count(), 4)
+  await shot(page, 'dashboard')
+  step('admin: the site filter')
+  await page.selectOption('#site-filter', 'S02')
+  await page.waitForFunction(() => document.querySelectorAll('table.matrix tbody tr').length === 1)
+  assert.equal(await page.locator('table.matrix tbody tr').getAttribute('data-site'), 'S02')
+  step('admin: a T1w series in the viewer with the brain mask as overlay')
+  await page.selectOption('#site-filter', '')
+  await page.waitForFunction(() => document.querySelectorAll('table.matrix tbody tr').length === 3)
+  await page.locator('table.matrix tbody tr').first().locator('.series-links a', { hasText: 'T1w' }).first().click()
+  await page.waitForSelector('.viewer[data-loaded^="overlay:"]', { timeout: 60000 })
+  const chosen = await page.locator('#overlay option:checked').textContent()
+  assert.match(chosen, /mask/, 'a label overlay is shown first')
+  await page.waitForTimeout(500)
+  const canvas = page.locator('canvas.nv')
+  const withOverlay = await redPixels(page, await canvas.screenshot())
+  await shot(page, 'viewer')
+  step(`admin: ${withOverlay} overlay pixels with ${chosen}; none without`)
+  assert.ok(withOverlay > 500, `overlay pixels: ${withOverlay}`)
+  await page.fill('#opacity', '0')
+  await page.dispatchEvent('#opacity', 'input')
+  await page.waitForTimeout(300)
+  const without = await redPixels(page, await canvas.screenshot())
+  assert.ok(without < withOverlay / 20, `overlay pixels at opacity 0: ${without}`)
+  step('admin: keyboard: coronal plane, scroll, zoom, window preset')
+  await canvas.click()
+  for (const k of ['2', 'ArrowUp', 'ArrowUp', '+', 'w']) await page.keyboard.press(k)
+  await page.waitForTimeout(300)
+  assert.equal(await page.locator('#preset').inputValue(), 'brain')
+  await shot(page, 'viewer-coronal-keyboard')
+  const measured = await page.locator('.viewer-info').textContent()
+  assert.match(measured, /=/, 'the overlay job\'s measurements are shown on the image')
+})
+
+await as('analyst', async (page, context) => {
+  step('analyst (qc): no audit link; reject a FLAIR series with a reason')
+  assert.equal(await page.locator('#nav a[href="#/audit"]').count(), 0)
+  await page.goto(`${base}/#/trials/${MS}`)
+  await page.waitForSelector('table.matrix tbody tr')
+  const link = page.locator('table.matrix tbody tr').nth(1).locator('.series-links a', { hasText: 'FLAIR' }).first()
+  rejected = decodeURIComponent((await link.getAttribute('href')).split('/series/')[1])
+  await link.click()
+  await page.waitForSelector('.qc-panel table.checks tbody tr')
+  assert.ok(await page.locator('.qc-panel table.quality tr').count() > 0, 'image-quality metrics shown')
+  await page.fill('#reason', why)
+  await page.click('#reject')
+  await page.waitForSelector('.qc-panel .msg:text("Rejected.")')
+  await page.waitForSelector('.qc-panel [data-qc-status="fail"]')
+  await page.fill('#question', 'e2e: please resend the FLAIR without motion')
+  await page.click('#raise-query')
+  await page.waitForSelector('.qc-panel .queries li')
+  await shot(page, 'qc-review')
+  assert.equal(await status(context, '/api/v1/audit/events'), 403)
+})
+
+await as('auditor', async (page, context) => {
+  step('auditor: the rejection in the audit browser, the object history, verification')
+  await page.click('#nav a[href="#/audit"]')
+  await page.waitForSelector('table.audit tbody tr')
+  await page.fill('#audit-action', 'qc.decide')
+  await page.click('.audit-page form button[type=submit]')
+  await page.waitForFunction(() => { const rows = [...document.querySelectorAll('table.audit tbody tr')]; return rows.length > 0 && rows.every(r => r.dataset.action === 'qc.decide') })
+  const row = page.locator('table.audit tbody tr', { hasText: why })
+  assert.equal(await row.count(), 1, 'the rejection is in the trail')
+  assert.match(await row.textContent(), new RegExp(rejected.replaceAll('.', '\\.')))
+  assert.match(await row.textContent(), /http:analyst/)
+  await row.locator('a').click()
+  await page.waitForSelector('.audit-page .notice')
+  await page.click('#verify')
+  await page.waitForSelector('.verify-result[data-ok="true"]', { timeout: 120000 })
+  await shot(page, 'audit')
+  assert.equal(await status(context, '/api/v1/users'), 403)
+})
+
+await as('sponsor', async (page, context) => {
+  step('sponsor: results of the MS trial: the waterfall has one bar per subject')
+  await page.goto(`${base}/#/trials/${MS}/results`)
+  await page.waitForSelector('svg[data-plot="waterfall"]')
+  assert.equal(await page.locator('svg[data-plot="waterfall"] rect[data-bar]').count(), 3)
+  assert.equal(await page.locator('svg[data-plot="spider"] polyline').count(), 3)
+  assert.ok(await page.locator('svg[data-plot="longitudinal"]').count() >= 2)
+  assert.ok(await page.locator('table.endpoints tbody tr').count() > 50)
+  await shot(page, 'results-ms')
+  step('sponsor: a plot exported as CSV')
+  const [download] = await Promise.all([page.waitForEvent('download'), page.locator('figure[data-figure*="waterfall"] button', { hasText: 'CSV' }).click()])
+  assert.match(download.suggestedFilename(), /waterfall.*\.csv$/)
+  step('sponsor: the DLB trial: the Centiloid distribution')
+  await page.goto(`${base}/#/trials/${DLB}/results`)
+  await page.waitForSelector('svg[data-plot="distribution"]')
+  assert.match(await page.locator('#dist option:checked').textContent(), /centiloid/)
+  assert.equal(await page.locator('svg[data-plot="distribution"] circle').count(), 3)
+  await shot(page, 'results-dlb')
+  assert.equal(await status(context, `/api/v1/trials/${MS}/series/${encodeURIComponent(rejected)}/volume.nii.gz`), 403, 'a sponsor does not read images')
+})
+
+await as('site-s01', async (page, context) => {
+  step('site-s01: only site S01 in the dashboard, no results, no audit')
+  assert.equal(await page.locator('#nav a[href="#/audit"]').count(), 0)
+  await page.waitForSelector('.card')
+  assert.equal(await page.locator('.card a', { hasText: 'Results' }).count(), 0)
+  await page.goto(`${base}/#/trials/${MS}`)
+  await page.waitForSelector('table.matrix tbody tr')
+  const sites = await page.locator('table.matrix tbody tr').evaluateAll(rows => rows.map(r => r.dataset.site))
+  assert.deepEqual(sites, ['S01'])
+  assert.equal(await page.locator('#site-filter option').count(), 2)
+  assert.equal(await page.locator('[data-jobs]').count(), 0, 'no job counts for a site')
+  await shot(page, 'dashboard-site')
+  assert.equal(await status(context, `/api/v1/trials/${MS}/measurements`), 403)
+  const rows = (await (await context.request.get(`${base}/api/v1/trials/${MS}/series?limit=1000`)).json()).items
+  assert.ok(rows.length > 0 && rows.every(s => s.site === 'S01'), 'the API gives a site its own series only')
+})
+
+for (const role of ['reader', 'adjudicator']) {
+  await as(role, async (page, context) => {
+    step(`${role}: no trial catalogue, told what the role does`)
+    await page.waitForSelector('[data-role-notice]')
+    assert.equal(await page.locator('.card').count(), 0)
+    assert.equal(await page.locator('#nav a[href="#/audit"]').count(), 0)
+    await shot(page, `home-${role}`)
+    assert.equal(await status(context, `/api/v1/trials/${MS}/dashboard`), 403)
+    assert.equal(await status(context, `/api/v1/trials/${MS}/measurements`), 403)
+  })
+}
+
+await browser.close()
+console.log('ui e2e: every check holds')
