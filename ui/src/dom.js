@@ -48,3 +48,8 @@ export function csv (rows) {
 export function errorBox (e) {
   return h('p', { class: 'error', role: 'alert' }, e.message || String(e))
 }
+
+/// A DICOM date (YYYYMMDD) as YYYY-MM-DD.
+export function isoDate (d) {
+  return /^\d{8}$/.test(d || '') ? `${d.slice(0, 4)}-${d.slice(4, 6)}-${d.slice(6)}` : d
+}

@@ -34,12 +34,12 @@ function nice (lo, hi) {
   return [lo - pad, hi + pad]
 }
 
-function yAxis (svg, lo, hi, label) {
+function yAxis (svg, lo, hi, label, right = W - M.r) {
   const y = v => M.t + (H - M.t - M.b) * (1 - (v - lo) / (hi - lo))
   const step = Math.pow(10, Math.floor(Math.log10((hi - lo) / 4)))
   const mult = [1, 2, 5, 10].find(m => (hi - lo) / (step * m) <= 6) || 10
   for (let v = Math.ceil(lo / (step * mult)) * step * mult; v <= hi; v += step * mult) {
-    svg.append(s('line', { x1: M.l, x2: W - M.r, y1: y(v), y2: y(v), stroke: '#e3e3e3' }))
+    svg.append(s('line', { x1: M.l, x2: right, y1: y(v), y2: y(v), stroke: '#e3e3e3' }))
     svg.append(s('text', { x: M.l - 6, y: y(v) + 4, 'text-anchor': 'end' }, fmt(v, 3)))
   }
   svg.append(s('line', { x1: M.l, x2: M.l, y1: M.t, y2: H - M.b, stroke: '#333' }))
@@ -77,10 +77,12 @@ export function lines (title, series, xs, { ylabel = '', kind = 'lines', zero = 
   const svg = frame(title, kind)
   const values = series.flatMap(se => se.points.map(p => p.value)).filter(Number.isFinite)
   const [lo, hi] = nice(Math.min(zero ? 0 : Infinity, ...values), Math.max(zero ? 0 : -Infinity, ...values))
-  const y = yAxis(svg, lo, hi, ylabel)
-  const x = i => M.l + 30 + (W - M.l - M.r - 60) * (xs.length > 1 ? i / (xs.length - 1) : 0.5)
+  // The legend takes the right-hand 150 px, outside the plotting area.
+  const right = W - M.r - 150
+  const y = yAxis(svg, lo, hi, ylabel, right)
+  const x = i => M.l + 30 + (right - M.l - 60) * (xs.length > 1 ? i / (xs.length - 1) : 0.5)
   xs.forEach((name, i) => svg.append(s('text', { x: x(i), y: H - M.b + 18, 'text-anchor': 'middle' }, name)))
-  if (zero) svg.append(s('line', { x1: M.l, x2: W - M.r, y1: y(0), y2: y(0), stroke: '#333' }))
+  if (zero) svg.append(s('line', { x1: M.l, x2: right, y1: y(0), y2: y(0), stroke: '#333' }))
   series.forEach((se, n) => {
     const pts = se.points.filter(p => Number.isFinite(p.value))
     const c = se.colour || colour(n)
@@ -94,8 +96,8 @@ export function lines (title, series, xs, { ylabel = '', kind = 'lines', zero = 
   // Legend, right-aligned rows.
   series.forEach((se, n) => {
     const ly = M.t + 4 + n * 14
-    svg.append(s('line', { x1: W - M.r - 120, x2: W - M.r - 104, y1: ly, y2: ly, stroke: se.colour || colour(n), 'stroke-width': 2, 'stroke-dasharray': se.dash }))
-    svg.append(s('text', { x: W - M.r - 100, y: ly + 4 }, se.label))
+    svg.append(s('line', { x1: right + 10, x2: right + 26, y1: ly, y2: ly, stroke: se.colour || colour(n), 'stroke-width': 2, 'stroke-dasharray': se.dash }))
+    svg.append(s('text', { x: right + 30, y: ly + 4, 'font-size': 11 }, se.label.length > 20 ? `${se.label.slice(0, 19)}…` : se.label))
   })
   const csv = [['series', ...xs], ...series.map(se => [se.label, ...xs.map((_, i) => se.points.find(p => p.x === i)?.value ?? '')])]
   return { svg, csv }

@@ -3,7 +3,7 @@
 // by site and status. A site user's server answer holds only their sites.
 
 import { api, enc } from '../api.js'
-import { h, badge } from '../dom.js'
+import { h, badge, isoDate } from '../dom.js'
 import { may } from '../app.js'
 
 export async function dashboardPage (trial, params) {
@@ -29,6 +29,18 @@ export async function dashboardPage (trial, params) {
     h('dt', {}, 'Completeness'), h('dd', {}, h('meter', { min: 0, max: 100, value: pct }), ` ${c.complete_visits} of ${c.expected_visits} visits complete (${pct} %)`),
     h('dt', {}, 'Open queries'), h('dd', {}, String(d.open_queries)),
     jobs !== null ? [h('dt', {}, 'Jobs'), h('dd', { 'data-jobs': '' }, jobs)] : null)
+  // Per site: subjects, visits by status, open queries.
+  const perSite = d.sites.map(st => {
+    const mine = d.subjects.filter(x => x.site === st.id)
+    const count = status => mine.reduce((n, x) => n + d.visits.filter(v => x.visits[v]?.status === status).length, 0)
+    return h('tr', { 'data-site-row': st.id },
+      h('th', { scope: 'row' }, `${st.id} ${st.name || ''}`), h('td', { class: 'num' }, String(mine.length)),
+      ['pass', 'review', 'fail', 'pending'].map(x => h('td', { class: `num st-${x}` }, String(count(x)))),
+      h('td', { class: 'num' }, String(mine.reduce((n, x) => n + x.open_queries, 0))))
+  })
+  const sitesTable = h('table', { class: 'sites', 'aria-label': 'sites' },
+    h('thead', {}, h('tr', {}, ['Site', 'Subjects', 'Visits pass', 'review', 'fail', 'pending', 'Open queries'].map(x => h('th', {}, x)))),
+    h('tbody', {}, perSite))
   const rows = d.subjects.filter(s => !site || s.site === site).filter(s => {
     if (!status) return true
     return d.visits.some(v => status === 'missing' ? !s.visits[v] : s.visits[v]?.status === status)
@@ -42,7 +54,7 @@ export async function dashboardPage (trial, params) {
         if (!cell) return h('td', { class: 'cell st-missing' }, badge('missing'))
         return h('td', { class: `cell st-${cell.status}` },
           badge(cell.status),
-          cell.date ? h('span', { class: 'date' }, cell.date) : null,
+          cell.date ? h('span', { class: 'date' }, isoDate(cell.date)) : null,
           cell.missing?.length ? h('span', { class: 'missing' }, `missing ${cell.missing.join(', ')}`) : null,
           h('ul', { class: 'series-links' }, cell.series.map(x => h('li', {},
             h('a', { href: `#/trials/${enc(trial)}/series/${enc(x.series_instance_uid)}`, class: `st-${x.status}`, title: x.description || '' },
@@ -53,6 +65,7 @@ export async function dashboardPage (trial, params) {
     h('h1', {}, trial, ' ', h('small', {}, [d.trial.protocol, d.trial.phase && `phase ${d.trial.phase}`, d.trial.sponsor].filter(Boolean).join(' · '))),
     may('read_results', trial) ? h('p', {}, h('a', { href: `#/trials/${enc(trial)}/results` }, 'Results and plots →')) : null,
     summary,
+    sitesTable,
     d.evaluated ? null : h('p', { class: 'notice' }, 'QC has not been evaluated for this trial yet.'),
     h('div', { class: 'filters' }, h('label', {}, 'Site ', siteSel), h('label', {}, 'Status ', statusSel)),
     table,

@@ -4,7 +4,7 @@
 // a query to the site. Each action is recorded and audited by the server.
 
 import { api, enc } from '../api.js'
-import { h, badge, fmt, errorBox } from '../dom.js'
+import { h, badge, fmt, errorBox, isoDate } from '../dom.js'
 import { may } from '../app.js'
 import { Viewer, PRESETS, isLabel } from '../viewer.js'
 
@@ -84,7 +84,7 @@ function qcPanel (trial, d) {
     h('dl', { class: 'summary' },
       h('dt', {}, 'Subject'), h('dd', {}, d.series.subject),
       h('dt', {}, 'Site'), h('dd', {}, d.series.site),
-      h('dt', {}, 'Visit'), h('dd', {}, d.visit ? `${d.visit.visit} ${d.visit.date || ''}` : '–'),
+      h('dt', {}, 'Visit'), h('dd', {}, d.visit ? `${d.visit.visit} ${isoDate(d.visit.date) || ''}` : '–'),
       h('dt', {}, 'Instances'), h('dd', {}, String(d.series.instances.length)),
       h('dt', {}, 'Status'), h('dd', { 'data-qc-status': qc.status || '' }, badge(qc.status), qc.computed_status && qc.computed_status !== qc.status ? ` (computed ${qc.computed_status})` : '')))
   panel.append(h('h3', {}, 'Conformance to the protocol'),
