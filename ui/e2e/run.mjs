@@ -78,6 +78,7 @@ async function redPixels (page, png) {
 
 let rejected
 const why = `e2e ${Date.now()}: motion artefacts on every slice`
+const question = `e2e ${Date.now()}: please resend the FLAIR without motion`
 
 await as('admin', async (page, context) => {
   step('admin: both demo trials, the audit link')
@@ -129,7 +130,7 @@ await as('analyst', async (page, context) => {
   assert.equal(await page.locator('#nav a[href="#/audit"]').count(), 0)
   await page.goto(`${base}/#/trials/${MS}`)
   await page.waitForSelector('table.matrix tbody tr')
-  const link = page.locator('table.matrix tbody tr').nth(1).locator('.series-links a', { hasText: 'FLAIR' }).first()
+  const link = page.locator('table.matrix tbody tr[data-site="S01"]').locator('.series-links a', { hasText: 'FLAIR' }).first()
   rejected = decodeURIComponent((await link.getAttribute('href')).split('/series/')[1])
   await link.click()
   await page.waitForSelector('.qc-panel table.checks tbody tr')
@@ -138,9 +139,9 @@ await as('analyst', async (page, context) => {
   await page.click('#reject')
   await page.waitForSelector('.qc-panel .msg:text("Rejected.")')
   await page.waitForSelector('.qc-panel [data-qc-status="fail"]')
-  await page.fill('#question', 'e2e: please resend the FLAIR without motion')
+  await page.fill('#question', question)
   await page.click('#raise-query')
-  await page.waitForSelector('.qc-panel .queries li')
+  await page.waitForSelector(`.qc-panel .queries li:has-text("${question}")`)
   await shot(page, 'qc-review')
   assert.equal(await status(context, '/api/v1/audit/events'), 403)
 })
@@ -197,6 +198,16 @@ await as('site-s01', async (page, context) => {
   assert.equal(await page.locator('#site-filter option').count(), 2)
   assert.equal(await page.locator('[data-jobs]').count(), 0, 'no job counts for a site')
   await shot(page, 'dashboard-site')
+  step('site-s01: answers the query about its series')
+  const q = page.locator('table.open-queries tbody tr', { hasText: question })
+  assert.equal(await q.count(), 1, 'the query is in the site\'s list')
+  await q.locator('a').click()
+  const item = page.locator(`.qc-panel .queries li:has-text("${question}")`)
+  await item.locator('input.query-answer-text').fill('rescanned on 2026-12-03; resent')
+  await item.locator('form.query-answer button').click()
+  await page.waitForSelector(`.qc-panel .queries li[data-state="answered"]:has-text("${question}")`)
+  assert.equal(await page.locator('#reject').count(), 0, 'a site does not decide QC')
+  await shot(page, 'query-answered-by-site')
   assert.equal(await status(context, `/api/v1/trials/${MS}/measurements`), 403)
   const rows = (await (await context.request.get(`${base}/api/v1/trials/${MS}/series?limit=1000`)).json()).items
   assert.ok(rows.length > 0 && rows.every(s => s.site === 'S01'), 'the API gives a site its own series only')

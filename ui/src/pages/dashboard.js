@@ -61,6 +61,21 @@ export async function dashboardPage (trial, params) {
               x.role || x.modality, ' ', badge(x.status))))))
       }),
       h('td', {}, s.open_queries ? h('span', { class: 'queries' }, String(s.open_queries)) : '0')))))
+  // The open queries the user may see (a site's own only), each linked to what it is about.
+  const queries = (await api(`/api/v1/trials/${enc(trial)}/queries?limit=1000`)).items
+  const subjectOf = Object.fromEntries(d.subjects.flatMap(x => d.visits.flatMap(v => (x.visits[v]?.series || []).map(se => [se.series_instance_uid, x.subject]))))
+  const about = q => {
+    const uid = q.target.startsWith('series:') ? q.target.slice(7) : null
+    return uid
+      ? h('a', { href: `#/trials/${enc(trial)}/series/${enc(uid)}` }, `series of ${subjectOf[uid] || '?'}`)
+      : q.target.replace(/^visit:/, 'visit ')
+  }
+  const queryTable = queries.length
+    ? h('table', { class: 'open-queries', 'aria-label': 'open queries' },
+      h('thead', {}, h('tr', {}, ['#', 'About', 'Question', 'State', 'Raised'].map(x => h('th', {}, x)))),
+      h('tbody', {}, queries.map(q => h('tr', { 'data-query': q.id },
+        h('td', { class: 'num' }, String(q.id)), h('td', {}, about(q)), h('td', {}, q.question), h('td', {}, badge(q.state)), h('td', {}, `${q.raised_by}, ${q.raised_at}`)))))
+    : h('p', { class: 'muted' }, 'No open queries.')
   return h('section', { class: 'dashboard', 'data-trial': trial },
     h('h1', {}, trial, ' ', h('small', {}, [d.trial.protocol, d.trial.phase && `phase ${d.trial.phase}`, d.trial.sponsor].filter(Boolean).join(' · '))),
     may('read_results', trial) ? h('p', {}, h('a', { href: `#/trials/${enc(trial)}/results` }, 'Results and plots →')) : null,
@@ -69,5 +84,6 @@ export async function dashboardPage (trial, params) {
     d.evaluated ? null : h('p', { class: 'notice' }, 'QC has not been evaluated for this trial yet.'),
     h('div', { class: 'filters' }, h('label', {}, 'Site ', siteSel), h('label', {}, 'Status ', statusSel)),
     table,
-    h('p', { class: 'muted' }, `${rows.length} of ${d.subjects.length} subjects shown`))
+    h('p', { class: 'muted' }, `${rows.length} of ${d.subjects.length} subjects shown`),
+    h('h2', {}, 'Open queries'), queryTable)
 }

@@ -55,7 +55,7 @@ async function viewerPanel (trial, d) {
     h('label', {}, 'Plane ', planeSel), h('label', {}, 'Window ', presetSel),
     h('button', { type: 'button', 'aria-label': 'zoom in', onclick: () => viewer.setZoom(viewer.zoom * 1.25) }, '+'),
     h('button', { type: 'button', 'aria-label': 'zoom out', onclick: () => viewer.setZoom(viewer.zoom / 1.25) }, '−'),
-    h('label', {}, 'Overlay ', overlaySel), h('label', {}, 'Opacity ', opacity))
+    overlays.length ? [h('label', {}, 'Overlay ', overlaySel), h('label', {}, 'Opacity ', opacity)] : null)
   const panel = h('div', { class: 'panel viewer-panel' }, tools, viewer.el,
     h('p', { class: 'muted keys' }, 'Keys (click the image first): 1–4 plane, ↑/↓ slice, +/− zoom, W window, O overlay on/off.'))
   // NiiVue needs the canvas in the document to size it.
@@ -102,7 +102,7 @@ function qcPanel (trial, d) {
       : h('p', { class: 'muted' }, 'none'))
   panel.append(h('h3', {}, 'Queries to the site'),
     d.queries.length
-      ? h('ul', { class: 'queries' }, d.queries.map(q => h('li', { 'data-query': q.id }, badge(q.state), ` ${q.question}`, q.answer ? h('div', { class: 'note' }, `answer: ${q.answer}`) : null)))
+      ? h('ul', { class: 'queries' }, d.queries.map(q => queryItem(trial, q)))
       : h('p', { class: 'muted' }, 'none'))
   if (d.may_decide) {
     const reason = h('textarea', { id: 'reason', rows: 2, placeholder: 'reason (required)', 'aria-label': 'reason' })
@@ -142,4 +142,31 @@ function qcPanel (trial, d) {
         h('a', { href: `/api/v1/trials/${enc(trial)}/jobs/${j.id}/provenance`, target: '_blank', rel: 'noopener' }, 'provenance')))))
   }
   return panel
+}
+
+/// One query with its answer and resolution; the site answers an open one, QC staff close an
+/// answered one (each step audited by the server).
+function queryItem (trial, q) {
+  const li = h('li', { 'data-query': q.id, 'data-state': q.state }, badge(q.state), ` ${q.question}`,
+    h('div', { class: 'note' }, `raised by ${q.raised_by}, ${q.raised_at}`),
+    q.answer ? h('div', { class: 'note' }, `answer: ${q.answer} — ${q.answered_by}`) : null,
+    q.resolution ? h('div', { class: 'note' }, `closed: ${q.resolution} — ${q.closed_by}`) : null)
+  const step = (kind, label, placeholder) => {
+    const text = h('input', { class: `query-${kind}-text`, 'aria-label': placeholder, placeholder })
+    const msg = h('span', { class: 'msg', role: 'status' })
+    li.append(h('form', { class: `query-step query-${kind}`, onsubmit: async e => {
+      e.preventDefault()
+      try {
+        if (!text.value.trim()) throw new Error(`${placeholder} is required`)
+        await api(`/api/v1/trials/${enc(trial)}/queries/${q.id}/${kind}`, { method: 'POST', body: { text: text.value } })
+        window.dispatchEvent(new HashChangeEvent('hashchange'))
+      } catch (err) {
+        msg.textContent = err.message
+        msg.className = 'msg error'
+      }
+    } }, text, h('button', { type: 'submit' }, label), msg))
+  }
+  if (q.state === 'open' && may('answer_query', trial)) step('answer', 'Answer', 'the answer')
+  if (q.state !== 'closed' && may('decide_qc', trial)) step('close', 'Close', 'how it was resolved')
+  return li
 }
