@@ -32,6 +32,9 @@ const step = (name) => console.log(`- ${name}`)
 
 async function as (username, fn) {
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 } })
+  // CI runs this beside other tests on two cores: wait generously, fail on what is wrong.
+  context.setDefaultTimeout(120000)
+  context.setDefaultNavigationTimeout(120000)
   const page = await context.newPage()
   const errors = []
   page.on('console', m => { if (m.type() === 'error') errors.push(`console: ${m.text()}`) })
@@ -101,19 +104,27 @@ await as('admin', async (page, context) => {
   await page.selectOption('#site-filter', '')
   await page.waitForFunction(() => document.querySelectorAll('table.matrix tbody tr').length === 3)
   await page.locator('table.matrix tbody tr').first().locator('.series-links a', { hasText: 'T1w' }).first().click()
-  await page.waitForSelector('.viewer[data-loaded^="overlay:"]', { timeout: 60000 })
+  await page.waitForSelector('.viewer[data-loaded^="overlay:"]')
   const chosen = await page.locator('#overlay option:checked').textContent()
   assert.match(chosen, /mask/, 'a label overlay is shown first')
-  await page.waitForTimeout(500)
   const canvas = page.locator('canvas.nv')
-  const withOverlay = await redPixels(page, await canvas.screenshot())
+  // The canvas is drawn asynchronously (WebGL in software): read it until it settles.
+  const settle = async (ok) => {
+    let n = 0
+    for (let i = 0; i < 60; i++) {
+      n = await redPixels(page, await canvas.screenshot())
+      if (ok(n)) break
+      await page.waitForTimeout(500)
+    }
+    return n
+  }
+  const withOverlay = await settle(n => n > 500)
   await shot(page, 'viewer')
   step(`admin: ${withOverlay} overlay pixels with ${chosen}; none without`)
   assert.ok(withOverlay > 500, `overlay pixels: ${withOverlay}`)
   await page.fill('#opacity', '0')
   await page.dispatchEvent('#opacity', 'input')
-  await page.waitForTimeout(300)
-  const without = await redPixels(page, await canvas.screenshot())
+  const without = await settle(n => n < withOverlay / 20)
   assert.ok(without < withOverlay / 20, `overlay pixels at opacity 0: ${without}`)
   step('admin: keyboard: coronal plane, scroll, zoom, window preset')
   await canvas.click()
