@@ -17,7 +17,17 @@ import { seriesPage } from './pages/series.js'
 import { resultsPage } from './pages/results.js'
 import { auditPage } from './pages/audit.js'
 
-const state = { me: null }
+const state = { me: null, flash: null }
+
+/// A message shown once at the top of the next page drawn ("Rejected.", "Query raised.").
+export function flash (text) {
+  state.flash = text
+}
+
+/// Draws the current page again (after a change the page shows).
+export function refresh () {
+  return route()
+}
 
 export function may (action, trial) {
   if (!state.me) return false
@@ -75,7 +85,12 @@ async function route () {
     else if (parts[0] === 'trials' && parts[2] === 'results') page = resultsPage(parts[1], params)
     else if (parts[0] === 'audit') page = auditPage(params)
     else page = h('p', {}, 'No such page. ', h('a', { href: '#/' }, 'Back to the trials'))
-    main.append(await page)
+    const drawn = await page
+    if (state.flash) {
+      main.append(h('p', { class: 'flash', role: 'status' }, state.flash))
+      state.flash = null
+    }
+    main.append(drawn)
     main.focus({ preventScroll: true })
   } catch (e) {
     if (e.status !== 401) main.append(errorBox(e))

@@ -5,7 +5,7 @@
 
 import { api, enc } from '../api.js'
 import { h, badge, fmt, errorBox, isoDate } from '../dom.js'
-import { may } from '../app.js'
+import { may, flash, refresh } from '../app.js'
 import { Viewer, PRESETS, isLabel } from '../viewer.js'
 
 export async function seriesPage (trial, uid) {
@@ -113,8 +113,8 @@ function qcPanel (trial, d) {
       msg.className = 'msg'
       try {
         await fn()
-        msg.textContent = done
-        setTimeout(() => window.dispatchEvent(new HashChangeEvent('hashchange')), 300)
+        flash(done)
+        await refresh()
       } catch (e) {
         msg.textContent = e.message
         msg.className = 'msg error'
@@ -159,7 +159,8 @@ function queryItem (trial, q) {
       try {
         if (!text.value.trim()) throw new Error(`${placeholder} is required`)
         await api(`/api/v1/trials/${enc(trial)}/queries/${q.id}/${kind}`, { method: 'POST', body: { text: text.value } })
-        window.dispatchEvent(new HashChangeEvent('hashchange'))
+        flash(kind === 'answer' ? 'Answered.' : 'Closed.')
+        await refresh()
       } catch (err) {
         msg.textContent = err.message
         msg.className = 'msg error'
