@@ -6,9 +6,9 @@
 //! at once; others (a crash, a timeout, the store) are retried with exponential backoff until
 //! the job's attempts run out.
 
+use crate::images::{NotOneVolume, one_volume};
 use crate::jobs::{JobError, execute};
 use corelab_algo::lock::Lock;
-use corelab_dicom::series::{Instance, volumes};
 use corelab_store::{Job, JobDone, NewMeasurement, Store, StoreError};
 use serde_json::json;
 use std::sync::Arc;
@@ -150,20 +150,14 @@ async fn attempt(store: &Arc<Store>, job: &Job, o: &WorkerOptions) -> Result<Job
     let work = tokio::task::spawn_blocking(move || {
         let mut loaded = Vec::new();
         for (role, uid, blobs) in inputs {
-            let instances = blobs
-                .into_iter()
-                .map(|(sop, bytes)| Instance::from_bytes(sop, &bytes))
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| JobError::Final(format!("input {role} (series {uid}): {e}")))?;
-            let mut v = volumes(&instances)
-                .map_err(|e| JobError::Final(format!("input {role} (series {uid}): {e}")))?;
-            if v.len() != 1 {
-                return Err(JobError::Final(format!(
-                    "input {role} (series {uid}) forms {} volumes; the algorithm takes one",
-                    v.len()
-                )));
-            }
-            let volume = v.remove(0);
+            let volume = one_volume(blobs).map_err(|e| {
+                JobError::Final(match e {
+                    NotOneVolume::Unreadable(why) => format!("input {role} (series {uid}): {why}"),
+                    NotOneVolume::Several(n) => format!(
+                        "input {role} (series {uid}) forms {n} volumes; the algorithm takes one"
+                    ),
+                })
+            })?;
             // The series as an entity: the SHA-256 of its instances' hashes in slice order, as
             // `corelab algo run` names a DICOM series folder.
             let hash =

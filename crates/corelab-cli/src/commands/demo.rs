@@ -288,19 +288,7 @@ async fn demo_logins(store: &Store, who: &str, dir: &Path) -> Result<std::path::
         }));
     }
     let path = dir.join("demo-logins.json");
-    let text = serde_json::to_string_pretty(&logins)?;
-    {
-        use std::io::Write;
-        let mut o = std::fs::OpenOptions::new();
-        o.write(true).create_new(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
-        let mut f = o
-            .open(&path)
-            .with_context(|| format!("cannot create {}", path.display()))?;
-        f.write_all(text.as_bytes())?;
-        f.sync_all()?;
-    }
+    super::user::write_secret(&path, &serde_json::to_string_pretty(&logins)?)?;
     Ok(path)
 }
 

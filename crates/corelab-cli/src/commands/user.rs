@@ -149,8 +149,8 @@ pub async fn run(g: &Global, c: &UserCommand) -> Result<u8> {
     Ok(0)
 }
 
-/// Writes a secret to a new file only its owner can read.
-fn write_secret(path: &std::path::Path, secret: &str) -> Result<()> {
+/// Writes a secret (a line) to a new file only its owner can read, flushed to disk.
+pub(super) fn write_secret(path: &std::path::Path, secret: &str) -> Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
     let mut f = std::fs::OpenOptions::new()
         .write(true)
@@ -158,6 +158,8 @@ fn write_secret(path: &std::path::Path, secret: &str) -> Result<()> {
         .mode(0o600)
         .open(path)
         .with_context(|| format!("cannot create {}", path.display()))?;
-    writeln!(f, "{secret}").with_context(|| format!("cannot write {}", path.display()))?;
+    writeln!(f, "{secret}")
+        .and_then(|_| f.sync_all())
+        .with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())
 }

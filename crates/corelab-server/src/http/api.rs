@@ -85,7 +85,7 @@ pub fn actor(p: &Principal) -> String {
 }
 
 /// Whether a row of `site` is visible under a site filter.
-fn visible(filter: &Option<Vec<String>>, site: &str) -> bool {
+pub(super) fn visible(filter: &Option<Vec<String>>, site: &str) -> bool {
     filter.as_ref().is_none_or(|f| f.iter().any(|s| s == site))
 }
 
@@ -276,26 +276,35 @@ pub async fn qc(
     .into_response())
 }
 
-/// The sites of a trial's QC targets (`series:UID`, `visit:SUBJECT/VISIT`), from its series read
-/// once per request.
-struct TargetSites(Vec<corelab_store::CatalogSeries>);
+/// The sites and subjects of a trial's QC targets (`series:UID`, `visit:SUBJECT/VISIT`), from
+/// its series read once per request.
+pub(super) struct TargetSites(pub(super) Vec<corelab_store::CatalogSeries>);
 
 impl TargetSites {
     async fn of(state: &AppState, trial: &str) -> ApiResult<Self> {
         Ok(Self(state.store.trial_series(trial).await?))
     }
 
-    /// The site `target` belongs to, if the catalogue knows it.
-    fn site(&self, target: &str) -> Option<&str> {
-        let found = if let Some(uid) = target.strip_prefix("series:") {
+    /// A catalogued series of the series or subject `target` names.
+    fn find(&self, target: &str) -> Option<&corelab_store::CatalogSeries> {
+        if let Some(uid) = target.strip_prefix("series:") {
             self.0.iter().find(|s| s.series_instance_uid == uid)
         } else if let Some(rest) = target.strip_prefix("visit:") {
             let subject = rest.split('/').next().unwrap_or_default();
             self.0.iter().find(|s| s.subject == subject)
         } else {
             None
-        };
-        found.map(|s| s.site.as_str())
+        }
+    }
+
+    /// The site `target` belongs to, if the catalogue knows it.
+    fn site(&self, target: &str) -> Option<&str> {
+        self.find(target).map(|s| s.site.as_str())
+    }
+
+    /// The subject `target` is about, if the catalogue knows it.
+    pub(super) fn subject(&self, target: &str) -> Option<&str> {
+        self.find(target).map(|s| s.subject.as_str())
     }
 }
 

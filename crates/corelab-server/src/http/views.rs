@@ -5,7 +5,7 @@
 //! see only their sites.
 
 use super::AppState;
-use super::api::{allow, trial_exists};
+use super::api::{TargetSites, allow, trial_exists, visible};
 use super::auth::Authed;
 use super::problem::{ApiError, ApiResult};
 use axum::extract::{Path, State};
@@ -35,7 +35,11 @@ pub fn routes() -> Router<AppState> {
 /// The latest QC report of `trial` as JSON, if it has been evaluated, with the decisions made
 /// since standing over its statuses (`QcReport::redecide`): a rejection shows at once, not at
 /// the next evaluation.
-async fn qc_report(state: &AppState, trial: &str) -> ApiResult<Option<Value>> {
+async fn qc_report(
+    state: &AppState,
+    trial: &str,
+    decisions: &[corelab_store::QcDecision],
+) -> ApiResult<Option<Value>> {
     let Some(ev) = state.store.latest_qc_evaluation(trial).await? else {
         return Ok(None);
     };
@@ -47,26 +51,13 @@ async fn qc_report(state: &AppState, trial: &str) -> ApiResult<Option<Value>> {
     };
     let report: corelab_engine::report::QcReport =
         serde_json::from_str(&ev.report_json).map_err(bad)?;
-    let decided =
-        corelab_engine::evaluate::latest_decisions(&state.store.qc_decisions(trial).await?);
+    let decided = corelab_engine::evaluate::latest_decisions(decisions);
     let report = report.redecide(&|target| decided.get(target).cloned());
     serde_json::to_value(report).map(Some).map_err(bad)
 }
 
 fn text<'a>(v: &'a Value, key: &str) -> &'a str {
     v.get(key).and_then(Value::as_str).unwrap_or_default()
-}
-
-/// The subject (`visit:SUBJECT/VISIT`) or series (`series:UID`) a QC target names.
-fn target_subject(target: &str, subject_of: &BTreeMap<String, String>) -> Option<String> {
-    if let Some(uid) = target.strip_prefix("series:") {
-        subject_of.get(uid).cloned()
-    } else {
-        target
-            .strip_prefix("visit:")
-            .and_then(|r| r.split('/').next())
-            .map(str::to_owned)
-    }
 }
 
 #[utoipa::path(get, path = "/api/v1/trials/{trial}/dashboard", tag = "catalogue",
@@ -80,29 +71,25 @@ pub async fn dashboard(
     allow(&p, Action::ReadCatalogue, &Scope::trial(&trial))?;
     let summary = trial_exists(&state, &trial).await?;
     let filter = p.site_filter(Action::ReadCatalogue, &trial);
-    let visible = |site: &str| filter.as_ref().is_none_or(|f| f.iter().any(|s| s == site));
     let sites: Vec<_> = state
         .store
         .sites(&trial)
         .await?
         .into_iter()
-        .filter(|s| visible(&s.id))
+        .filter(|s| visible(&filter, &s.id))
         .collect();
-    let catalogue = state.store.trial_series(&trial).await?;
-    let subject_of: BTreeMap<String, String> = catalogue
-        .iter()
-        .map(|s| (s.series_instance_uid.clone(), s.subject.clone()))
-        .collect();
+    let catalogue = TargetSites(state.store.trial_series(&trial).await?);
     // Subjects with their site, from the catalogue (a subject without a QC evaluation yet still
     // shows, with its series counted but no status).
     let mut subjects: BTreeMap<String, Value> = BTreeMap::new();
-    for s in catalogue.iter().filter(|s| visible(&s.site)) {
+    for s in catalogue.0.iter().filter(|s| visible(&filter, &s.site)) {
         let e = subjects.entry(s.subject.clone()).or_insert_with(|| {
             json!({"subject": s.subject, "site": s.site, "series": 0, "visits": {}, "open_queries": 0})
         });
         e["series"] = json!(e["series"].as_u64().unwrap_or(0) + 1);
     }
-    let report = qc_report(&state, &trial).await?;
+    let decisions = state.store.qc_decisions(&trial).await?;
+    let report = qc_report(&state, &trial, &decisions).await?;
     // The visits in protocol order (by target day), from the evaluation.
     let mut visits: Vec<(i64, String)> = Vec::new();
     let mut expected = 0usize;
@@ -149,8 +136,8 @@ pub async fn dashboard(
     let queries = state.store.queries(&trial, false).await?;
     let mut open = 0usize;
     for q in &queries {
-        if let Some(subject) = target_subject(&q.target, &subject_of)
-            && let Some(row) = subjects.get_mut(&subject)
+        if let Some(subject) = catalogue.subject(&q.target)
+            && let Some(row) = subjects.get_mut(subject)
         {
             row["open_queries"] = json!(row["open_queries"].as_u64().unwrap_or(0) + 1);
             open += 1;
@@ -197,9 +184,8 @@ async fn visible_series(
         .await?
         .into_iter()
         .find(|s| s.series_instance_uid == uid);
-    let filter = p.site_filter(action, trial);
     match found {
-        Some(s) if filter.as_ref().is_none_or(|f| f.contains(&s.site)) => Ok(s),
+        Some(s) if visible(&p.site_filter(action, trial), &s.site) => Ok(s),
         // Another site's series is as absent as one that does not exist.
         _ => Err(ApiError::not_found(format!(
             "trial {trial} has no series {uid}"
@@ -216,9 +202,11 @@ pub async fn series_detail(
     Path((trial, uid)): Path<(String, String)>,
 ) -> ApiResult<Response> {
     let s = visible_series(&state, &p, Action::ReadQc, &trial, &uid).await?;
+    let target = format!("series:{uid}");
+    let all_decisions = state.store.qc_decisions(&trial).await?;
     let mut qc = Value::Null;
     let mut visit = Value::Null;
-    if let Some(r) = qc_report(&state, &trial).await? {
+    if let Some(r) = qc_report(&state, &trial, &all_decisions).await? {
         for subj in r["subjects"].as_array().into_iter().flatten() {
             for v in subj["visits"].as_array().into_iter().flatten() {
                 for x in v["series"].as_array().into_iter().flatten() {
@@ -233,7 +221,6 @@ pub async fn series_detail(
             }
         }
     }
-    let target = format!("series:{uid}");
     let queries: Vec<_> = state
         .store
         .queries(&trial, true)
@@ -241,10 +228,7 @@ pub async fn series_detail(
         .into_iter()
         .filter(|q| q.target == target)
         .collect();
-    let decisions: Vec<_> = state
-        .store
-        .qc_decisions(&trial)
-        .await?
+    let decisions: Vec<_> = all_decisions
         .into_iter()
         .filter(|d| d.target == target)
         .collect();
@@ -302,7 +286,7 @@ pub async fn series_detail(
     .into_response())
 }
 
-fn nifti_response(bytes: Vec<u8>, units: Option<&str>) -> Response {
+fn nifti_response(bytes: bytes::Bytes, units: Option<&str>) -> Response {
     let mut r = (
         [
             (
@@ -331,15 +315,14 @@ pub async fn series_volume(
     Authed(p): Authed,
     Path((trial, uid)): Path<(String, String)>,
 ) -> ApiResult<Response> {
+    // Its site is checked with the series: another site's series is a 404.
     let s = visible_series(&state, &p, Action::ReadImages, &trial, &uid).await?;
-    let site = Scope::site(&trial, &s.site);
-    allow(&p, Action::ReadImages, &site)?;
     let mut blobs = Vec::with_capacity(s.instances.len());
     for (sop, sha) in &s.instances {
-        blobs.push((sop.clone(), state.store.blob_bytes(sha).await?.to_vec()));
+        blobs.push((sop.clone(), state.store.blob_bytes(sha).await?));
     }
     let (bytes, units) =
-        tokio::task::spawn_blocking(move || corelab_engine::images::series_nifti(&blobs))
+        tokio::task::spawn_blocking(move || corelab_engine::images::series_nifti(blobs))
             .await
             .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
             .map_err(|e| {
@@ -348,7 +331,7 @@ pub async fn series_volume(
                     format!("series {uid}: {e}"),
                 )
             })?;
-    Ok(nifti_response(bytes, units))
+    Ok(nifti_response(bytes.into(), units))
 }
 
 #[utoipa::path(get, path = "/api/v1/trials/{trial}/jobs/{id}/images/{file}", tag = "images",
@@ -372,6 +355,5 @@ pub async fn job_image(
         .find(|i| i["role"].as_str() == Some(role))
         .and_then(|i| i["sha256"].as_str().map(str::to_owned))
         .ok_or_else(|| ApiError::not_found(format!("job {id} made no image {role:?}")))?;
-    let bytes = state.store.blob_bytes(&sha).await?;
-    Ok(nifti_response(bytes.to_vec(), None))
+    Ok(nifti_response(state.store.blob_bytes(&sha).await?, None))
 }
