@@ -47,6 +47,14 @@ function yAxis (svg, lo, hi, label, right = W - M.r) {
   return y
 }
 
+/// Dashed reference lines ({ value, label }) across the plot, labelled at the right.
+function references (svg, y, refs) {
+  for (const r of refs) {
+    svg.append(s('line', { x1: M.l, x2: W - M.r, y1: y(r.value), y2: y(r.value), stroke: '#666', 'stroke-dasharray': '4 3' }))
+    svg.append(s('text', { x: W - M.r - 2, y: y(r.value) - 3, 'text-anchor': 'end', fill: '#666' }, r.label))
+  }
+}
+
 /// bars: [{ label, value }] (percent change), sorted here from largest to smallest.
 /// lines: reference lines [{ value, label }] (RECIST's +20 % and −30 %).
 export function waterfall (title, bars, { unit = '%', lines = [] } = {}) {
@@ -64,10 +72,7 @@ export function waterfall (title, bars, { unit = '%', lines = [] } = {}) {
     svg.append(s('text', { x: x + bw * 0.35, y: H - M.b + 14, 'text-anchor': 'end', transform: `rotate(-35 ${x + bw * 0.35} ${H - M.b + 14})` }, b.label))
   })
   svg.append(s('line', { x1: M.l, x2: W - M.r, y1: y(0), y2: y(0), stroke: '#333' }))
-  for (const l of lines) {
-    svg.append(s('line', { x1: M.l, x2: W - M.r, y1: y(l.value), y2: y(l.value), stroke: '#666', 'stroke-dasharray': '4 3' }))
-    svg.append(s('text', { x: W - M.r - 2, y: y(l.value) - 3, 'text-anchor': 'end', fill: '#666' }, l.label))
-  }
+  references(svg, y, lines)
   const csv = [['subject', `best_change_${unit === '%' ? 'percent' : unit}`], ...sorted.map(b => [b.label, b.value])]
   return { svg, csv }
 }
@@ -125,10 +130,7 @@ export function distribution (title, groups, { ylabel = '', lines: refs = [] } =
     })
     svg.append(s('text', { x: cx, y: H - M.b + 18, 'text-anchor': 'middle' }, `${g.label} (n=${g.values.length})`))
   })
-  for (const r of refs) {
-    svg.append(s('line', { x1: M.l, x2: W - M.r, y1: y(r.value), y2: y(r.value), stroke: '#666', 'stroke-dasharray': '4 3' }))
-    svg.append(s('text', { x: W - M.r - 2, y: y(r.value) - 3, 'text-anchor': 'end', fill: '#666' }, r.label))
-  }
+  references(svg, y, refs)
   const csv = [['group', 'subject', 'value'], ...groups.flatMap(g => g.values.map(v => [g.label, v.subject, v.value]))]
   return { svg, csv }
 }
