@@ -675,6 +675,25 @@ fn serve_and_worker_refuse_what_they_cannot_do_by_name() {
         "{}",
         stderr(&out)
     );
+    // A UI folder that holds no built UI is refused before anything is served.
+    let empty = dir.path().join("no-ui");
+    std::fs::create_dir_all(&empty).unwrap();
+    let out = corelab(
+        &lab,
+        &[
+            "serve",
+            "--http",
+            "127.0.0.1:0",
+            "--ui",
+            empty.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code(&out), 1);
+    assert!(
+        stderr(&out).contains("no index.html there"),
+        "{}",
+        stderr(&out)
+    );
     let out = corelab(&lab, &["worker", "--lease-secs", "0"]);
     assert_eq!(code(&out), 2, "a lease of 0 s is a usage error");
     assert!(stderr(&out).contains("--lease-secs"), "{}", stderr(&out));
