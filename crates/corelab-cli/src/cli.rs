@@ -40,6 +40,31 @@ pub struct Global {
     pub actor: Option<String>,
 }
 
+/// `corelab reads …`.
+#[derive(Debug, Subcommand)]
+pub enum ReadsCommand {
+    /// Make the read tasks of subjects whose time points passed QC (idempotent).
+    Plan {
+        /// The trial.
+        trial: String,
+    },
+    /// Every read and adjudication task with its reader, state, response and accepted flag.
+    List {
+        /// The trial.
+        trial: String,
+    },
+    /// Per reader and pair: reads, time per read, adjudication rate, Cohen's κ, ICC.
+    Stats {
+        /// The trial.
+        trial: String,
+    },
+    /// Every signature of the trial checked against its record now; exit 3 if any is invalid.
+    Signatures {
+        /// The trial.
+        trial: String,
+    },
+}
+
 /// corelab's commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -112,6 +137,10 @@ pub enum Command {
     /// Queries to sites about QC findings: raise, answer, close, list.
     #[command(subcommand)]
     Query(QueryCommand),
+    /// Central reads (the trial's [reads] design): plan the worklists of subjects ready for
+    /// reading, list the tasks with the accepted reads, reader statistics, check signatures.
+    #[command(subcommand)]
+    Reads(ReadsCommand),
     /// Objects held in quarantine: list, show, release (run the pipeline again), discard.
     #[command(subcommand)]
     Quarantine(QuarantineCommand),

@@ -186,11 +186,15 @@ pub enum Action {
     ManageTrials,
     /// Add, disable and change users.
     ManageUsers,
+    /// Read and sign the central-read cases assigned to oneself (blinded for blinded roles).
+    ReadCases,
+    /// Plan a trial's central reads.
+    ManageReads,
 }
 
 impl Action {
     /// Every action, in a fixed order (the authorisation matrix iterates over it).
-    pub const ALL: [Action; 11] = [
+    pub const ALL: [Action; 13] = [
         Action::ReadCatalogue,
         Action::ReadQc,
         Action::DecideQc,
@@ -202,6 +206,8 @@ impl Action {
         Action::ReadAudit,
         Action::ManageTrials,
         Action::ManageUsers,
+        Action::ReadCases,
+        Action::ManageReads,
     ];
 
     /// The roles that may do this action (within their grants' trials and sites).
@@ -219,6 +225,8 @@ impl Action {
             Action::ReadAudit => &[Admin, Auditor],
             Action::ManageTrials => &[Admin],
             Action::ManageUsers => &[Admin],
+            Action::ReadCases => &[Admin, Reader, Adjudicator],
+            Action::ManageReads => &[Admin, Qc],
         }
     }
 }

@@ -18,6 +18,7 @@ pub mod digest;
 pub mod ids;
 pub mod problem;
 pub mod protocol;
+pub mod reads;
 pub mod secret;
 pub mod subject;
 pub mod toml_error;

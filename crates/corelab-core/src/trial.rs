@@ -365,6 +365,9 @@ pub struct TrialFile {
     /// The endpoints the trial reports (`[[endpoints]]`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub endpoints: Vec<EndpointSpec>,
+    /// The central-read design (`[reads]`), if the trial has central reads.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reads: Option<crate::reads::ReadDesign>,
     /// Tables owned by later parts of the protocol, kept as they were written.
     #[serde(flatten)]
     pub rest: BTreeMap<String, toml::Value>,
@@ -423,6 +426,10 @@ impl TrialFile {
         self.check_sites(&mut found);
         self.check_deid(&mut found);
         crate::protocol::check(self, &mut found);
+        if let Some(r) = &self.reads {
+            let roles: Vec<&str> = self.role_names().collect();
+            r.check(&roles, &mut found);
+        }
         found
     }
 
@@ -654,8 +661,8 @@ options = ["retain-long-modified-dates"]
 
     #[test]
     fn keeps_tables_that_later_parts_of_the_protocol_own() {
-        let t = TrialFile::parse(&format!("{MINIMAL}\n[[reads]]\nname = \"central\"\n")).unwrap();
-        assert!(t.rest.contains_key("reads"));
+        let t = TrialFile::parse(&format!("{MINIMAL}\n[[exports]]\nname = \"sdtm\"\n")).unwrap();
+        assert!(t.rest.contains_key("exports"));
     }
 
     #[test]

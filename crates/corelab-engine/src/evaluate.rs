@@ -149,6 +149,27 @@ pub async fn evaluate(
     Ok((report, evaluation))
 }
 
+/// The latest QC evaluation of `trial`, if any, with the `decisions` made since standing over its
+/// statuses ([`QcReport::redecide`]): a rejection counts at once, not at the next evaluation.
+pub async fn current_report(
+    store: &Store,
+    trial: &str,
+    decisions: &[QcDecision],
+) -> Result<Option<QcReport>, EngineError> {
+    let Some(ev) = store.latest_qc_evaluation(trial).await? else {
+        return Ok(None);
+    };
+    let report: QcReport =
+        serde_json::from_str(&ev.report_json).map_err(|e| EngineError::TrialFile {
+            trial: trial.to_owned(),
+            why: format!("QC evaluation {} does not read back: {e}", ev.id),
+        })?;
+    let decided = latest_decisions(decisions);
+    Ok(Some(
+        report.redecide(&|target| decided.get(target).cloned()),
+    ))
+}
+
 /// The latest of people's `decisions` (in the order recorded) on each target.
 pub fn latest_decisions(decisions: &[QcDecision]) -> BTreeMap<String, Decision> {
     decisions

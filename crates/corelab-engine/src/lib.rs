@@ -9,6 +9,7 @@
 //! locked algorithms' jobs on what passed QC and runs one; [`worker`] claims jobs from the
 //! store's queue and records what they made. It never changes what was catalogued.
 
+pub mod agreement;
 pub mod classify;
 pub mod conformance;
 pub mod consistency;
@@ -18,6 +19,7 @@ pub mod files;
 pub mod images;
 pub mod jobs;
 pub mod quality;
+pub mod reads;
 pub mod report;
 pub mod runner;
 pub mod schedule;

@@ -74,6 +74,18 @@ description = "2-D T2 FLAIR, axial"
 match = { modality = ["MR"], description = ["*FLAIR*", "*dark-fluid*"], scanning_sequence = ["IR"] }
 require = { field_strength_t = [1.5, 3.0], slice_thickness_mm = { max = 7 }, ti_ms = [1800, 3000], orientation = "axial" }
 
+# Central reads: two independent readers count FLAIR lesions at each time point (new and
+# enlarging ones at M12) with the engine's lesions proposed; an adjudicator settles a different
+# activity call or counts more than two apart.
+[reads]
+criteria = "lesion-count"
+paradigm = "double"
+roles = ["FLAIR"]
+randomise = true
+readers = ["reader", "reader2"]
+adjudicators = ["adjudicator"]
+adjudicate = { response_differs = true, count_differs_by = 2 }
+
 [[algorithms]]
 id = "image.bias-n4"
 version = "^1.0"
@@ -249,6 +261,7 @@ const DEMO_USERS: &[(&str, &str, &[&str])] = &[
     ),
     ("analyst", "Core-lab Analyst", &["qc"]),
     ("reader", "Central Reader", &["reader"]),
+    ("reader2", "Second Central Reader", &["reader"]),
     ("adjudicator", "Adjudicator", &["adjudicator"]),
     ("sponsor", "Sponsor Statistician", &["sponsor"]),
     ("auditor", "Auditor", &["auditor"]),
@@ -311,6 +324,8 @@ pub async fn run(g: &Global, out: Option<&Path>, serve: Option<Serving<'_>>) -> 
         .with_context(|| "demo: creating the installation")?;
     let who = actor(g);
     let store = std::sync::Arc::new(store);
+    // One login per role (the read design names the readers and the adjudicator).
+    let logins = demo_logins(&store, &who, &dir).await?;
     let mut sections = Vec::new();
     for t in demo_trials() {
         sections.push(run_trial(&store, &who, &dir, &t).await?);
@@ -367,9 +382,8 @@ pub async fn run(g: &Global, out: Option<&Path>, serve: Option<Serving<'_>>) -> 
     if let Some(serving) = serve {
         // Keep serving the demo installation: what sites would send next is ingested, judged
         // and run as it arrives; the web UI shows it, with one login per role.
-        let logins = demo_logins(&store, &who, &dir).await?;
         eprintln!(
-            "demo: logins for each role (admin, site-s01, analyst, reader, adjudicator, sponsor, auditor) in {}",
+            "demo: logins for each role (admin, site-s01, analyst, reader, reader2, adjudicator, sponsor, auditor) in {}",
             logins.display()
         );
         drop(store);
@@ -510,6 +524,14 @@ async fn run_trial(
         })
         .collect();
     let failed = jobs.iter().filter(|j| j.state != "succeeded").count();
+    // The central reads' worklists, for a trial with a read design.
+    let reads = match &trial.reads {
+        Some(_) => {
+            let p = corelab_engine::reads::plan(store, who, t.id).await?;
+            json!({"tasks": p.created.len(), "subjects": p.subjects, "not_ready": p.not_ready})
+        }
+        None => serde_json::Value::Null,
+    };
     Ok(Section {
         doc: json!({
             "trial": t.id,
@@ -520,6 +542,7 @@ async fn run_trial(
             "lock_sha256": lock.sha256(),
             "jobs": {"enqueued": planned.enqueued, "succeeded": jobs.len() - failed, "failed": failed},
             "endpoints": endpoints,
+            "reads": reads,
         }),
         derived,
         failed,
@@ -566,6 +589,13 @@ fn trial_text(d: &serde_json::Value) -> String {
             e["error"]
                 .as_f64()
                 .map_or("-".into(), |t| format!("{t:+.4}")),
+        ));
+    }
+    if d["reads"].is_object() {
+        t.push_str(&format!(
+            "\ncentral reads: {} tasks for {} subjects in the readers' worklists (corelab reads list {trial})",
+            n(&d["reads"]["tasks"]),
+            d["reads"]["subjects"].as_array().map_or(0, Vec::len),
         ));
     }
     t

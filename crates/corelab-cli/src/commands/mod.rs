@@ -13,6 +13,7 @@ mod import;
 mod phantom;
 mod qc;
 mod quarantine;
+mod reads;
 mod register;
 mod run;
 mod serve;
@@ -43,6 +44,7 @@ pub async fn run(cli: Cli) -> Result<u8> {
         Command::Serve(a) => serve::run(g, a).await,
         Command::Qc(a) => qc::run(g, a).await,
         Command::Run(a) => run::run(g, a).await,
+        Command::Reads(c) => reads::run(g, c).await,
         Command::Worker {
             trial,
             name,

@@ -136,13 +136,15 @@ pub struct Login {
 /// `POST /api/v1/login`: checks the password (argon2id, off the async threads) and starts a
 /// session: an HTTP-only, secure, same-site cookie, and the same secret in the body for clients
 /// that send it as a bearer token.
-#[utoipa::path(post, path = "/api/v1/login", tag = "auth", request_body = Login,
-    responses((status = 200, description = "logged in; the session cookie is set"),
-              (status = 401, description = "wrong user name or password"),
-              (status = 429, description = "too many failed logins: try again later")))]
-pub async fn login(State(state): State<AppState>, Json(l): Json<Login>) -> ApiResult<Response> {
-    let actor = format!("http:{}", l.username);
-    let creds = state.store.credentials(&l.username).await?;
+/// Checks `password` for `username`, with the lockout after [`MAX_FAILURES`] and every failure
+/// counted: the user's credentials, or the refusal to answer with (429 while locked).
+async fn check_password(
+    state: &AppState,
+    actor: &str,
+    username: &str,
+    password: &str,
+) -> ApiResult<Result<corelab_store::Credentials, Response>> {
+    let creds = state.store.credentials(username).await?;
     if let Some(c) = &creds
         && c.failed_logins >= MAX_FAILURES
         && let Some(last) = c.last_failed_at.as_deref()
@@ -154,15 +156,15 @@ pub async fn login(State(state): State<AppState>, Json(l): Json<Login>) -> ApiRe
             let mut r = ApiError::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 format!(
-                    "{} failed logins for {}: locked for another {left} s",
-                    c.failed_logins, l.username
+                    "{} failed logins for {username}: locked for another {left} s",
+                    c.failed_logins
                 ),
             )
             .into_response();
             if let Ok(v) = HeaderValue::from_str(&left.to_string()) {
                 r.headers_mut().insert(header::RETRY_AFTER, v);
             }
-            return Ok(r);
+            return Ok(Err(r));
         }
     }
     // An unknown user costs the same hash as a known one, so timing does not tell them apart.
@@ -170,21 +172,49 @@ pub async fn login(State(state): State<AppState>, Json(l): Json<Login>) -> ApiRe
         .as_ref()
         .map(|c| c.password_hash.clone())
         .unwrap_or_else(|| state.dummy_hash.clone());
-    let password = l.password.clone();
+    let password = password.to_owned();
     let ok = tokio::task::spawn_blocking(move || verify_password(&hash, &password))
         .await
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
-    let c = match creds {
-        Some(c) if ok && !c.disabled => c,
+    match creds {
+        Some(c) if ok && !c.disabled => Ok(Ok(c)),
         other => {
             let why = match other {
                 None => "no such user",
                 Some(c) if c.disabled => "account disabled",
                 Some(_) => "wrong password",
             };
-            state.store.login_failed(&actor, &l.username, why).await?;
-            return Err(ApiError::unauthorized("wrong user name or password"));
+            state.store.login_failed(actor, username, why).await?;
+            Err(ApiError::unauthorized("wrong user name or password"))
         }
+    }
+}
+
+/// An electronic signature's re-authentication (21 CFR 11.200): the signer types their password
+/// again; a wrong one counts as a failed login and five lock the account.
+pub async fn confirm_password(state: &AppState, p: &Principal, password: &str) -> ApiResult<()> {
+    let actor = format!("http:{}", p.username);
+    match check_password(state, &actor, &p.username, password).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(_)) => Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            format!("too many failed logins for {}: locked for now", p.username),
+        )),
+        Err(_) => Err(ApiError::unauthorized(
+            "the password is wrong: a signature needs the signer's own password",
+        )),
+    }
+}
+
+#[utoipa::path(post, path = "/api/v1/login", tag = "auth", request_body = Login,
+    responses((status = 200, description = "logged in; the session cookie is set"),
+              (status = 401, description = "wrong user name or password"),
+              (status = 429, description = "too many failed logins: try again later")))]
+pub async fn login(State(state): State<AppState>, Json(l): Json<Login>) -> ApiResult<Response> {
+    let actor = format!("http:{}", l.username);
+    let c = match check_password(&state, &actor, &l.username, &l.password).await? {
+        Ok(c) => c,
+        Err(refused) => return Ok(refused),
     };
     let secret = new_secret().map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e))?;
     let expires = corelab_store::time::now_plus(SESSION_TTL);

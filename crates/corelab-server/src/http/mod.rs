@@ -9,6 +9,7 @@ pub mod auth;
 pub mod dicomweb;
 pub mod openapi;
 pub mod problem;
+pub mod reads;
 pub mod tls;
 pub mod ui;
 pub mod views;
@@ -58,6 +59,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(api::routes())
         .merge(views::routes())
+        .merge(reads::routes())
         .merge(dicomweb::routes())
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state)

@@ -33,27 +33,16 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// The latest QC report of `trial` as JSON, if it has been evaluated, with the decisions made
-/// since standing over its statuses (`QcReport::redecide`): a rejection shows at once, not at
-/// the next evaluation.
+/// since standing over its statuses.
 async fn qc_report(
     state: &AppState,
     trial: &str,
     decisions: &[corelab_store::QcDecision],
 ) -> ApiResult<Option<Value>> {
-    let Some(ev) = state.store.latest_qc_evaluation(trial).await? else {
-        return Ok(None);
-    };
-    let bad = |e: serde_json::Error| {
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("QC evaluation {}: {e}", ev.id),
-        )
-    };
-    let report: corelab_engine::report::QcReport =
-        serde_json::from_str(&ev.report_json).map_err(bad)?;
-    let decided = corelab_engine::evaluate::latest_decisions(decisions);
-    let report = report.redecide(&|target| decided.get(target).cloned());
-    serde_json::to_value(report).map(Some).map_err(bad)
+    let report = corelab_engine::evaluate::current_report(&state.store, trial, decisions)
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    Ok(report.map(|r| serde_json::to_value(r).unwrap_or_default()))
 }
 
 fn text<'a>(v: &'a Value, key: &str) -> &'a str {

@@ -1,0 +1,492 @@
+//! A read's structured data and what the engine computes from it, live as the reader works: the
+//! response at each time point under the trial's criteria, and whether two reads of a subject
+//! disagree enough to go to adjudication. Pure: no store.
+
+use corelab_algo::onco::{lesions, recist11};
+use corelab_core::reads::{Criteria, ReadDesign};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+/// A point in patient space (LPS, mm), as the viewer reports it.
+pub type Point = [f64; 3];
+
+/// What a reader records: the lesions chosen at baseline (RECIST) and each time point's findings.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReadData {
+    /// RECIST: the lesions chosen at baseline, target and non-target.
+    #[serde(default)]
+    pub lesions: Vec<LesionChoice>,
+    /// Each time point's findings, by its label.
+    #[serde(default)]
+    pub timepoints: Vec<TimePointRead>,
+}
+
+/// A baseline lesion chosen by the reader (RECIST).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LesionChoice {
+    /// The reader's id for it (`T1`, `NT1`).
+    pub id: String,
+    /// `target` or `non-target`.
+    pub role: String,
+    /// The organ (at most two targets per organ).
+    pub organ: String,
+    /// A lymph node (measured by its short axis).
+    #[serde(default)]
+    pub nodal: bool,
+}
+
+/// One time point's findings.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TimePointRead {
+    /// The time point's label (`TP0`, `TP1`, …).
+    pub label: String,
+    /// RECIST: each chosen lesion's measurement or state.
+    #[serde(default)]
+    pub measurements: Vec<Measure>,
+    /// RECIST: new lesions (unequivocal unless marked).
+    #[serde(default)]
+    pub new_lesions: Vec<NewLesionMark>,
+    /// Lesion count: the lesions marked.
+    #[serde(default)]
+    pub marks: Vec<Mark>,
+    /// Free form: the reader's response.
+    #[serde(default)]
+    pub response: Option<String>,
+    /// The reader's impression in words.
+    #[serde(default)]
+    pub impression: Option<String>,
+}
+
+/// A lesion measured: its diameters, from the line tool (endpoints in mm, the length computed
+/// here) or typed; or a state (`absent`, `present`, `unequivocal-progression`, …).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Measure {
+    /// The lesion's id.
+    pub lesion: String,
+    /// The long axis (mm).
+    #[serde(default)]
+    pub long_axis_mm: Option<f64>,
+    /// The short axis (mm).
+    #[serde(default)]
+    pub short_axis_mm: Option<f64>,
+    /// The long axis drawn: its two ends.
+    #[serde(default)]
+    pub long_line: Option<[Point; 2]>,
+    /// The short axis drawn.
+    #[serde(default)]
+    pub short_line: Option<[Point; 2]>,
+    /// A state instead of a size.
+    #[serde(default)]
+    pub state: Option<String>,
+    /// `ai` when the engine's proposal was accepted as it was, `reader` otherwise.
+    #[serde(default)]
+    pub source: Option<String>,
+}
+
+/// A new lesion (RECIST).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewLesionMark {
+    /// Its id.
+    pub id: String,
+    /// Whether it is equivocal.
+    #[serde(default)]
+    pub equivocal: bool,
+    /// Where it is.
+    #[serde(default)]
+    pub at: Option<Point>,
+}
+
+/// A lesion marked in a lesion-count read.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Mark {
+    /// Its id.
+    pub id: String,
+    /// `present`, `new` or `enlarging`.
+    pub status: String,
+    /// Where it is (LPS, mm).
+    #[serde(default)]
+    pub at: Option<Point>,
+    /// Its long axis drawn, if measured.
+    #[serde(default)]
+    pub line: Option<[Point; 2]>,
+    /// Its long axis (mm), computed from `line` when drawn.
+    #[serde(default)]
+    pub long_axis_mm: Option<f64>,
+    /// `ai` when the engine's proposal was accepted, `reader` otherwise.
+    #[serde(default)]
+    pub source: Option<String>,
+}
+
+/// The length of a drawn line (mm); None for a non-finite end.
+pub fn length(line: &[Point; 2]) -> Option<f64> {
+    let d = (0..3)
+        .map(|i| (line[1][i] - line[0][i]).powi(2))
+        .sum::<f64>()
+        .sqrt();
+    d.is_finite().then_some(d)
+}
+
+/// Reads `value` as a read's data and fills the lengths of drawn lines; the error names the field.
+pub fn parse(value: &Value) -> Result<ReadData, String> {
+    let mut d: ReadData =
+        serde_json::from_value(value.clone()).map_err(|e| format!("the read's data: {e}"))?;
+    let len = |l: &Option<[Point; 2]>, what: &str| -> Result<Option<f64>, String> {
+        l.as_ref()
+            .map(|l| length(l).ok_or_else(|| format!("{what}: an end that is not a number")))
+            .transpose()
+    };
+    for tp in &mut d.timepoints {
+        for m in &mut tp.measurements {
+            let what = format!("{} {}", tp.label, m.lesion);
+            if let Some(l) = len(&m.long_line, &what)? {
+                m.long_axis_mm = Some(round2(l));
+            }
+            if let Some(l) = len(&m.short_line, &what)? {
+                m.short_axis_mm = Some(round2(l));
+            }
+        }
+        for m in &mut tp.marks {
+            if let Some(l) = len(&m.line, &format!("{} {}", tp.label, m.id))? {
+                m.long_axis_mm = Some(round2(l));
+            }
+            if !matches!(m.status.as_str(), "present" | "new" | "enlarging") {
+                return Err(format!(
+                    "{} lesion {}: status {:?} is not present, new or enlarging",
+                    tp.label, m.id, m.status
+                ));
+            }
+        }
+    }
+    Ok(d)
+}
+
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+/// A time point as the engine knows it: its label, and its date (kept from readers; RECIST's
+/// confirmation rules need it).
+#[derive(Clone, Debug, PartialEq)]
+pub struct TimePoint {
+    /// `TP0`, `TP1`, ….
+    pub label: String,
+    /// The (de-identified) study date, `YYYYMMDD` or `YYYY-MM-DD`.
+    pub date: Option<String>,
+}
+
+/// What the engine computes from a read: `complete` (it can be signed) with each time point's
+/// response, or the problem that stops it.
+pub fn outcome(design: &ReadDesign, tps: &[TimePoint], data: &ReadData) -> Value {
+    let result = match design.criteria {
+        Criteria::Recist11 => recist(tps, data),
+        Criteria::LesionCount => Ok(lesion_count(tps, data)),
+        Criteria::FreeForm => free_form(tps, data),
+    };
+    match result {
+        Ok(points) => json!({"complete": true, "criteria": design.criteria, "timepoints": points}),
+        Err(problem) => json!({"complete": false, "criteria": design.criteria, "problem": problem}),
+    }
+}
+
+fn read_of<'a>(data: &'a ReadData, label: &str) -> Option<&'a TimePointRead> {
+    data.timepoints.iter().find(|t| t.label == label)
+}
+
+fn lesion_count(tps: &[TimePoint], data: &ReadData) -> Vec<Value> {
+    tps.iter()
+        .enumerate()
+        .map(|(i, tp)| {
+            let marks = read_of(data, &tp.label).map_or(&[][..], |t| &t.marks[..]);
+            let active = marks
+                .iter()
+                .filter(|m| m.status == "new" || m.status == "enlarging")
+                .count();
+            let response = if i == 0 {
+                "NA"
+            } else if active > 0 {
+                "active"
+            } else {
+                "inactive"
+            };
+            json!({"label": tp.label, "count": marks.len(), "new_or_enlarging": active, "response": response})
+        })
+        .collect()
+}
+
+fn free_form(tps: &[TimePoint], data: &ReadData) -> Result<Vec<Value>, String> {
+    tps.iter()
+        .map(|tp| {
+            let r = read_of(data, &tp.label)
+                .and_then(|t| t.response.as_deref())
+                .map(str::trim)
+                .filter(|r| !r.is_empty())
+                .ok_or_else(|| format!("{}: state a response", tp.label))?;
+            Ok(json!({"label": tp.label, "response": r}))
+        })
+        .collect()
+}
+
+/// RECIST 1.1 through `onco.recist11`'s rules on the lesion record the read makes.
+fn recist(tps: &[TimePoint], data: &ReadData) -> Result<Vec<Value>, String> {
+    if data.lesions.is_empty() {
+        return Err("choose the baseline lesions (targets and non-targets)".to_owned());
+    }
+    let mut visits = Vec::new();
+    for tp in tps {
+        let read = read_of(data, &tp.label).ok_or_else(|| format!("{}: not read yet", tp.label))?;
+        // Every chosen lesion is accounted for at every time point: a size, or a state
+        // (`not-evaluated` when it cannot be assessed); a gap is an unfinished read, not NE.
+        for l in &data.lesions {
+            let m = read.measurements.iter().find(|m| m.lesion == l.id);
+            if m.is_none_or(|m| {
+                m.long_axis_mm.is_none() && m.short_axis_mm.is_none() && m.state.is_none()
+            }) {
+                return Err(format!(
+                    "{}: lesion {}: measure it or give its state (present, absent, progression, not-evaluated)",
+                    tp.label, l.id
+                ));
+            }
+        }
+        let date = tp
+            .date
+            .as_deref()
+            .ok_or_else(|| format!("{}: the time point has no date", tp.label))?;
+        let date = if date.len() == 8 {
+            format!("{}-{}-{}", &date[..4], &date[4..6], &date[6..])
+        } else {
+            date.to_owned()
+        };
+        let measurements: Vec<Value> = read
+            .measurements
+            .iter()
+            .map(|m| {
+                let mut v = json!({"lesion": m.lesion});
+                if let Some(x) = m.long_axis_mm {
+                    v["long_axis_mm"] = json!(x);
+                }
+                if let Some(x) = m.short_axis_mm {
+                    v["short_axis_mm"] = json!(x);
+                }
+                if let Some(s) = &m.state {
+                    v["state"] = json!(s);
+                }
+                v
+            })
+            .collect();
+        let new: Vec<Value> = read
+            .new_lesions
+            .iter()
+            .map(|n| json!({"id": n.id, "equivocal": n.equivocal}))
+            .collect();
+        visits.push(json!({"visit": tp.label, "date": date, "measurements": measurements, "new_lesions": new}));
+    }
+    let record = json!({"subject": "read", "lesions": data.lesions, "visits": visits});
+    let subject = lesions::from_json(&record.to_string()).map_err(|e| e.to_string())?;
+    let a = recist11::assess(&subject, &recist11::Rules::default()).map_err(|e| e.to_string())?;
+    // The assessment's time points are in date order, as the labels are.
+    Ok(a.time_points
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            json!({
+                "label": p.visit, "sum_mm": round2(p.sum_mm), "complete": p.complete,
+                "change_from_baseline_pct": p.change_from_baseline_pct.map(round2),
+                "target": if i == 0 { "NA" } else { p.target.word() },
+                "non_target": if i == 0 { "NA" } else { p.non_target.word() },
+                "response": if i == 0 { "NA" } else { p.overall.word() },
+            })
+        })
+        .collect())
+}
+
+/// Why two complete reads of a subject go to adjudication, or None when they agree within the
+/// design's triggers.
+pub fn disagreement(design: &ReadDesign, a: &Value, b: &Value) -> Option<String> {
+    let points = |v: &Value| v["timepoints"].as_array().cloned().unwrap_or_default();
+    let (pa, pb) = (points(a), points(b));
+    let t = &design.adjudicate;
+    let mut why = Vec::new();
+    for (x, y) in pa.iter().zip(&pb) {
+        let label = x["label"].as_str().unwrap_or("?");
+        if t.response_differs && x["response"] != y["response"] {
+            why.push(format!(
+                "{label}: response {} vs {}",
+                x["response"].as_str().unwrap_or("?"),
+                y["response"].as_str().unwrap_or("?")
+            ));
+        }
+        if let (Some(limit), Some(sa), Some(sb)) = (
+            t.sld_differs_percent,
+            x["sum_mm"].as_f64(),
+            y["sum_mm"].as_f64(),
+        ) {
+            let larger = sa.max(sb);
+            if larger > 0.0 && (sa - sb).abs() / larger * 100.0 > limit {
+                why.push(format!(
+                    "{label}: sums {sa} vs {sb} mm differ by more than {limit} %"
+                ));
+            }
+        }
+        if let (Some(limit), Some(ca), Some(cb)) =
+            (t.count_differs_by, x["count"].as_u64(), y["count"].as_u64())
+            && ca.abs_diff(cb) > u64::from(limit)
+        {
+            why.push(format!(
+                "{label}: counts {ca} vs {cb} differ by more than {limit}"
+            ));
+        }
+    }
+    (!why.is_empty()).then(|| why.join("; "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use corelab_core::reads::{Paradigm, Triggers};
+
+    fn design(criteria: Criteria) -> ReadDesign {
+        ReadDesign {
+            criteria,
+            paradigm: Paradigm::Double,
+            roles: vec!["CT".into()],
+            sampling_percent: 100.0,
+            randomise: false,
+            readers: vec!["r1".into(), "r2".into()],
+            adjudicators: vec!["a".into()],
+            adjudicate: Triggers {
+                response_differs: true,
+                sld_differs_percent: Some(20.0),
+                count_differs_by: Some(1),
+            },
+        }
+    }
+
+    fn tps() -> Vec<TimePoint> {
+        vec![
+            TimePoint {
+                label: "TP0".into(),
+                date: Some("20260105".into()),
+            },
+            TimePoint {
+                label: "TP1".into(),
+                date: Some("2026-03-02".into()),
+            },
+        ]
+    }
+
+    fn recist_read(follow_long: f64) -> Value {
+        json!({
+            "lesions": [
+                {"id": "T1", "role": "target", "organ": "liver"},
+                {"id": "T2", "role": "target", "organ": "lung"},
+                {"id": "NT1", "role": "non-target", "organ": "bone"}
+            ],
+            "timepoints": [
+                {"label": "TP0", "measurements": [
+                    {"lesion": "T1", "long_line": [[0.0, 0.0, 0.0], [30.0, 40.0, 0.0]]},
+                    {"lesion": "T2", "long_axis_mm": 30.0},
+                    {"lesion": "NT1", "state": "present"}]},
+                {"label": "TP1", "measurements": [
+                    {"lesion": "T1", "long_axis_mm": follow_long},
+                    {"lesion": "T2", "long_axis_mm": 20.0},
+                    {"lesion": "NT1", "state": "present"}]}
+            ]
+        })
+    }
+
+    #[test]
+    fn a_recist_read_gets_its_responses_from_the_rules_with_lines_measured_here() {
+        let d = design(Criteria::Recist11);
+        let data = parse(&recist_read(25.0)).unwrap();
+        assert_eq!(data.timepoints[0].measurements[0].long_axis_mm, Some(50.0));
+        let o = outcome(&d, &tps(), &data);
+        assert_eq!(o["complete"], true, "{o}");
+        // Baseline 50 + 30 = 80; follow-up 25 + 20 = 45: −43.75 %, a partial response.
+        assert_eq!(o["timepoints"][0]["sum_mm"], 80.0);
+        assert_eq!(o["timepoints"][1]["sum_mm"], 45.0);
+        assert_eq!(o["timepoints"][1]["response"], "PR");
+        // A second reader measuring T1 at 45 mm: 65 mm, −18.75 %, stable disease.
+        let other = outcome(&d, &tps(), &parse(&recist_read(45.0)).unwrap());
+        assert_eq!(other["timepoints"][1]["response"], "SD");
+        let why = disagreement(&d, &o, &other).unwrap();
+        assert!(why.contains("TP1: response PR vs SD"), "{why}");
+        assert!(why.contains("differ by more than 20 %"), "{why}");
+        assert!(disagreement(&d, &o, &o).is_none());
+    }
+
+    #[test]
+    fn an_unfinished_read_says_what_is_missing() {
+        let d = design(Criteria::Recist11);
+        let o = outcome(&d, &tps(), &ReadData::default());
+        assert_eq!(o["complete"], false);
+        assert!(o["problem"].as_str().unwrap().contains("baseline lesions"));
+        let mut v = recist_read(25.0);
+        v["timepoints"][1]["measurements"]
+            .as_array_mut()
+            .unwrap()
+            .remove(0);
+        let o = outcome(&d, &tps(), &parse(&v).unwrap());
+        assert_eq!(o["complete"], false, "{o}");
+        assert!(o["problem"].as_str().unwrap().contains("T1"), "{o}");
+        let bad = parse(
+            &json!({"timepoints": [{"label": "TP0", "marks": [{"id": "L1", "status": "gone"}]}]}),
+        );
+        assert!(bad.unwrap_err().contains("TP0 lesion L1"));
+        assert!(
+            parse(&json!({"lesions": 3}))
+                .unwrap_err()
+                .contains("the read's data")
+        );
+    }
+
+    #[test]
+    fn a_lesion_count_read_is_active_with_a_new_or_enlarging_lesion() {
+        let d = design(Criteria::LesionCount);
+        let read = |follow: Value| {
+            parse(&json!({"timepoints": [
+                {"label": "TP0", "marks": [{"id": "L1", "status": "present", "at": [1.0, 2.0, 3.0]}]},
+                {"label": "TP1", "marks": follow}
+            ]}))
+            .unwrap()
+        };
+        let a = outcome(
+            &d,
+            &tps(),
+            &read(json!([
+                {"id": "L1", "status": "present"},
+                {"id": "L2", "status": "new", "line": [[0.0, 0.0, 0.0], [0.0, 3.0, 4.0]]}
+            ])),
+        );
+        assert_eq!(a["timepoints"][0]["response"], "NA");
+        assert_eq!(a["timepoints"][1]["response"], "active");
+        assert_eq!(a["timepoints"][1]["new_or_enlarging"], 1);
+        let b = outcome(
+            &d,
+            &tps(),
+            &read(json!([{"id": "L1", "status": "present"}])),
+        );
+        assert_eq!(b["timepoints"][1]["response"], "inactive");
+        assert!(
+            disagreement(&d, &a, &b)
+                .unwrap()
+                .contains("active vs inactive")
+        );
+    }
+
+    #[test]
+    fn a_free_form_read_needs_a_response_at_every_time_point() {
+        let d = design(Criteria::FreeForm);
+        let o = outcome(
+            &d,
+            &tps(),
+            &parse(&json!({"timepoints": [{"label": "TP0", "response": "normal"}]})).unwrap(),
+        );
+        assert_eq!(o["problem"], "TP1: state a response");
+    }
+}
