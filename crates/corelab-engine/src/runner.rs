@@ -1,5 +1,6 @@
 //! A trial's run: QC evaluated afresh, the locked algorithms' jobs planned on what passed and
-//! enqueued (idempotently) — what `corelab run` does once and `corelab serve --workers N` does
+//! enqueued (idempotently), and for a trial with central reads the worklists of subjects now
+//! ready — what `corelab run` does once and `corelab serve --workers N` does
 //! whenever a locked trial has received new instances.
 
 use crate::evaluate::{EngineError, evaluate};
@@ -28,6 +29,10 @@ pub struct Planning {
     pub existing: usize,
     /// Visit × algorithm pairs without a job, and why.
     pub skipped: Vec<String>,
+    /// Central-read tasks made now (a trial with a `[reads]` design).
+    pub read_tasks: usize,
+    /// Why the reads could not be planned, if so (the jobs are planned regardless).
+    pub reads_problem: Option<String>,
 }
 
 /// Evaluates QC, plans and enqueues the trial's jobs. An unlocked trial is refused: only
@@ -56,6 +61,13 @@ pub async fn plan_run(store: &Store, trial: &str, actor: &str) -> Result<Plannin
             Enqueued::Existing { .. } => existing += 1,
         }
     }
+    let (read_tasks, reads_problem) = match &file.reads {
+        None => (0, None),
+        Some(_) => match crate::reads::plan(store, actor, trial).await {
+            Ok(p) => (p.created.len(), None),
+            Err(e) => (0, Some(e.to_string())),
+        },
+    };
     Ok(Planning {
         trial: trial.to_owned(),
         lock_version: lock_row.version,
@@ -64,6 +76,8 @@ pub async fn plan_run(store: &Store, trial: &str, actor: &str) -> Result<Plannin
         enqueued,
         existing,
         skipped: planned.skipped,
+        read_tasks,
+        reads_problem,
     })
 }
 

@@ -63,6 +63,8 @@ pub async fn run(g: &Global, a: &RunArgs) -> Result<u8> {
         "enqueued": planned.enqueued,
         "already_queued_or_done": planned.existing,
         "skipped": planned.skipped,
+        "read_tasks": planned.read_tasks,
+        "reads_problem": planned.reads_problem,
         "jobs": {
             "queued": count("queued"), "running": count("running"),
             "succeeded": count("succeeded"), "failed": count("failed"),
@@ -85,6 +87,15 @@ pub async fn run(g: &Global, a: &RunArgs) -> Result<u8> {
         );
         for s in &planned.skipped {
             t.push_str(&format!("\n  not run: {s}"));
+        }
+        if planned.read_tasks > 0 {
+            t.push_str(&format!(
+                "\n  central reads: {} tasks made",
+                planned.read_tasks
+            ));
+        }
+        if let Some(why) = &planned.reads_problem {
+            t.push_str(&format!("\n  central reads not planned: {why}"));
         }
         for j in jobs.iter().filter(|j| j.state == "failed") {
             t.push_str(&format!(

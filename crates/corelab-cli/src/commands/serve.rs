@@ -135,10 +135,17 @@ async fn plan_forever(store: Arc<Store>, actor: String, every: Duration) -> Resu
             Ok(planned) => {
                 for p in planned {
                     match p {
-                        Ok(p) if p.enqueued > 0 => {
-                            tracing::info!(trial = %p.trial, enqueued = p.enqueued, "jobs enqueued")
+                        Ok(p) => {
+                            if p.enqueued > 0 {
+                                tracing::info!(trial = %p.trial, enqueued = p.enqueued, "jobs enqueued")
+                            }
+                            if p.read_tasks > 0 {
+                                tracing::info!(trial = %p.trial, tasks = p.read_tasks, "read tasks made")
+                            }
+                            if let Some(why) = &p.reads_problem {
+                                tracing::warn!(trial = %p.trial, %why, "reads not planned")
+                            }
                         }
-                        Ok(_) => {}
                         Err(why) => tracing::warn!(%why, "planning failed"),
                     }
                 }
