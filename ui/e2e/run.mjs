@@ -4,8 +4,10 @@
 // It logs in as each role of the demo and checks that each sees only what the role may (pages,
 // links, rows; the server's answers for what the UI does not offer), that the dashboard shows the
 // demo trial, that the viewer draws a slice with an overlay (overlay pixels counted in a
-// screenshot), that a QC rejection appears in the audit browser, that the waterfall plot has one
-// bar per subject, and that no page logs a console error. Screenshots of each page go to
+// screenshot), that two readers read a case blinded (every API answer of their sessions scanned
+// for dates and site values), that their disagreement is adjudicated and signed, that a QC
+// rejection appears in the audit browser, that the waterfall plot has one bar per subject, and
+// that no page logs a console error. Screenshots of each page go to
 // SCREENSHOT_DIR. Exit status 0 when every check holds; the first failure is printed.
 
 import { chromium } from 'playwright-core'
@@ -30,7 +32,20 @@ const browser = await chromium.launch({
 
 const step = (name) => console.log(`- ${name}`)
 
-async function as (username, fn) {
+/// A blinded session's answers: every API and DICOMweb response after the login, to be scanned.
+const SITE_WORDS = ['S01', 'S02', 'S03', 'University Hospital A', 'Clinique du Parc B', 'Regional Medical Center C']
+const DATE = /(?<![\d.])(19|20)\d\d-?(0[1-9]|1[0-2])-?(0[1-9]|[12]\d|3[01])(?![\d.])/
+
+function assertBlind (username, seen) {
+  assert.ok(seen.length >= 2, `${username}: ${seen.length} answers scanned`)
+  for (const { url, text } of seen) {
+    const date = text.match(DATE)
+    assert.equal(date, null, `${username} saw a date (${date && date[0]}) in ${url}`)
+    for (const w of SITE_WORDS) assert.ok(!text.includes(w), `${username} saw ${w} in ${url}`)
+  }
+}
+
+async function as (username, fn, { blind = false } = {}) {
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 } })
   // CI runs this beside other tests on two cores: wait generously, fail on what is wrong.
   context.setDefaultTimeout(120000)
@@ -39,6 +54,16 @@ async function as (username, fn) {
   const errors = []
   page.on('console', m => { if (m.type() === 'error') errors.push(`console: ${m.text()}`) })
   page.on('pageerror', e => errors.push(`page error: ${e.message}`))
+  const seen = []
+  const reading = []
+  if (blind) {
+    page.on('response', r => {
+      const url = r.url()
+      if (!/\/(api\/v1|dicomweb)\//.test(url) || url.endsWith('/api/v1/login')) return
+      if (!/json|text/.test(r.headers()['content-type'] || '')) return
+      reading.push(r.text().then(text => seen.push({ url, text }), () => {}))
+    })
+  }
   try {
     await page.goto(`${base}/#/login`)
     await page.fill('#username', username)
@@ -47,6 +72,11 @@ async function as (username, fn) {
     await page.waitForSelector('#who .user')
     await fn(page, context)
     assert.deepEqual(errors, [], `${username}: no console errors`)
+    if (blind) {
+      await Promise.all(reading)
+      assertBlind(username, seen)
+      step(`${username}: ${seen.length} answers scanned: no date, no site`)
+    }
   } finally {
     await context.close()
   }
@@ -136,6 +166,107 @@ await as('admin', async (page, context) => {
   assert.match(measured, /=/, 'the overlay job\'s measurements are shown on the image')
 })
 
+
+// Central reads on the MS trial (two readers count FLAIR lesions; an adjudicator settles).
+let caseLabel
+async function openCase (page, label) {
+  await page.waitForSelector('#worklist tbody tr')
+  const row = label ? page.locator(`#worklist tbody tr[data-case="${label}"][data-kind="read"]`) : page.locator('#worklist tbody tr[data-kind="read"]').first()
+  const chosen = await row.getAttribute('data-case')
+  await row.locator('a').click()
+  await page.waitForSelector('.read-page .viewer[data-loaded="image"]')
+  return chosen
+}
+
+async function acceptProposals (page) {
+  const accept = page.locator('#accept-proposals')
+  if (await accept.count()) {
+    const before = Number(await page.locator('.read-panel').getAttribute('data-saved') || 0)
+    await accept.click()
+    await page.waitForFunction(n => Number(document.querySelector('.read-panel').dataset.saved || 0) > n, before)
+  }
+}
+
+async function toTimePoint (page, label) {
+  await page.selectOption('#timepoint', label)
+  await page.waitForFunction(l => document.querySelector('.findings h2:last-of-type')?.textContent.includes(l), label)
+  await page.waitForSelector('.read-page .viewer[data-loaded="image"]')
+}
+
+async function sign (page, username, meaning) {
+  await page.selectOption('#sign-meaning', meaning)
+  await page.fill('#sign-password', logins[username].password)
+  await page.click('#sign-button')
+  await page.waitForSelector('.read-page[data-state="signed"]')
+  await page.waitForSelector('.signatures li.signature')
+}
+
+await as('reader', async (page, context) => {
+  step('reader: the worklist: three cases, no catalogue')
+  await page.waitForSelector('[data-role-notice]')
+  await page.waitForSelector('#worklist tbody tr')
+  assert.equal(await page.locator('#worklist tbody tr').count(), 3)
+  assert.equal(await page.locator('.card').count(), 0)
+  await shot(page, 'worklist-reader')
+  caseLabel = await openCase(page)
+  step(`reader: case ${caseLabel}: the engine's baseline lesions accepted`)
+  await acceptProposals(page)
+  const tp0 = await page.locator('table.marks tbody tr').count()
+  assert.ok(tp0 > 0, 'baseline lesions marked')
+  step('reader: TP1: a new lesion at a clicked point, its long axis drawn with the line tool')
+  await toTimePoint(page, 'TP1')
+  await acceptProposals(page)
+  const canvas = page.locator('.read-page canvas.nv')
+  const box = await canvas.boundingBox()
+  await canvas.click({ position: { x: box.width * 0.5, y: box.height * 0.5 } })
+  await page.click('#add-mark')
+  const mark = page.locator('table.marks tbody tr[data-mark^="R1-"]').last()
+  await mark.waitFor()
+  await mark.locator('button.measure').click()
+  await canvas.click({ position: { x: box.width * 0.45, y: box.height * 0.5 } })
+  await canvas.click({ position: { x: box.width * 0.55, y: box.height * 0.55 } })
+  await page.waitForSelector('#tool-status:text("Measured.")')
+  await page.waitForFunction(() => /mm/.test([...document.querySelectorAll('table.marks tbody tr[data-mark^="R1-"] td.num')].pop()?.textContent || ''))
+  await page.waitForSelector('#outcome[data-complete="true"] tr[data-tp="TP1"][data-response="active"]')
+  await shot(page, 'read')
+  step('reader: signed with the password again (authored)')
+  await sign(page, 'reader', 'authored')
+  assert.match(await page.locator('.signatures li').first().textContent(), /Central Reader — authored/)
+  await shot(page, 'read-signed')
+  assert.equal(await status(context, `/api/v1/trials/${MS}/reads`), 403, 'a reader sees no other reads')
+}, { blind: true })
+
+await as('reader2', async (page, context) => {
+  step(`reader2: the same case ${caseLabel}: baseline accepted, no new lesion at TP1`)
+  await openCase(page, caseLabel)
+  await acceptProposals(page)
+  await toTimePoint(page, 'TP1')
+  // One lesion marked as present (not new) at TP1: the follow-up is inactive.
+  await page.click('#add-mark')
+  const mark = page.locator('table.marks tbody tr[data-mark^="R1-"]').last()
+  await mark.waitFor()
+  await mark.locator('select').selectOption('present')
+  await page.waitForSelector('#outcome[data-complete="true"] tr[data-tp="TP1"][data-response="inactive"]')
+  await sign(page, 'reader2', 'authored')
+}, { blind: true })
+
+await as('adjudicator', async (page, context) => {
+  step(`adjudicator: case ${caseLabel}: both reads side by side, A accepted with a reason, signed`)
+  await page.waitForSelector('#worklist tbody tr[data-kind="adjudication"]')
+  const row = page.locator('#worklist tbody tr[data-kind="adjudication"]')
+  assert.equal(await row.getAttribute('data-case'), caseLabel)
+  await row.locator('a').click()
+  await page.waitForSelector('#trigger')
+  assert.match(await page.locator('#trigger').textContent(), /TP1: response (active vs inactive|inactive vs active)/)
+  assert.equal(await page.locator('.read-col').count(), 2)
+  await page.check('input[name=accepted][value=A]')
+  await page.fill('#adjudication-reason', 'the new lesion at TP1 is visible on two slices')
+  await page.click('#adjudication-save')
+  await page.waitForSelector('#accepted:text("Accepted: read A")')
+  await sign(page, 'adjudicator', 'approved')
+  await shot(page, 'adjudication')
+}, { blind: true })
+
 await as('analyst', async (page, context) => {
   step('analyst (qc): no audit link; reject a FLAIR series with a reason')
   assert.equal(await page.locator('#nav a[href="#/audit"]').count(), 0)
@@ -151,6 +282,13 @@ await as('analyst', async (page, context) => {
   await page.waitForSelector('.flash:text("Rejected.")')
   await page.waitForSelector(`.qc-panel .decisions li:has-text("${why}")`)
   await page.waitForSelector('.qc-panel [data-qc-status="fail"]')
+  step('analyst: the rejection signed (password again, authored)')
+  const decision = page.locator(`.qc-panel .decisions li:has-text("${why}")`)
+  await decision.locator('select').selectOption('authored')
+  await decision.locator('input[type=password]').fill(logins.analyst.password)
+  await decision.locator('button').click()
+  await page.waitForSelector('.flash:text("Decision signed.")')
+  await page.waitForSelector(`.qc-panel .decisions li:has-text("${why}") .signature:has-text("Core-lab Analyst — authored")`)
   await page.fill('#question', question)
   await page.click('#raise-query')
   await page.waitForSelector('.flash:text("Query raised.")')
@@ -186,6 +324,11 @@ await as('sponsor', async (page, context) => {
   assert.equal(await page.locator('svg[data-plot="spider"] polyline').count(), 3)
   assert.ok(await page.locator('svg[data-plot="longitudinal"]').count() >= 2)
   assert.ok(await page.locator('table.endpoints tbody tr').count() > 50)
+  step('sponsor: the central reads: the accepted read flagged, reader statistics')
+  await page.waitForSelector('#reads table.read-tasks tbody tr')
+  assert.equal(await page.locator('#reads table.read-tasks tbody tr').count(), 7)
+  assert.equal(await page.locator('#reads tr[data-accepted="true"]').count(), 1)
+  assert.equal(await page.locator('#reader-stats tbody tr').count(), 2)
   await shot(page, 'results-ms')
   step('sponsor: a plot exported as CSV')
   const [download] = await Promise.all([page.waitForEvent('download'), page.locator('figure[data-figure*="waterfall"] button', { hasText: 'CSV' }).click()])
@@ -235,7 +378,7 @@ for (const role of ['reader', 'adjudicator']) {
     await shot(page, `home-${role}`)
     assert.equal(await status(context, `/api/v1/trials/${MS}/dashboard`), 403)
     assert.equal(await status(context, `/api/v1/trials/${MS}/measurements`), 403)
-  })
+  }, { blind: true })
 }
 
 await browser.close()

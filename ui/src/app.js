@@ -5,6 +5,8 @@
 //   #/trials/T/series/UID        a series: viewer and QC review
 //   #/trials/T/results           endpoint tables and plots
 //   #/audit?…                    the audit browser
+//   #/reads                      a reader's or adjudicator's worklist
+//   #/reads/ID                   one read or adjudication task
 // What a page shows follows what the server says the user may do (`/api/v1/me`): a page never
 // asks for what the user may not see, and the server refuses it anyway.
 
@@ -16,6 +18,8 @@ import { dashboardPage } from './pages/dashboard.js'
 import { seriesPage } from './pages/series.js'
 import { resultsPage } from './pages/results.js'
 import { auditPage } from './pages/audit.js'
+import { worklistPage } from './pages/worklist.js'
+import { readPage } from './pages/read.js'
 
 const state = { me: null, flash: null }
 
@@ -46,6 +50,7 @@ function header () {
   who.replaceChildren()
   if (!state.me) return
   nav.append(h('a', { href: '#/' }, 'Trials'))
+  if (mayAnyTrial('read_cases') && state.me.grants.some(g => g.role === 'reader' || g.role === 'adjudicator')) nav.append(h('a', { href: '#/reads' }, 'Worklist'))
   if (may('read_audit')) nav.append(h('a', { href: '#/audit' }, 'Audit'))
   const roles = [...new Set(state.me.grants.map(g => g.role))].join(', ')
   who.append(
@@ -84,6 +89,8 @@ async function route () {
     else if (parts[0] === 'trials' && parts[2] === 'series' && parts[3]) page = seriesPage(parts[1], parts[3])
     else if (parts[0] === 'trials' && parts[2] === 'results') page = resultsPage(parts[1], params)
     else if (parts[0] === 'audit') page = auditPage(params)
+    else if (parts[0] === 'reads' && parts.length === 1) page = worklistPage()
+    else if (parts[0] === 'reads' && parts[1]) page = readPage(parts[1])
     else page = h('p', {}, 'No such page. ', h('a', { href: '#/' }, 'Back to the trials'))
     const drawn = await page
     if (state.flash) {

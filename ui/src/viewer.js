@@ -125,6 +125,28 @@ export class Viewer {
     e.preventDefault()
   }
 
+  /// Calls `cb(mm)` with each point the user clicks (patient space as NiiVue has it: the NIfTI's
+  /// RAS millimetres).
+  onPoint (cb) {
+    // Only the user's clicks: not the crosshair moved by the keyboard or by goTo.
+    this.canvas.addEventListener('pointerdown', () => { this.pressed = Date.now() })
+    this.nv.onLocationChange = data => {
+      if (this.moving || !(Date.now() - (this.pressed || 0) < 1500)) return
+      if (data && data.mm) cb([data.mm[0], data.mm[1], data.mm[2]])
+    }
+  }
+
+  /// Moves the crosshair (and the slices shown) to a point in RAS millimetres.
+  goTo (ras) {
+    this.moving = true
+    try {
+      this.nv.scene.crosshairPos = this.nv.mm2frac(ras)
+      this.nv.drawScene()
+    } finally {
+      this.moving = false
+    }
+  }
+
   /// Measurements shown on the image (the overlay's job's values).
   showInfo (lines) {
     this.info.replaceChildren(...lines.map(l => h('div', {}, l)))

@@ -486,11 +486,68 @@ fn demo_runs_end_to_end_then_serves_the_web_ui() {
         String::from_utf8_lossy(&e2e.stderr)
     );
     eprintln!("{}", String::from_utf8_lossy(&e2e.stdout));
-    for page in ["dashboard", "viewer", "qc-review", "audit", "results-ms"] {
+    for page in [
+        "dashboard",
+        "viewer",
+        "qc-review",
+        "audit",
+        "results-ms",
+        "read",
+        "adjudication",
+    ] {
         assert!(shots.join(format!("{page}.png")).is_file(), "{page}.png");
     }
+    // The reads the browser made, as the command line sees them: six reads (three subjects, two
+    // readers each) and one adjudication; two reads and the adjudication signed, every signature
+    // valid (the QC rejection's too); the adjudicated case's accepted read flagged.
+    let reads = |what: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_corelab"))
+            .args(["--json", "--data"])
+            .arg(&data)
+            .args(["reads", what, "DEMO-MS-001"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "reads {what}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<Value>(&out.stdout).unwrap()
+    };
+    let list = reads("list");
+    let tasks = list.as_array().unwrap();
+    assert_eq!(tasks.len(), 7, "{list:#}");
+    assert_eq!(
+        tasks.iter().filter(|t| t["state"] == "signed").count(),
+        3,
+        "{list:#}"
+    );
+    assert_eq!(
+        tasks.iter().filter(|t| t["accepted"] == true).count(),
+        1,
+        "{list:#}"
+    );
+    // Signed: the two reads, the adjudication, and the analyst's QC rejection.
+    let signatures = reads("signatures");
+    assert_eq!(signatures.as_array().unwrap().len(), 4, "{signatures:#}");
+    assert!(
+        signatures
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["valid"] == true)
+    );
+    let stats = reads("stats");
+    assert_eq!(stats["adjudications"], 1, "{stats:#}");
+    assert_eq!(stats["pairs"][0]["subjects"], 1, "{stats:#}");
     drop(child);
     check_demo_document(&d);
+    // The demo planned the MS trial's reads: three subjects, two readers each.
+    assert_eq!(
+        d["trials"][0]["reads"]["tasks"], 6,
+        "{:#}",
+        d["trials"][0]["reads"]
+    );
 }
 
 /// What the demo's JSON document must say: every chain's results next to its phantom's truth.

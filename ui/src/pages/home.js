@@ -4,16 +4,19 @@
 import { api } from '../api.js'
 import { h } from '../dom.js'
 import { may } from '../app.js'
+import { worklist } from './worklist.js'
 
 export async function homePage (me, { mayAnyTrial }) {
   const page = h('section', { class: 'home' }, h('h1', {}, 'Trials'))
   if (!mayAnyTrial('read_catalogue')) {
     const roles = [...new Set(me.grants.map(g => g.role))]
+    const reads = roles.some(r => r === 'reader' || r === 'adjudicator')
     page.append(h('p', { class: 'notice', 'data-role-notice': roles.join(',') },
       `Your role (${roles.join(', ')}) sees no trial catalogue here. `,
-      roles.some(r => r === 'reader' || r === 'adjudicator')
-        ? 'Readers and adjudicators read images blinded (DICOMweb under /dicomweb/TRIAL); reader worklists are not built yet.'
+      reads
+        ? 'Readers and adjudicators read their assigned cases blinded: case and time-point labels only, no dates, sites or other readers\' results.'
         : 'Ask an administrator for a grant.'))
+    if (reads) page.append(await worklist())
     return page
   }
   const trials = await api('/api/v1/trials?limit=1000')

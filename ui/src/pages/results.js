@@ -114,5 +114,32 @@ export async function resultsPage (trial, params) {
         h('td', {}, m.subject), h('td', {}, siteOf[m.subject] || ''), h('td', {}, m.visit), h('td', {}, m.algorithm), h('td', {}, m.name),
         h('td', { class: 'num' }, fmt(m.value)), h('td', {}, m.unit),
         h('td', {}, h('a', { href: `${base}/jobs/${m.job_id}/provenance`, target: '_blank', rel: 'noopener' }, `job ${m.job_id}`)))))))
+  page.append(await readsSection(trial))
   return page
+}
+
+/// The trial's central reads (when it has a read design): each task with its reader, state and
+/// responses, the accepted read per subject, and the readers' statistics.
+async function readsSection (trial) {
+  const base = `/api/v1/trials/${enc(trial)}`
+  const reads = await api(`${base}/reads`)
+  if (!reads.design) return h('p', { class: 'muted', id: 'no-reads' }, 'This trial has no central reads.')
+  const stats = await api(`${base}/reads/stats`)
+  const responses = t => (t.outcome?.timepoints || []).map(p => `${p.label} ${p.response}${p.count !== undefined ? ` (${p.count})` : ''}${p.sum_mm !== undefined ? ` (${fmt(p.sum_mm)} mm)` : ''}`).join(' · ')
+  const header = ['subject', 'case', 'task', 'reader', 'state', 'responses', 'accepted']
+  const rows = reads.items.map(t => [t.subject, t.case_label, t.kind, t.reader, t.state, t.kind === 'adjudication' ? `read ${t.data?.accepted || '–'}: ${t.data?.reason || t.reason || ''}` : responses(t), t.accepted ? 'Y' : ''])
+  const pct = x => (x === null || x === undefined) ? '–' : `${fmt(100 * x, 3)} %`
+  return h('div', { class: 'reads', id: 'reads' },
+    h('h2', {}, `Central reads (${reads.design.criteria}, ${reads.design.paradigm}) `,
+      h('button', { type: 'button', onclick: () => download(`${trial}-reads.csv`, new Blob([csv([header, ...rows])], { type: 'text/csv' })) }, 'CSV')),
+    h('table', { class: 'read-tasks' }, h('thead', {}, h('tr', {}, header.map(x => h('th', {}, x)))),
+      h('tbody', {}, rows.map((r, i) => h('tr', { 'data-task': reads.items[i].id, 'data-accepted': String(reads.items[i].accepted) }, r.map(c => h('td', {}, c)))))),
+    h('h2', {}, 'Reader statistics'),
+    h('p', {}, `${stats.signed} of ${stats.reads} reads signed; ${stats.subjects_double_read} subjects read twice; ${stats.adjudications} adjudications (rate ${pct(stats.adjudication_rate)}).`),
+    h('table', { class: 'reader-stats', id: 'reader-stats' },
+      h('thead', {}, h('tr', {}, ['reader', 'signed', 'min per read', 'adjudicated', 'adjudication rate', 'accepted there'].map(x => h('th', {}, x)))),
+      h('tbody', {}, stats.readers.map(r => h('tr', { 'data-reader': r.reader }, h('td', {}, r.reader), h('td', {}, `${r.signed} / ${r.assigned}`), h('td', {}, fmt(r.mean_minutes_per_read, 3)), h('td', {}, `${r.adjudicated} / ${r.double_read_subjects}`), h('td', {}, pct(r.adjudication_rate)), h('td', {}, r.accepted_in_adjudication))))),
+    h('table', { class: 'pair-stats' },
+      h('thead', {}, h('tr', {}, ['readers', 'subjects', 'time points', 'agreement', "Cohen's κ", 'ICC(2,1) of size'].map(x => h('th', {}, x)))),
+      h('tbody', {}, stats.pairs.map(p => h('tr', {}, h('td', {}, p.readers.join(' + ')), h('td', {}, p.subjects), h('td', {}, p.timepoints), h('td', {}, pct(p.response_agreement)), h('td', {}, fmt(p.kappa, 3)), h('td', {}, fmt(p.icc2_1, 3)))))))
 }

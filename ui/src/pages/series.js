@@ -75,6 +75,24 @@ async function viewerPanel (trial, d) {
   return panel
 }
 
+/// An e-signature on a QC decision: the password again and a meaning (21 CFR Part 11).
+function signDecision (trial, decision) {
+  const meaning = h('select', { 'aria-label': 'meaning of the signature' }, ['authored', 'reviewed', 'approved'].map(m => h('option', { value: m }, m)))
+  const password = h('input', { type: 'password', autocomplete: 'current-password', 'aria-label': 'your password', placeholder: 'password', size: 12 })
+  const msg = h('span', { class: 'msg', role: 'status' })
+  return h('form', { class: 'sign-decision', onsubmit: async e => {
+    e.preventDefault()
+    try {
+      await api(`/api/v1/trials/${enc(trial)}/signatures`, { method: 'POST', body: { record_type: 'qc_decision', record_id: decision.id, meaning: meaning.value, password: password.value } })
+      flash('Decision signed.')
+      await refresh()
+    } catch (err) {
+      msg.textContent = err.message
+      msg.className = 'msg error'
+    }
+  } }, 'Sign: ', meaning, ' ', password, ' ', h('button', { type: 'submit' }, 'Sign'), ' ', msg)
+}
+
 function qcPanel (trial, d) {
   const base = `/api/v1/trials/${enc(trial)}`
   const target = `series:${d.series.series_instance_uid}`
@@ -98,7 +116,9 @@ function qcPanel (trial, d) {
       : h('p', { class: 'muted' }, 'no metrics'))
   panel.append(h('h3', {}, 'Decisions'),
     d.decisions.length
-      ? h('ul', { class: 'decisions' }, d.decisions.map(x => h('li', {}, badge(x.status), ` ${x.reason} — ${x.actor}, ${x.created_at || x.at || ''}`)))
+      ? h('ul', { class: 'decisions' }, d.decisions.map(x => h('li', { 'data-decision': x.id }, badge(x.status), ` ${x.reason} — ${x.actor}, ${x.created_at || x.at || ''}`,
+        (x.signatures || []).map(s => h('div', { class: 'signature' }, `signed: ${s.printed_name} — ${s.meaning} — ${s.signed_at}`)),
+        d.may_decide ? signDecision(trial, x) : null)))
       : h('p', { class: 'muted' }, 'none'))
   panel.append(h('h3', {}, 'Queries to the site'),
     d.queries.length

@@ -324,11 +324,20 @@ pub async fn run(g: &Global, out: Option<&Path>, serve: Option<Serving<'_>>) -> 
         .with_context(|| "demo: creating the installation")?;
     let who = actor(g);
     let store = std::sync::Arc::new(store);
-    // One login per role (the read design names the readers and the adjudicator).
-    let logins = demo_logins(&store, &who, &dir).await?;
     let mut sections = Vec::new();
     for t in demo_trials() {
         sections.push(run_trial(&store, &who, &dir, &t).await?);
+    }
+    // One login per role; the MS trial's read design names the readers and the adjudicator,
+    // whose worklists are made now that its subjects passed QC.
+    let logins = demo_logins(&store, &who, &dir).await?;
+    for s in &mut sections {
+        let id = s.doc["trial"].as_str().unwrap_or_default().to_owned();
+        if corelab_engine::reads::design(&store, &id).await.is_ok() {
+            let p = corelab_engine::reads::plan(&store, &who, &id).await?;
+            s.doc["reads"] =
+                json!({"tasks": p.created.len(), "subjects": p.subjects, "not_ready": p.not_ready});
+        }
     }
     let oncology = super::demo_onco::run(&dir).with_context(|| "demo: the oncology chain")?;
     let neuro_oncology =
@@ -524,14 +533,6 @@ async fn run_trial(
         })
         .collect();
     let failed = jobs.iter().filter(|j| j.state != "succeeded").count();
-    // The central reads' worklists, for a trial with a read design.
-    let reads = match &trial.reads {
-        Some(_) => {
-            let p = corelab_engine::reads::plan(store, who, t.id).await?;
-            json!({"tasks": p.created.len(), "subjects": p.subjects, "not_ready": p.not_ready})
-        }
-        None => serde_json::Value::Null,
-    };
     Ok(Section {
         doc: json!({
             "trial": t.id,
@@ -542,7 +543,7 @@ async fn run_trial(
             "lock_sha256": lock.sha256(),
             "jobs": {"enqueued": planned.enqueued, "succeeded": jobs.len() - failed, "failed": failed},
             "endpoints": endpoints,
-            "reads": reads,
+            "reads": null,
         }),
         derived,
         failed,

@@ -52,33 +52,24 @@ pub async fn run(g: &Global, c: &ReadsCommand) -> Result<u8> {
         ReadsCommand::List { .. } => {
             let design = reads::design(&store, trial).await?;
             let tasks = store.read_tasks(Some(trial), None).await?;
-            let items: Vec<Value> = tasks
-                .iter()
-                .map(|t| {
-                    let responses: Vec<String> = t
-                        .outcome
-                        .as_ref()
-                        .and_then(|o| o["timepoints"].as_array().cloned())
-                        .unwrap_or_default()
-                        .iter()
-                        .map(|p| format!("{}={}", word(&p["label"]), word(&p["response"])))
-                        .collect();
-                    json!({
-                        "id": t.id, "subject": t.subject, "case_label": t.case_label,
-                        "kind": t.kind, "reader": t.reader, "state": t.state,
-                        "reason": t.reason, "outcome": t.outcome, "responses": responses,
-                        "accepted": t.kind == "read" && reads::accepted(&design, &tasks, &t.subject) == Some(t.id),
-                    })
-                })
-                .collect();
+            let mut items = reads::listing(&design, &tasks);
+            for i in &mut items {
+                let responses: Vec<String> = i["outcome"]["timepoints"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|p| format!("{}={}", word(&p["label"]), word(&p["response"])))
+                    .collect();
+                i["responses"] = json!(responses);
+            }
             emit(g.json, &items, |items| {
                 let mut s = format!(
-                    "{:>4}  {:<14} {:<9} {:<13} {:<12} {:<12} {:<3} RESPONSES",
+                    "{:>4}  {:<18} {:<9} {:<13} {:<12} {:<12} {:<3} RESPONSES",
                     "ID", "SUBJECT", "CASE", "KIND", "READER", "STATE", "ACC"
                 );
                 for i in items {
                     s.push_str(&format!(
-                        "\n{:>4}  {:<14} {:<9} {:<13} {:<12} {:<12} {:<3} {}",
+                        "\n{:>4}  {:<18} {:<9} {:<13} {:<12} {:<12} {:<3} {}",
                         word(&i["id"]),
                         word(&i["subject"]),
                         word(&i["case_label"]),

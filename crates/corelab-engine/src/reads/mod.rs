@@ -244,6 +244,25 @@ pub fn accepted(design: &ReadDesign, tasks: &[ReadTask], subject: &str) -> Optio
     }
 }
 
+/// Every task of a trial for the core lab (unblinded): by subject, with its reader, state, data,
+/// outcome, times and whether it is the subject's accepted read.
+pub fn listing(design: &ReadDesign, tasks: &[ReadTask]) -> Vec<Value> {
+    let mut sorted: Vec<&ReadTask> = tasks.iter().collect();
+    sorted.sort_by(|a, b| (&a.subject, &a.kind, a.id).cmp(&(&b.subject, &b.kind, b.id)));
+    sorted
+        .into_iter()
+        .map(|t| {
+            let accepted = accepted(design, tasks, &t.subject);
+            json!({
+                "id": t.id, "subject": t.subject, "case_label": t.case_label, "kind": t.kind,
+                "reader": t.reader, "state": t.state, "reason": t.reason, "data": t.data,
+                "outcome": t.outcome, "started_at": t.started_at, "signed_at": t.signed_at,
+                "accepted": t.kind == "read" && accepted == Some(t.id),
+            })
+        })
+        .collect()
+}
+
 /// A task as its reader sees it; `blinded` leaves out the subject, dates and readers' names.
 pub async fn view(store: &Store, task: &ReadTask, blinded: bool) -> Result<Value, ReadError> {
     let design = design(store, &task.trial).await?;

@@ -217,9 +217,22 @@ pub async fn series_detail(
         .into_iter()
         .filter(|q| q.target == target)
         .collect();
-    let decisions: Vec<_> = all_decisions
+    // Each decision with its e-signatures (printed name, meaning, time; checked by the auditors'
+    // signature route).
+    let signatures = state.store.signatures(&trial, None).await?;
+    let decisions: Vec<Value> = all_decisions
         .into_iter()
         .filter(|d| d.target == target)
+        .map(|d| {
+            let signed: Vec<Value> = signatures
+                .iter()
+                .filter(|s| s.record_type == "qc_decision" && s.record_id == d.id)
+                .map(|s| json!({"printed_name": s.printed_name, "meaning": s.meaning, "signed_at": s.signed_at}))
+                .collect();
+            let mut v = json!(d);
+            v["signatures"] = json!(signed);
+            v
+        })
         .collect();
     // The jobs that read this series, with their derived images and measurements, for callers
     // who may see results.
