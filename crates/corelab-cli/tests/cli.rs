@@ -302,7 +302,7 @@ async fn a_newer_schema_is_refused_by_every_command() {
     let out = corelab(&lab, &["status"]);
     assert_eq!(code(&out), 1);
     assert!(
-        stderr(&out).contains("schema version 42, newer than this corelab knows (up to 9)"),
+        stderr(&out).contains("schema version 42, newer than this corelab knows (up to 10)"),
         "{}",
         stderr(&out)
     );

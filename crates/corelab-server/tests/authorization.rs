@@ -89,6 +89,12 @@ fn routes() -> Vec<(Method, &'static str, Option<Value>, &'static str)> {
         (Method::GET, "/api/v1/reads/tasks/1", None, "*"),
         (
             Method::POST,
+            "/api/v1/reads/tasks/1/propose",
+            Some(json!({"label": "TP0", "point": [0.0, 0.0, 0.0]})),
+            "*",
+        ),
+        (
+            Method::POST,
             "/api/v1/reads/tasks/1/sign",
             Some(json!({"meaning": "authored", "password": "x"})),
             "*",
@@ -234,7 +240,7 @@ async fn every_role_on_every_route_is_allowed_or_denied_as_the_table_says() {
         wrong.join("\n")
     );
     assert_eq!(checked, USERS.len() * n);
-    assert!(n >= 54, "{n} routes");
+    assert!(n >= 55, "{n} routes");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -344,6 +344,31 @@ async fn life_cycle(postgres: bool) {
     )
     .await;
 
+    // The engine measures a clicked lesion (onco.lesion-seg); a click on air says why not.
+    let (status, v) = r1
+        .call(
+            Method::POST,
+            &format!("/api/v1/reads/tasks/{t1}/propose"),
+            Some(json!({"label": "TP0", "point": [-150.0, -150.0, 5.0]})),
+        )
+        .await;
+    assert_eq!(status, 422, "{v}");
+    assert!(
+        v["detail"]
+            .as_str()
+            .unwrap()
+            .contains("TP0: the seed reads"),
+        "{v}"
+    );
+    let (status, _) = r1
+        .call(
+            Method::POST,
+            &format!("/api/v1/reads/tasks/{t1}/propose"),
+            Some(json!({"label": "TP9", "point": [0.0, 0.0, 5.0]})),
+        )
+        .await;
+    assert_eq!(status, 422);
+
     // An incomplete read saves, says what is missing, and cannot be signed.
     let draft = r1
         .ok(

@@ -207,7 +207,27 @@ function readPanel (task, side, vs) {
       } })
       const state = h('select', { disabled: signed, 'aria-label': `${l.id} state`, onchange: e => { m.state = e.target.value || null; save() } },
         ['', 'present', 'absent', 'progression', 'not-evaluated'].map(s => h('option', { value: s, selected: s === (m.state || '') }, s || '—')))
-      return h('tr', { 'data-lesion': l.id }, h('td', {}, l.id), h('td', {}, l.role === 'target' ? [size, ' mm ', btn('Measure', () => measure(line => { if (l.nodal) m.short_line = line; else m.long_line = line }))] : null), h('td', {}, state))
+      // The engine's measurement of the lesion under the crosshair (onco.lesion-seg), accepted
+      // as it is; the reader may then type or draw another.
+      const engine = btn('Engine', async () => {
+        if (!crosshair) { status.textContent = 'Click the lesion first.'; return }
+        status.textContent = 'The engine is measuring…'
+        try {
+          const p = await api(`/api/v1/reads/tasks/${task.id}/propose`, { method: 'POST', body: { label: vs.label, point: lps(crosshair) } })
+          m.long_line = p.long_line
+          m.short_line = p.short_line
+          delete m.long_axis_mm; delete m.short_axis_mm
+          m.source = `ai ${p.algorithm}`
+          status.textContent = `${p.algorithm}: ${fmt(p.long_axis_mm)} × ${fmt(p.short_axis_mm)} mm, accepted (adjust by typing or drawing).`
+          save()
+        } catch (e) {
+          status.textContent = e.message
+        }
+      }, { class: 'engine' })
+      const sizes = [m.long_axis_mm, m.short_axis_mm].map(x => x != null ? fmt(x) : '–').join(' × ')
+      return h('tr', { 'data-lesion': l.id }, h('td', {}, l.id),
+        h('td', {}, l.role === 'target' ? [size, ' mm ', btn('Measure', () => measure(line => { if (l.nodal) m.short_line = line; else m.long_line = line; m.source = 'reader' })), ' ', engine] : null),
+        h('td', { class: 'num' }, l.role === 'target' ? `${sizes} mm` : ''), h('td', {}, m.source || ''), h('td', {}, state))
     })
     box.append(h('h2', {}, `Measurements at ${vs.label}`), h('table', { class: 'measurements' }, h('tbody', {}, rows)),
       h('h2', {}, `New lesions at ${vs.label} (${tp.new_lesions.length})`),

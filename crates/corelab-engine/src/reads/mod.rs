@@ -6,6 +6,7 @@
 //! reads makes, which read is accepted, and the readers' statistics ([`stats`]).
 
 pub mod assess;
+pub mod propose;
 pub mod stats;
 
 use crate::evaluate::{EngineError, current_report};
@@ -402,6 +403,51 @@ async fn proposals(
         out.push(json!({"label": tp.label, "source": source, "marks": marks}));
     }
     Ok(json!(out))
+}
+
+/// The engine's measurement of the lesion at `point` (LPS mm) on time point `label` of a RECIST
+/// read's case ([`propose::measure_at`] on the time point's first series), or why not.
+pub async fn propose(
+    store: &Store,
+    task: &ReadTask,
+    label: &str,
+    point: [f64; 3],
+) -> Result<Value, ReadError> {
+    let design = design(store, &task.trial).await?;
+    if design.criteria != corelab_core::reads::Criteria::Recist11 || task.kind != "read" {
+        return Err(ReadError::Refused(
+            "the engine measures a clicked lesion for RECIST 1.1 reads".to_owned(),
+        ));
+    }
+    let report = report(store, &task.trial).await?;
+    let tps = timepoints(&design, &report, &task.subject)
+        .map_err(|why| ReadError::Refused(format!("case {}: {why}", task.case_label)))?;
+    let tp = tps
+        .iter()
+        .find(|t| t.label == label)
+        .ok_or_else(|| ReadError::Refused(format!("no time point {label:?} in this case")))?;
+    let uid = &tp.series[0].1;
+    let series = store
+        .trial_series(&task.trial)
+        .await?
+        .into_iter()
+        .find(|s| &s.series_instance_uid == uid)
+        .ok_or_else(|| ReadError::Refused(format!("{label}: its series is gone")))?;
+    let mut blobs = Vec::with_capacity(series.instances.len());
+    for (sop, _) in &series.instances {
+        blobs.push((sop.clone(), store.instance_bytes(&task.trial, sop).await?));
+    }
+    let label = label.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let volume = crate::images::one_volume(blobs).map_err(|e| match e {
+            crate::images::NotOneVolume::Unreadable(why) => why,
+            crate::images::NotOneVolume::Several(n) => format!("the series forms {n} volumes"),
+        })?;
+        propose::measure_at(&volume, point)
+    })
+    .await
+    .map_err(|e| ReadError::Refused(format!("the measurement stopped: {e}")))?
+    .map_err(|why| ReadError::Refused(format!("{label}: {why}")))
 }
 
 /// Saves a reader's data on their task with the outcome computed from it. A read's data is

@@ -24,6 +24,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/reads/worklist", get(worklist))
         .route("/api/v1/reads/tasks/{id}", get(task).put(save))
         .route("/api/v1/reads/tasks/{id}/sign", post(sign_task))
+        .route("/api/v1/reads/tasks/{id}/propose", post(propose))
         .route("/api/v1/trials/{trial}/reads", get(trial_reads))
         .route("/api/v1/trials/{trial}/reads/plan", post(plan))
         .route("/api/v1/trials/{trial}/reads/stats", get(stats))
@@ -100,6 +101,31 @@ pub async fn save(
         .map_err(read_error)?;
     let blinded = p.blinded(Action::ReadCases, &t.trial);
     let v = reads::view(&state.store, &saved, blinded)
+        .await
+        .map_err(read_error)?;
+    Ok(Json(v).into_response())
+}
+
+/// A lesion the reader clicked.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct Click {
+    /// The time point (`TP0`, …).
+    pub label: String,
+    /// The point (LPS mm).
+    pub point: [f64; 3],
+}
+
+#[utoipa::path(post, path = "/api/v1/reads/tasks/{id}/propose", tag = "reads",
+    params(("id" = i64, Path, description = "task id")), request_body = Click,
+    responses((status = 200, description = "the engine's measurement of the clicked lesion (onco.lesion-seg): long and short axes as lines and lengths, volume"), (status = 422, description = "why the lesion cannot be segmented from there")))]
+pub async fn propose(
+    State(state): State<AppState>,
+    Authed(p): Authed,
+    Path(id): Path<i64>,
+    Json(c): Json<Click>,
+) -> ApiResult<Response> {
+    let t = my_task(&state, &p, id).await?;
+    let v = reads::propose(&state.store, &t, &c.label, c.point)
         .await
         .map_err(read_error)?;
     Ok(Json(v).into_response())
