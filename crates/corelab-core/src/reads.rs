@@ -98,6 +98,10 @@ pub struct ReadDesign {
     /// Whether a reader's cases come in a random order (fixed per reader), else by case label.
     #[serde(default)]
     pub randomise: bool,
+    /// Sequential locked reads: a reader sees time point N+1 only once they locked N, and a
+    /// locked time point's findings never change (later images cannot sway earlier ones).
+    #[serde(default)]
+    pub sequential: bool,
     /// The readers' user names.
     pub readers: Vec<String>,
     /// The adjudicators' user names (needed for the double paradigm).

@@ -52,6 +52,7 @@ criteria = "recist11"
 paradigm = "double"
 roles = ["CT"]
 randomise = true
+sequential = true
 readers = ["r1", "r2"]
 adjudicators = ["adj"]
 adjudicate = { response_differs = true, sld_differs_percent = 20 }
@@ -155,7 +156,8 @@ fn recist_read(follow_t1: Value) -> Value {
                 {"lesion": "T1", "long_axis_mm": follow_t1},
                 {"lesion": "T2", "long_axis_mm": 20.0},
                 {"lesion": "NT1", "state": "present"}]}
-        ]
+        ],
+        "locked": ["TP0"]
     })
 }
 
@@ -317,8 +319,10 @@ async fn life_cycle(postgres: bool) {
         .ok(Method::GET, &format!("/api/v1/reads/tasks/{t1}"), None)
         .await;
     assert_eq!(view["criteria"], "recist11");
-    assert_eq!(view["timepoints"].as_array().unwrap().len(), 2);
-    assert_eq!(view["timepoints"][1]["label"], "TP1");
+    // Sequential locked reads: only the baseline is open until it is locked.
+    assert_eq!(view["sequential"], true);
+    assert_eq!(view["timepoints"].as_array().unwrap().len(), 1, "{view:#}");
+    assert_eq!(view["timepoints"][0]["label"], "TP0");
     assert!(
         view.get("subject").is_none() && view.get("visits").is_none(),
         "{view:#}"
@@ -397,7 +401,52 @@ async fn life_cycle(postgres: bool) {
     assert_eq!(status, 422);
     assert!(v["detail"].as_str().unwrap().contains("TP7"), "{v}");
 
-    // Reader 1: T1 drawn 50 mm at baseline, 25 at week 12: sums 80 → 45, a partial response.
+    // Reader 1 reads the baseline and locks it: week 12 opens; the baseline no longer changes.
+    let mut baseline = recist_read(json!(25.0));
+    baseline["timepoints"].as_array_mut().unwrap().truncate(1);
+    let (status, v) = r1
+        .call(
+            Method::PUT,
+            &format!("/api/v1/reads/tasks/{t1}"),
+            Some(json!({"lesions": baseline["lesions"], "timepoints": [baseline["timepoints"][0], {"label": "TP1", "measurements": [{"lesion": "T1", "long_axis_mm": 1.0}]}]})),
+        )
+        .await;
+    assert_eq!(status, 422, "week 12 is not open yet: {v}");
+    assert!(
+        v["detail"]
+            .as_str()
+            .unwrap()
+            .contains("TP1 is not open yet: lock TP0 first"),
+        "{v}"
+    );
+    let locked = r1
+        .ok(
+            Method::PUT,
+            &format!("/api/v1/reads/tasks/{t1}"),
+            Some(baseline.clone()),
+        )
+        .await;
+    assert_eq!(
+        locked["timepoints"].as_array().unwrap().len(),
+        2,
+        "{locked:#}"
+    );
+    let mut changed = baseline.clone();
+    changed["timepoints"][0]["measurements"][1]["long_axis_mm"] = json!(31.0);
+    let (status, v) = r1
+        .call(
+            Method::PUT,
+            &format!("/api/v1/reads/tasks/{t1}"),
+            Some(changed),
+        )
+        .await;
+    assert_eq!(status, 422);
+    assert!(
+        v["detail"].as_str().unwrap().contains("TP0 is locked"),
+        "{v}"
+    );
+
+    // Then week 12: T1 drawn 50 mm at baseline, 25 at week 12: sums 80 → 45, a partial response.
     let saved = r1
         .ok(
             Method::PUT,

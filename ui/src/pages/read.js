@@ -102,6 +102,9 @@ function readPanel (task, side, vs) {
     if (!data.timepoints.find(t => t.label === tp.label)) data.timepoints.push({ label: tp.label, measurements: [], new_lesions: [], marks: [] })
   }
   const tpData = () => data.timepoints.find(t => t.label === vs.label)
+  data.locked ||= []
+  // Read-only: signed, or (sequential reads) a time point already locked.
+  const ro = () => signed || (task.sequential && data.locked.includes(vs.label))
   let crosshair = null
   let measuring = null
   const status = h('p', { class: 'tool-status', id: 'tool-status', 'aria-live': 'polite' })
@@ -146,7 +149,7 @@ function readPanel (task, side, vs) {
     else if (task.criteria === 'recist11') findings.append(recist())
     else findings.append(freeForm())
   }
-  const btn = (label, onclick, attrs = {}) => h('button', { type: 'button', disabled: signed, onclick, ...attrs }, label)
+  const btn = (label, onclick, attrs = {}) => h('button', { type: 'button', disabled: ro(), onclick, ...attrs }, label)
 
   const lesionCount = () => {
     const tp = tpData()
@@ -164,7 +167,7 @@ function readPanel (task, side, vs) {
     } else box.append(h('p', { class: 'muted' }, 'No engine proposals for this time point.'))
     const rows = tp.marks.map((m, i) => h('tr', { 'data-mark': m.id },
       h('td', {}, m.id),
-      h('td', {}, h('select', { disabled: signed, 'aria-label': `status of ${m.id}`, onchange: e => { m.status = e.target.value; save() } },
+      h('td', {}, h('select', { disabled: ro(), 'aria-label': `status of ${m.id}`, onchange: e => { m.status = e.target.value; save() } },
         ['present', 'new', 'enlarging'].map(s => h('option', { value: s, selected: s === m.status }, s)))),
       h('td', { class: 'num' }, m.long_axis_mm != null ? `${fmt(m.long_axis_mm)} mm` : '–'),
       h('td', {}, m.source || ''),
@@ -189,7 +192,7 @@ function readPanel (task, side, vs) {
     const nodal = h('input', { type: 'checkbox', 'aria-label': 'lymph node' })
     box.append(h('h2', {}, 'Baseline lesions'),
       h('table', { class: 'lesions' }, h('tbody', {}, data.lesions.map(l => h('tr', {}, h('td', {}, l.id), h('td', {}, l.role), h('td', {}, l.organ), h('td', {}, l.nodal ? 'node' : ''))))),
-      vs.label === 'TP0' && !signed
+      vs.label === 'TP0' && !ro()
         ? h('p', {}, roleSel, ' ', organ, ' ', h('label', {}, nodal, ' node'), ' ', btn('Add lesion', () => {
           const n = data.lesions.filter(l => l.role === roleSel.value).length + 1
           data.lesions.push({ id: `${roleSel.value === 'target' ? 'T' : 'NT'}${n}`, role: roleSel.value, organ: organ.value.trim() || 'unspecified', nodal: nodal.checked })
@@ -199,13 +202,13 @@ function readPanel (task, side, vs) {
     const rows = data.lesions.map(l => {
       let m = tp.measurements.find(x => x.lesion === l.id)
       if (!m) { m = { lesion: l.id }; tp.measurements.push(m) }
-      const size = h('input', { type: 'number', step: '0.1', min: 0, size: 6, disabled: signed, value: (l.nodal ? m.short_axis_mm : m.long_axis_mm) ?? '', 'aria-label': `${l.id} diameter (mm)`, onchange: e => {
+      const size = h('input', { type: 'number', step: '0.1', min: 0, size: 6, disabled: ro(), value: (l.nodal ? m.short_axis_mm : m.long_axis_mm) ?? '', 'aria-label': `${l.id} diameter (mm)`, onchange: e => {
         const v = e.target.value === '' ? null : Number(e.target.value)
         if (l.nodal) m.short_axis_mm = v; else m.long_axis_mm = v
         delete m.long_line; delete m.short_line
         save()
       } })
-      const state = h('select', { disabled: signed, 'aria-label': `${l.id} state`, onchange: e => { m.state = e.target.value || null; save() } },
+      const state = h('select', { disabled: ro(), 'aria-label': `${l.id} state`, onchange: e => { m.state = e.target.value || null; save() } },
         ['', 'present', 'absent', 'progression', 'not-evaluated'].map(s => h('option', { value: s, selected: s === (m.state || '') }, s || '—')))
       // The engine's measurement of the lesion under the crosshair (onco.lesion-seg), accepted
       // as it is; the reader may then type or draw another.
@@ -240,14 +243,32 @@ function readPanel (task, side, vs) {
 
   const freeForm = () => {
     const tp = tpData()
-    const response = h('input', { id: 'free-response', disabled: signed, value: tp.response || '', 'aria-label': 'response', onchange: e => { tp.response = e.target.value; save() } })
-    const impression = h('textarea', { disabled: signed, rows: 4, 'aria-label': 'impression', onchange: e => { tp.impression = e.target.value; save() } }, tp.impression || '')
+    const response = h('input', { id: 'free-response', disabled: ro(), value: tp.response || '', 'aria-label': 'response', onchange: e => { tp.response = e.target.value; save() } })
+    const impression = h('textarea', { disabled: ro(), rows: 4, 'aria-label': 'impression', onchange: e => { tp.impression = e.target.value; save() } }, tp.impression || '')
     return h('div', {}, h('h2', {}, vs.label), h('label', {}, 'Response ', response), h('label', { class: 'block' }, 'Impression ', impression))
   }
 
-  vs.listeners.push(draw)
+  // Sequential locked reads: lock the time point to open the next one (the server hides it
+  // until then and refuses any change to a locked one).
+  const lockBox = h('div', { class: 'lock-box' })
+  const drawLock = () => {
+    lockBox.replaceChildren()
+    if (!task.sequential || signed) return
+    if (data.locked.includes(vs.label)) {
+      lockBox.append(h('p', { class: 'muted' }, `${vs.label} is locked.`))
+      return
+    }
+    lockBox.append(h('button', { type: 'button', id: 'lock-timepoint', onclick: async () => {
+      data.locked.push(vs.label)
+      await save()
+      flash(`${vs.label} locked.`)
+      refresh()
+    } }, `Lock ${vs.label}`), ' ', h('span', { class: 'muted' }, 'Its findings then no longer change; the next time point opens.'))
+  }
+  vs.listeners.push(draw, drawLock)
   draw()
-  side.append(...[status, findings, h('h2', {}, 'Response (computed by the engine)'), outcomeBox, errors, signatures(task),
+  drawLock()
+  side.append(...[status, findings, lockBox, h('h2', {}, 'Response (computed by the engine)'), outcomeBox, errors, signatures(task),
     signed ? null : signForm(task, 'authored', () => { flash('Signed.'); refresh() })].filter(Boolean))
 }
 

@@ -20,6 +20,9 @@ pub struct ReadData {
     /// Each time point's findings, by its label.
     #[serde(default)]
     pub timepoints: Vec<TimePointRead>,
+    /// The time points the reader locked, in order (sequential reads).
+    #[serde(default)]
+    pub locked: Vec<String>,
 }
 
 /// A baseline lesion chosen by the reader (RECIST).
@@ -168,6 +171,58 @@ pub fn parse(value: &Value) -> Result<ReadData, String> {
 
 fn round2(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
+}
+
+/// Sequential locked reads: the locked time points are the first ones in order, stay locked, and
+/// keep their findings (the baseline lesions with the first); nothing is recorded beyond the
+/// first time point still open. `before` is what was saved last.
+pub fn check_locks(labels: &[&str], before: &ReadData, after: &ReadData) -> Result<(), String> {
+    if after.locked.len() > labels.len() || after.locked.iter().zip(labels).any(|(l, x)| l != x) {
+        return Err(format!(
+            "time points are locked in order ({}), not {}",
+            labels.join(", "),
+            after.locked.join(", ")
+        ));
+    }
+    if !after.locked.starts_with(&before.locked) {
+        return Err(format!(
+            "{} is locked and stays locked",
+            before.locked.last().map_or("?", String::as_str)
+        ));
+    }
+    let empty = TimePointRead::default();
+    let of = |d: &'_ ReadData, l: &str| -> TimePointRead {
+        d.timepoints
+            .iter()
+            .find(|t| t.label == l)
+            .cloned()
+            .map(|mut t| {
+                t.label.clear();
+                t
+            })
+            .unwrap_or_else(|| empty.clone())
+    };
+    for l in &before.locked {
+        if of(before, l) != of(after, l) {
+            return Err(format!("{l} is locked: its findings do not change"));
+        }
+    }
+    if !before.locked.is_empty() && before.lesions != after.lesions {
+        return Err(format!(
+            "the baseline lesions were locked with {}",
+            before.locked[0]
+        ));
+    }
+    // The first open time point may be read; those after it not yet.
+    for l in labels.iter().skip(after.locked.len() + 1) {
+        if of(after, l) != empty {
+            return Err(format!(
+                "{l} is not open yet: lock {} first",
+                labels[after.locked.len()]
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// A time point as the engine knows it: its label, and its date (kept from readers; RECIST's
@@ -357,6 +412,7 @@ mod tests {
             roles: vec!["CT".into()],
             sampling_percent: 100.0,
             randomise: false,
+            sequential: false,
             readers: vec!["r1".into(), "r2".into()],
             adjudicators: vec!["a".into()],
             adjudicate: Triggers {
@@ -476,6 +532,56 @@ mod tests {
             disagreement(&d, &a, &b)
                 .unwrap()
                 .contains("active vs inactive")
+        );
+    }
+
+    #[test]
+    fn locked_time_points_stay_as_they_were_and_later_ones_wait() {
+        let labels = ["TP0", "TP1", "TP2"];
+        let read = |v: Value| parse(&v).unwrap();
+        let tp0 = json!({"label": "TP0", "response": "normal"});
+        let none = ReadData::default();
+        let a = read(json!({"timepoints": [tp0], "locked": ["TP0"]}));
+        assert_eq!(check_locks(&labels, &none, &a), Ok(()));
+        // TP1 is open once TP0 is locked; TP2 not yet.
+        let b = read(
+            json!({"timepoints": [tp0, {"label": "TP1", "response": "x"}], "locked": ["TP0"]}),
+        );
+        assert_eq!(check_locks(&labels, &a, &b), Ok(()));
+        let c = read(
+            json!({"timepoints": [tp0, {"label": "TP2", "response": "x"}], "locked": ["TP0"]}),
+        );
+        assert!(
+            check_locks(&labels, &a, &c)
+                .unwrap_err()
+                .contains("TP2 is not open yet: lock TP1 first")
+        );
+        // A locked time point neither changes nor unlocks.
+        let d =
+            read(json!({"timepoints": [{"label": "TP0", "response": "other"}], "locked": ["TP0"]}));
+        assert!(
+            check_locks(&labels, &a, &d)
+                .unwrap_err()
+                .contains("TP0 is locked")
+        );
+        let e = read(json!({"timepoints": [tp0], "locked": []}));
+        assert!(
+            check_locks(&labels, &a, &e)
+                .unwrap_err()
+                .contains("stays locked")
+        );
+        let f = read(json!({"timepoints": [tp0], "locked": ["TP1"]}));
+        assert!(
+            check_locks(&labels, &none, &f)
+                .unwrap_err()
+                .contains("in order")
+        );
+        // Nothing but TP0 before anything is locked.
+        let g = read(json!({"timepoints": [{"label": "TP1", "response": "x"}]}));
+        assert!(
+            check_locks(&labels, &none, &g)
+                .unwrap_err()
+                .contains("TP1 is not open yet")
         );
     }
 

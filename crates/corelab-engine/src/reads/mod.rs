@@ -268,18 +268,28 @@ pub fn listing(design: &ReadDesign, tasks: &[ReadTask]) -> Vec<Value> {
 pub async fn view(store: &Store, task: &ReadTask, blinded: bool) -> Result<Value, ReadError> {
     let design = design(store, &task.trial).await?;
     let report = report(store, &task.trial).await?;
-    let tps = timepoints(&design, &report, &task.subject).map_err(|why| {
+    let mut tps = timepoints(&design, &report, &task.subject).map_err(|why| {
         ReadError::Refused(format!(
             "case {} is no longer readable: {why}",
             task.case_label
         ))
     })?;
+    // Sequential locked reads: a reader sees the time points they locked and the next one.
+    if design.sequential && blinded && task.kind == "read" && task.state != "signed" {
+        let locked = task
+            .data
+            .as_ref()
+            .and_then(|d| d["locked"].as_array().map(Vec::len))
+            .unwrap_or(0);
+        tps.truncate(locked + 1);
+    }
     let signatures = store
         .signatures(&task.trial, Some((&task.kind, task.id)))
         .await?;
     let mut v = json!({
         "id": task.id, "trial": task.trial, "kind": task.kind, "case_label": task.case_label,
         "state": task.state, "criteria": design.criteria, "paradigm": design.paradigm,
+        "sequential": design.sequential,
         "timepoints": tps.iter().map(|t| json!({
             "label": t.label,
             "series": t.series.iter().map(|(role, uid)| json!({"role": role, "series_instance_uid": uid})).collect::<Vec<_>>(),
@@ -464,6 +474,14 @@ pub async fn save(
         let tps = timepoints(&design, &report, &task.subject)
             .map_err(|why| ReadError::Refused(format!("case {}: {why}", task.case_label)))?;
         let parsed = assess::parse(data).map_err(ReadError::Refused)?;
+        if design.sequential {
+            let before = match &task.data {
+                Some(d) => assess::parse(d).map_err(ReadError::Refused)?,
+                None => assess::ReadData::default(),
+            };
+            let labels: Vec<&str> = tps.iter().map(|t| t.label.as_str()).collect();
+            assess::check_locks(&labels, &before, &parsed).map_err(ReadError::Refused)?;
+        }
         for t in &parsed.timepoints {
             if !tps.iter().any(|x| x.label == t.label) {
                 return Err(ReadError::Refused(format!(
