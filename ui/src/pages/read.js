@@ -110,14 +110,30 @@ function readPanel (task, side, vs) {
   const status = h('p', { class: 'tool-status', id: 'tool-status', 'aria-live': 'polite' })
   const outcomeBox = h('div', { class: 'outcome-box' }, outcomeTable(task.outcome))
   const errors = h('div', {})
-  const save = async () => {
+  // Saves go one after another, each with the whole read as it is then: the server keeps the
+  // last, and the page never has two in flight.
+  let queue = Promise.resolve()
+  const save = () => (queue = queue.then(saveNow))
+  const saveNow = async () => {
     errors.replaceChildren()
     try {
       const t = await api(`/api/v1/reads/tasks/${task.id}`, { method: 'PUT', body: data })
       task.outcome = t.outcome
       outcomeBox.replaceChildren(outcomeTable(t.outcome))
-      // The server's copy has the drawn lines' lengths.
-      Object.assign(data, t.data)
+      // The server's copy has the drawn lines' lengths; copy them onto the objects the page's
+      // controls hold (replacing the objects would leave a control editing a stale copy).
+      for (const st of t.data.timepoints || []) {
+        const mine = data.timepoints.find(x => x.label === st.label)
+        if (!mine) continue
+        for (const sm of st.marks || []) {
+          const m = mine.marks.find(x => x.id === sm.id)
+          if (m) m.long_axis_mm = sm.long_axis_mm
+        }
+        for (const sm of st.measurements || []) {
+          const m = mine.measurements.find(x => x.lesion === sm.lesion)
+          if (m && (m.long_line || m.short_line)) { m.long_axis_mm = sm.long_axis_mm; m.short_axis_mm = sm.short_axis_mm }
+        }
+      }
       draw()
       side.dataset.saved = String(Number(side.dataset.saved || 0) + 1)
     } catch (e) {
