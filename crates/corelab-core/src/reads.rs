@@ -14,6 +14,9 @@ pub enum Criteria {
     /// RECIST 1.1: target lesions' diameters, non-target lesions' state, new lesions; the
     /// engine's `onco.recist11` rules give each time point's response.
     Recist11,
+    /// RANO (high-grade glioma): enhancing targets' perpendicular diameters, non-enhancing and
+    /// non-target disease, new lesions, corticosteroids and clinical status; `onco.rano`'s rules.
+    Rano,
     /// A lesion-count read (MS): lesions marked at each time point, new and enlarging ones at
     /// follow-up; a follow-up is active when it has any.
     LesionCount,
@@ -27,6 +30,7 @@ impl Criteria {
     pub fn as_str(self) -> &'static str {
         match self {
             Criteria::Recist11 => "recist11",
+            Criteria::Rano => "rano",
             Criteria::LesionCount => "lesion-count",
             Criteria::FreeForm => "free-form",
         }
@@ -69,6 +73,9 @@ pub struct Triggers {
     /// RECIST: the sum of diameters at any time point differs by more than this percentage of
     /// the larger sum.
     pub sld_differs_percent: Option<f64>,
+    /// RANO: the sums of products of diameters at any time point differ by more than this
+    /// percentage of the larger sum.
+    pub spd_differs_percent: Option<f64>,
     /// Lesion count: the counts at any time point differ by more than this.
     pub count_differs_by: Option<u32>,
 }
@@ -179,6 +186,20 @@ impl ReadDesign {
                 "applies to RECIST 1.1 reads only",
             );
         }
+        if let Some(p) = self.adjudicate.spd_differs_percent
+            && !(p.is_finite() && p >= 0.0)
+        {
+            found.add(
+                at.key("adjudicate").key("spd_differs_percent"),
+                "must be a percentage of 0 or more",
+            );
+        }
+        if self.adjudicate.spd_differs_percent.is_some() && self.criteria != Criteria::Rano {
+            found.add(
+                at.key("adjudicate").key("spd_differs_percent"),
+                "applies to RANO reads only",
+            );
+        }
         if self.adjudicate.count_differs_by.is_some() && self.criteria != Criteria::LesionCount {
             found.add(
                 at.key("adjudicate").key("count_differs_by"),
@@ -234,10 +255,10 @@ mod tests {
             assert!(e.contains(what), "{what} missing from {e}");
         }
         let e = TrialFile::parse(&format!(
-            "{HEAD}[reads]\ncriteria = \"rano\"\nparadigm = \"single\"\nroles = [\"FLAIR\"]\nreaders = [\"r\"]\n"
+            "{HEAD}[reads]\ncriteria = \"mrecist\"\nparadigm = \"single\"\nroles = [\"FLAIR\"]\nreaders = [\"r\"]\n"
         ))
         .unwrap_err()
         .to_string();
-        assert!(e.contains("rano"), "{e}");
+        assert!(e.contains("mrecist"), "{e}");
     }
 }

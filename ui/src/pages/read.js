@@ -162,7 +162,7 @@ function readPanel (task, side, vs) {
   const draw = () => {
     findings.replaceChildren()
     if (task.criteria === 'lesion-count') findings.append(lesionCount())
-    else if (task.criteria === 'recist11') findings.append(recist())
+    else if (task.criteria === 'recist11' || task.criteria === 'rano') findings.append(recist())
     else findings.append(freeForm())
   }
   const btn = (label, onclick, attrs = {}) => h('button', { type: 'button', disabled: ro(), onclick, ...attrs }, label)
@@ -202,6 +202,7 @@ function readPanel (task, side, vs) {
 
   const recist = () => {
     const tp = tpData()
+    const rano = task.criteria === 'rano'
     const box = h('div', {})
     const roleSel = h('select', { 'aria-label': 'lesion role' }, ['target', 'non-target'].map(r => h('option', { value: r }, r)))
     const organ = h('input', { 'aria-label': 'organ', placeholder: 'organ', size: 10 })
@@ -218,12 +219,15 @@ function readPanel (task, side, vs) {
     const rows = data.lesions.map(l => {
       let m = tp.measurements.find(x => x.lesion === l.id)
       if (!m) { m = { lesion: l.id }; tp.measurements.push(m) }
-      const size = h('input', { type: 'number', step: '0.1', min: 0, size: 6, disabled: ro(), value: (l.nodal ? m.short_axis_mm : m.long_axis_mm) ?? '', 'aria-label': `${l.id} diameter (mm)`, onchange: e => {
-        const v = e.target.value === '' ? null : Number(e.target.value)
-        if (l.nodal) m.short_axis_mm = v; else m.long_axis_mm = v
-        delete m.long_line; delete m.short_line
+      // RECIST measures one diameter (the short axis of a node); RANO both, perpendicular.
+      const axes = rano ? ['long', 'short'] : [l.nodal ? 'short' : 'long']
+      const sizeInputs = axes.map(axis => h('input', { type: 'number', step: '0.1', min: 0, size: 6, disabled: ro(), value: m[`${axis}_axis_mm`] ?? '', 'aria-label': `${l.id} ${axis} axis (mm)`, onchange: e => {
+        m[`${axis}_axis_mm`] = e.target.value === '' ? null : Number(e.target.value)
+        delete m[`${axis}_line`]
+        m.source = 'reader'
         save()
-      } })
+      } }))
+      const drawButtons = axes.map(axis => btn(rano ? `Draw ${axis}` : 'Measure', () => measure(line => { m[`${axis}_line`] = line; m.source = 'reader' })))
       const state = h('select', { disabled: ro(), 'aria-label': `${l.id} state`, onchange: e => { m.state = e.target.value || null; save() } },
         ['', 'present', 'absent', 'progression', 'not-evaluated'].map(s => h('option', { value: s, selected: s === (m.state || '') }, s || '—')))
       // The engine's measurement of the lesion under the crosshair (onco.lesion-seg), accepted
@@ -245,10 +249,22 @@ function readPanel (task, side, vs) {
       }, { class: 'engine' })
       const sizes = [m.long_axis_mm, m.short_axis_mm].map(x => x != null ? fmt(x) : '–').join(' × ')
       return h('tr', { 'data-lesion': l.id }, h('td', {}, l.id),
-        h('td', {}, l.role === 'target' ? [size, ' mm ', btn('Measure', () => measure(line => { if (l.nodal) m.short_line = line; else m.long_line = line; m.source = 'reader' })), ' ', engine] : null),
+        h('td', {}, l.role === 'target' ? [sizeInputs.flatMap((x, i) => [i ? ' × ' : '', x]), ' mm ', drawButtons, rano ? null : [' ', engine]] : null),
         h('td', { class: 'num' }, l.role === 'target' ? `${sizes} mm` : ''), h('td', {}, m.source || ''), h('td', {}, state))
     })
+    // RANO's clinical items at each follow-up.
+    const clinical = () => {
+      tp.clinical ||= {}
+      const c = tp.clinical
+      const trend = (key, label) => h('label', {}, `${label} `, h('select', { disabled: ro(), 'aria-label': label, onchange: e => { c[key] = e.target.value || null; save() } },
+        ['', 'improved', 'stable', 'worse'].map(t => h('option', { value: t, selected: t === (c[key] || '') }, t || '—'))))
+      return h('div', { class: 'clinical' }, h('h2', {}, `Clinical at ${vs.label}`),
+        trend('corticosteroids', 'Corticosteroid dose'), ' ',
+        h('label', {}, h('input', { type: 'checkbox', disabled: ro(), checked: !!c.on_corticosteroids, onchange: e => { c.on_corticosteroids = e.target.checked; save() } }), ' above replacement'), ' ',
+        trend('clinical_status', 'Clinical status'), ' ', trend('non_enhancing', 'Non-enhancing disease'))
+    }
     box.append(h('h2', {}, `Measurements at ${vs.label}`), h('table', { class: 'measurements' }, h('tbody', {}, rows)),
+      rano && vs.label !== 'TP0' ? clinical() : null,
       h('h2', {}, `New lesions at ${vs.label} (${tp.new_lesions.length})`),
       vs.label !== 'TP0' ? btn('Add a new lesion at the crosshair', () => {
         tp.new_lesions.push({ id: `N${tp.new_lesions.length + 1}`, at: crosshair ? lps(crosshair) : null })

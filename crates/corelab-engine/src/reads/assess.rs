@@ -2,7 +2,7 @@
 //! response at each time point under the trial's criteria, and whether two reads of a subject
 //! disagree enough to go to adjudication. Pure: no store.
 
-use corelab_algo::onco::{lesions, recist11};
+use corelab_algo::onco::{lesions, rano, recist11};
 use corelab_core::reads::{Criteria, ReadDesign};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -61,6 +61,27 @@ pub struct TimePointRead {
     /// The reader's impression in words.
     #[serde(default)]
     pub impression: Option<String>,
+    /// RANO: the clinical items.
+    #[serde(default)]
+    pub clinical: Option<ClinicalRead>,
+}
+
+/// RANO's clinical items at a time point, as corelab's lesion JSON takes them.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClinicalRead {
+    /// Corticosteroid dose since the last time point: improved (decreased), stable or worse.
+    #[serde(default)]
+    pub corticosteroids: Option<String>,
+    /// Whether the patient takes corticosteroids above physiological replacement.
+    #[serde(default)]
+    pub on_corticosteroids: Option<bool>,
+    /// Clinical status: improved, stable or worse.
+    #[serde(default)]
+    pub clinical_status: Option<String>,
+    /// Non-enhancing (T2/FLAIR) disease: improved, stable or worse.
+    #[serde(default)]
+    pub non_enhancing: Option<String>,
 }
 
 /// A lesion measured: its diameters, from the line tool (endpoints in mm, the length computed
@@ -240,6 +261,7 @@ pub struct TimePoint {
 pub fn outcome(design: &ReadDesign, tps: &[TimePoint], data: &ReadData) -> Value {
     let result = match design.criteria {
         Criteria::Recist11 => recist(tps, data),
+        Criteria::Rano => rano_read(tps, data),
         Criteria::LesionCount => Ok(lesion_count(tps, data)),
         Criteria::FreeForm => free_form(tps, data),
     };
@@ -289,6 +311,48 @@ fn free_form(tps: &[TimePoint], data: &ReadData) -> Result<Vec<Value>, String> {
 
 /// RECIST 1.1 through `onco.recist11`'s rules on the lesion record the read makes.
 fn recist(tps: &[TimePoint], data: &ReadData) -> Result<Vec<Value>, String> {
+    let subject = lesion_record(tps, data)?;
+    let a = recist11::assess(&subject, &recist11::Rules::default()).map_err(|e| e.to_string())?;
+    // The assessment's time points are in date order, as the labels are.
+    Ok(a.time_points
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            json!({
+                "label": p.visit, "sum_mm": round2(p.sum_mm), "complete": p.complete,
+                "change_from_baseline_pct": p.change_from_baseline_pct.map(round2),
+                "target": if i == 0 { "NA" } else { p.target.word() },
+                "non_target": if i == 0 { "NA" } else { p.non_target.word() },
+                "response": if i == 0 { "NA" } else { p.overall.word() },
+            })
+        })
+        .collect())
+}
+
+/// RANO through `onco.rano`'s rules on the lesion record the read makes, with each time point's
+/// clinical items.
+fn rano_read(tps: &[TimePoint], data: &ReadData) -> Result<Vec<Value>, String> {
+    let subject = lesion_record(tps, data)?;
+    let a = rano::assess(&subject, &rano::Rules::default()).map_err(|e| e.to_string())?;
+    Ok(a.time_points
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            json!({
+                "label": p.visit, "spd_mm2": round2(p.spd_mm2), "complete": p.complete,
+                "change_from_baseline_pct": p.change_from_baseline_pct.map(round2),
+                "target": if i == 0 { "NA" } else { p.target.word() },
+                "non_target": if i == 0 { "NA" } else { p.non_target.word() },
+                "response": if i == 0 { "NA" } else { p.overall.word() },
+            })
+        })
+        .collect())
+}
+
+/// The lesion record (corelab's lesion JSON, read by the response engines) a RECIST or RANO read
+/// makes: its lesions, and each time point's measurements, new lesions and clinical items, dated
+/// (the dates stay on the server).
+fn lesion_record(tps: &[TimePoint], data: &ReadData) -> Result<lesions::Subject, String> {
     if data.lesions.is_empty() {
         return Err("choose the baseline lesions (targets and non-targets)".to_owned());
     }
@@ -339,25 +403,14 @@ fn recist(tps: &[TimePoint], data: &ReadData) -> Result<Vec<Value>, String> {
             .iter()
             .map(|n| json!({"id": n.id, "equivocal": n.equivocal}))
             .collect();
-        visits.push(json!({"visit": tp.label, "date": date, "measurements": measurements, "new_lesions": new}));
+        let mut visit = json!({"visit": tp.label, "date": date, "measurements": measurements, "new_lesions": new});
+        if let Some(c) = &read.clinical {
+            visit["clinical"] = serde_json::to_value(c).unwrap_or_default();
+        }
+        visits.push(visit);
     }
     let record = json!({"subject": "read", "lesions": data.lesions, "visits": visits});
-    let subject = lesions::from_json(&record.to_string()).map_err(|e| e.to_string())?;
-    let a = recist11::assess(&subject, &recist11::Rules::default()).map_err(|e| e.to_string())?;
-    // The assessment's time points are in date order, as the labels are.
-    Ok(a.time_points
-        .iter()
-        .enumerate()
-        .map(|(i, p)| {
-            json!({
-                "label": p.visit, "sum_mm": round2(p.sum_mm), "complete": p.complete,
-                "change_from_baseline_pct": p.change_from_baseline_pct.map(round2),
-                "target": if i == 0 { "NA" } else { p.target.word() },
-                "non_target": if i == 0 { "NA" } else { p.non_target.word() },
-                "response": if i == 0 { "NA" } else { p.overall.word() },
-            })
-        })
-        .collect())
+    lesions::from_json(&record.to_string()).map_err(|e| e.to_string())
 }
 
 /// Why two complete reads of a subject go to adjudication, or None when they agree within the
@@ -385,6 +438,18 @@ pub fn disagreement(design: &ReadDesign, a: &Value, b: &Value) -> Option<String>
             if larger > 0.0 && (sa - sb).abs() / larger * 100.0 > limit {
                 why.push(format!(
                     "{label}: sums {sa} vs {sb} mm differ by more than {limit} %"
+                ));
+            }
+        }
+        if let (Some(limit), Some(sa), Some(sb)) = (
+            t.spd_differs_percent,
+            x["spd_mm2"].as_f64(),
+            y["spd_mm2"].as_f64(),
+        ) {
+            let larger = sa.max(sb);
+            if larger > 0.0 && (sa - sb).abs() / larger * 100.0 > limit {
+                why.push(format!(
+                    "{label}: SPDs {sa} vs {sb} mm² differ by more than {limit} %"
                 ));
             }
         }
@@ -418,6 +483,7 @@ mod tests {
             adjudicate: Triggers {
                 response_differs: true,
                 sld_differs_percent: Some(20.0),
+                spd_differs_percent: Some(25.0),
                 count_differs_by: Some(1),
             },
         }
@@ -533,6 +599,48 @@ mod tests {
                 .unwrap()
                 .contains("active vs inactive")
         );
+    }
+
+    #[test]
+    fn a_rano_read_takes_both_diameters_and_the_clinical_items() {
+        let d = design(Criteria::Rano);
+        let read = |long: f64, short: f64| {
+            parse(&json!({
+                "lesions": [
+                    {"id": "T1", "role": "target", "organ": "brain"},
+                    {"id": "NT1", "role": "non-target", "organ": "brain"}
+                ],
+                "timepoints": [
+                    {"label": "TP0", "measurements": [
+                        {"lesion": "T1", "long_axis_mm": 20.0, "short_axis_mm": 10.0},
+                        {"lesion": "NT1", "state": "present"}]},
+                    {"label": "TP1", "measurements": [
+                        {"lesion": "T1", "long_axis_mm": long, "short_axis_mm": short},
+                        {"lesion": "NT1", "state": "present"}],
+                     "clinical": {"corticosteroids": "stable", "on_corticosteroids": false,
+                                  "clinical_status": "stable", "non_enhancing": "stable"}}
+                ]
+            }))
+            .unwrap()
+        };
+        // SPD 200 → 40 mm² (−80 %): a partial response; 200 → 180 (−10 %): stable disease.
+        let a = outcome(&d, &tps(), &read(8.0, 5.0));
+        assert_eq!(a["complete"], true, "{a}");
+        assert_eq!(a["timepoints"][0]["spd_mm2"], 200.0);
+        assert_eq!(a["timepoints"][1]["spd_mm2"], 40.0);
+        assert_eq!(a["timepoints"][1]["response"], "PR", "{a}");
+        let b = outcome(&d, &tps(), &read(18.0, 10.0));
+        assert_eq!(b["timepoints"][1]["response"], "SD", "{b}");
+        let why = disagreement(&d, &a, &b).unwrap();
+        assert!(
+            why.contains("PR vs SD") && why.contains("SPDs 40 vs 180"),
+            "{why}"
+        );
+        // A target needs both diameters.
+        let mut one = read(8.0, 5.0);
+        one.timepoints[0].measurements[0].short_axis_mm = None;
+        let o = outcome(&d, &tps(), &one);
+        assert_eq!(o["complete"], false, "{o}");
     }
 
     #[test]

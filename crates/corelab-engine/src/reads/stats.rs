@@ -22,7 +22,10 @@ fn points(t: &ReadTask) -> Vec<Value> {
 }
 
 fn size(p: &Value) -> Option<f64> {
-    p["sum_mm"].as_f64().or_else(|| p["count"].as_f64())
+    p["sum_mm"]
+        .as_f64()
+        .or_else(|| p["spd_mm2"].as_f64())
+        .or_else(|| p["count"].as_f64())
 }
 
 /// What two readers' signed reads of the same subjects give.
