@@ -207,7 +207,7 @@ function readPanel (task, side, vs) {
     const roleSel = h('select', { 'aria-label': 'lesion role' }, ['target', 'non-target'].map(r => h('option', { value: r }, r)))
     const organ = h('input', { 'aria-label': 'organ', placeholder: 'organ', size: 10 })
     const nodal = h('input', { type: 'checkbox', 'aria-label': 'lymph node' })
-    box.append(h('h2', {}, 'Baseline lesions'),
+    box.append(...[h('h2', {}, 'Baseline lesions'),
       h('table', { class: 'lesions' }, h('tbody', {}, data.lesions.map(l => h('tr', {}, h('td', {}, l.id), h('td', {}, l.role), h('td', {}, l.organ), h('td', {}, l.nodal ? 'node' : ''))))),
       vs.label === 'TP0' && !ro()
         ? h('p', {}, roleSel, ' ', organ, ' ', h('label', {}, nodal, ' node'), ' ', btn('Add lesion', () => {
@@ -215,7 +215,7 @@ function readPanel (task, side, vs) {
           data.lesions.push({ id: `${roleSel.value === 'target' ? 'T' : 'NT'}${n}`, role: roleSel.value, organ: organ.value.trim() || 'unspecified', nodal: nodal.checked })
           draw(); save()
         }))
-        : null)
+        : null].filter(Boolean))
     const rows = data.lesions.map(l => {
       let m = tp.measurements.find(x => x.lesion === l.id)
       if (!m) { m = { lesion: l.id }; tp.measurements.push(m) }
@@ -263,13 +263,13 @@ function readPanel (task, side, vs) {
         h('label', {}, h('input', { type: 'checkbox', disabled: ro(), checked: !!c.on_corticosteroids, onchange: e => { c.on_corticosteroids = e.target.checked; save() } }), ' above replacement'), ' ',
         trend('clinical_status', 'Clinical status'), ' ', trend('non_enhancing', 'Non-enhancing disease'))
     }
-    box.append(h('h2', {}, `Measurements at ${vs.label}`), h('table', { class: 'measurements' }, h('tbody', {}, rows)),
+    box.append(...[h('h2', {}, `Measurements at ${vs.label}`), h('table', { class: 'measurements' }, h('tbody', {}, rows)),
       rano && vs.label !== 'TP0' ? clinical() : null,
       h('h2', {}, `New lesions at ${vs.label} (${tp.new_lesions.length})`),
       vs.label !== 'TP0' ? btn('Add a new lesion at the crosshair', () => {
         tp.new_lesions.push({ id: `N${tp.new_lesions.length + 1}`, at: crosshair ? lps(crosshair) : null })
         draw(); save()
-      }) : null)
+      }) : null].filter(Boolean))
     return box
   }
 
