@@ -121,12 +121,29 @@ impl Store {
 
     /// Every user, by name.
     pub async fn users(&self) -> Result<Vec<UserInfo>> {
+        self.users_named("").await
+    }
+
+    /// One user, if there is one of that name.
+    pub async fn user_info(&self, username: &str) -> Result<Option<UserInfo>> {
+        if username.is_empty() {
+            return Ok(None);
+        }
+        Ok(self.users_named(username).await?.into_iter().next())
+    }
+
+    /// The users of a name (all when `username` is empty), with their grants: two queries,
+    /// however many users there are.
+    async fn users_named(&self, username: &str) -> Result<Vec<UserInfo>> {
         let rows = sqlx::query(
-            "SELECT id, username, display_name, disabled, created_at FROM users ORDER BY username",
+            "SELECT id, username, display_name, disabled, created_at FROM users \
+             WHERE ($1 = '' OR username = $1) ORDER BY username",
         )
+        .bind(username)
         .fetch_all(self.db.pool())
         .await
         .map_err(StoreError::db("listing users"))?;
+        let mut grants = self.grants_of_users(username).await?;
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {
             let ctx = || StoreError::db("reading users");
@@ -135,20 +152,11 @@ impl Store {
                 username: r.try_get("username").map_err(ctx())?,
                 display_name: r.try_get("display_name").map_err(ctx())?,
                 disabled: r.try_get::<i64, _>("disabled").map_err(ctx())? != 0,
-                grants: self.grants_of(id).await?,
+                grants: grants.remove(&id).unwrap_or_default(),
                 created_at: r.try_get("created_at").map_err(ctx())?,
             });
         }
         Ok(out)
-    }
-
-    /// One user, if there is one of that name.
-    pub async fn user_info(&self, username: &str) -> Result<Option<UserInfo>> {
-        Ok(self
-            .users()
-            .await?
-            .into_iter()
-            .find(|u| u.username == username))
     }
 
     /// What a login by `username` is checked against, if the user exists.
@@ -376,6 +384,31 @@ impl Store {
         }))
     }
 
+    /// The grants of the users of a name (all users when empty), by user row, in grant order.
+    async fn grants_of_users(
+        &self,
+        username: &str,
+    ) -> Result<std::collections::BTreeMap<i64, Vec<Grant>>> {
+        let rows = sqlx::query(
+            "SELECT g.user_id, g.role, t.trial_key, s.site_key FROM user_grants g \
+             JOIN users u ON u.id = g.user_id \
+             LEFT JOIN trials t ON t.id = g.trial_id LEFT JOIN sites s ON s.id = g.site_id \
+             WHERE ($1 = '' OR u.username = $1) ORDER BY g.id",
+        )
+        .bind(username)
+        .fetch_all(self.db.pool())
+        .await
+        .map_err(StoreError::db("reading grants"))?;
+        let mut out: std::collections::BTreeMap<i64, Vec<Grant>> = Default::default();
+        for r in &rows {
+            let user: i64 = r
+                .try_get("user_id")
+                .map_err(StoreError::db("reading grants"))?;
+            out.entry(user).or_default().push(grant_row(r)?);
+        }
+        Ok(out)
+    }
+
     async fn grants_of(&self, user_id: i64) -> Result<Vec<Grant>> {
         let rows = sqlx::query(
             "SELECT g.role, t.trial_key, s.site_key FROM user_grants g \
@@ -386,18 +419,19 @@ impl Store {
         .fetch_all(self.db.pool())
         .await
         .map_err(StoreError::db("reading grants"))?;
-        rows.iter()
-            .map(|r| {
-                let ctx = || StoreError::db("reading grants");
-                let role: String = r.try_get("role").map_err(ctx())?;
-                Ok(Grant {
-                    role: role.parse::<Role>().map_err(StoreError::Invalid)?,
-                    trial: r.try_get("trial_key").map_err(ctx())?,
-                    site: r.try_get("site_key").map_err(ctx())?,
-                })
-            })
-            .collect()
+        rows.iter().map(grant_row).collect()
     }
+}
+
+/// A grant from a row of `role`, `trial_key`, `site_key`.
+fn grant_row(r: &sqlx::any::AnyRow) -> Result<Grant> {
+    let ctx = || StoreError::db("reading grants");
+    let role: String = r.try_get("role").map_err(ctx())?;
+    Ok(Grant {
+        role: role.parse::<Role>().map_err(StoreError::Invalid)?,
+        trial: r.try_get("trial_key").map_err(ctx())?,
+        site: r.try_get("site_key").map_err(ctx())?,
+    })
 }
 
 /// The trial and site rows a grant names.
