@@ -399,16 +399,29 @@ impl Store {
         record: Option<(&str, i64)>,
     ) -> Result<Vec<Signature>> {
         let (rtype, rid) = record.unwrap_or(("", -1));
+        self.signature_rows(trial, rtype, rid, -1).await
+    }
+
+    /// The signatures of a trial matching a record type (all when empty), a record id and a
+    /// signature id (each all when negative).
+    async fn signature_rows(
+        &self,
+        trial: &str,
+        rtype: &str,
+        rid: i64,
+        id: i64,
+    ) -> Result<Vec<Signature>> {
         let rows = sqlx::query(
             "SELECT s.id, t.trial_key, s.record_type, s.record_id, s.record_sha256, s.username, \
              s.printed_name, s.meaning, s.signed_at, s.binding_sha256 \
              FROM signatures s JOIN trials t ON t.id = s.trial_id \
              WHERE t.trial_key = $1 AND ($2 = '' OR s.record_type = $2) \
-             AND ($3 < 0 OR s.record_id = $3) ORDER BY s.id",
+             AND ($3 < 0 OR s.record_id = $3) AND ($4 < 0 OR s.id = $4) ORDER BY s.id",
         )
         .bind(trial)
         .bind(rtype)
         .bind(rid)
+        .bind(id)
         .fetch_all(self.db.pool())
         .await
         .map_err(StoreError::db("listing signatures"))?;
@@ -434,11 +447,26 @@ impl Store {
     /// Checks a signature of `trial` against its record as it is now.
     pub async fn verify_signature(&self, trial: &str, id: i64) -> Result<SignatureCheck> {
         let signature = self
-            .signatures(trial, None)
+            .signature_rows(trial, "", -1, id)
             .await?
-            .into_iter()
-            .find(|s| s.id == id)
+            .pop()
             .ok_or_else(|| StoreError::NotFound(format!("no signature {id} in trial {trial}")))?;
+        self.check_signature(signature).await
+    }
+
+    /// Every signature of `trial`, oldest first, each checked against its record as it is now.
+    pub async fn verify_signatures(&self, trial: &str) -> Result<Vec<SignatureCheck>> {
+        let mut out = Vec::new();
+        for s in self.signatures(trial, None).await? {
+            out.push(self.check_signature(s).await?);
+        }
+        Ok(out)
+    }
+
+    /// `signature` checked against its record as it is now: the record's hash, and the binding
+    /// hash over the signature's own fields.
+    async fn check_signature(&self, signature: Signature) -> Result<SignatureCheck> {
+        let trial = signature.trial.clone();
         let mut conn = self
             .db
             .pool()
@@ -447,7 +475,7 @@ impl Store {
             .map_err(StoreError::db("verifying a signature"))?;
         let now = record_sha256(
             &mut conn,
-            trial,
+            &trial,
             &signature.record_type,
             signature.record_id,
         )

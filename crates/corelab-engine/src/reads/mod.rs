@@ -116,6 +116,29 @@ async fn report(store: &Store, trial: &str) -> Result<QcReport, ReadError> {
         })
 }
 
+/// What a request on a trial's reads needs, read once: the read design and the current QC
+/// report the time points come from. A save and the view it answers with share one.
+pub struct Case {
+    /// The trial's read design.
+    pub design: ReadDesign,
+    report: QcReport,
+}
+
+impl Case {
+    /// The design and QC report of `trial`.
+    pub async fn load(store: &Store, trial: &str) -> Result<Self, ReadError> {
+        Ok(Self {
+            design: design(store, trial).await?,
+            report: report(store, trial).await?,
+        })
+    }
+
+    /// A subject's time points ([`timepoints`]).
+    pub fn timepoints(&self, subject: &str) -> Result<Vec<CaseTimePoint>, String> {
+        timepoints(&self.design, &self.report, subject)
+    }
+}
+
 fn digest(parts: &[&str]) -> String {
     Sha256Digest::of(parts.join("\u{1f}").as_bytes()).to_hex()
 }
@@ -265,10 +288,14 @@ pub fn listing(design: &ReadDesign, tasks: &[ReadTask]) -> Vec<Value> {
 }
 
 /// A task as its reader sees it; `blinded` leaves out the subject, dates and readers' names.
-pub async fn view(store: &Store, task: &ReadTask, blinded: bool) -> Result<Value, ReadError> {
-    let design = design(store, &task.trial).await?;
-    let report = report(store, &task.trial).await?;
-    let mut tps = timepoints(&design, &report, &task.subject).map_err(|why| {
+pub async fn view(
+    store: &Store,
+    case: &Case,
+    task: &ReadTask,
+    blinded: bool,
+) -> Result<Value, ReadError> {
+    let design = &case.design;
+    let mut tps = case.timepoints(&task.subject).map_err(|why| {
         ReadError::Refused(format!(
             "case {} is no longer readable: {why}",
             task.case_label
@@ -298,7 +325,7 @@ pub async fn view(store: &Store, task: &ReadTask, blinded: bool) -> Result<Value
         "signatures": signatures.iter().map(|s| signature_shown(s, blinded)).collect::<Vec<_>>(),
     });
     if task.kind == "read" {
-        v["proposals"] = proposals(store, &design, task, &tps).await?;
+        v["proposals"] = proposals(store, design, task, &tps).await?;
     } else {
         let tasks = store.read_tasks(Some(&task.trial), None).await?;
         let mut reads = Vec::new();
@@ -419,18 +446,18 @@ async fn proposals(
 /// read's case ([`propose::measure_at`] on the time point's first series), or why not.
 pub async fn propose(
     store: &Store,
+    case: &Case,
     task: &ReadTask,
     label: &str,
     point: [f64; 3],
 ) -> Result<Value, ReadError> {
-    let design = design(store, &task.trial).await?;
-    if design.criteria != corelab_core::reads::Criteria::Recist11 || task.kind != "read" {
+    if case.design.criteria != corelab_core::reads::Criteria::Recist11 || task.kind != "read" {
         return Err(ReadError::Refused(
             "the engine measures a clicked lesion for RECIST 1.1 reads".to_owned(),
         ));
     }
-    let report = report(store, &task.trial).await?;
-    let tps = timepoints(&design, &report, &task.subject)
+    let tps = case
+        .timepoints(&task.subject)
         .map_err(|why| ReadError::Refused(format!("case {}: {why}", task.case_label)))?;
     let tp = tps
         .iter()
@@ -464,14 +491,15 @@ pub async fn propose(
 /// [`assess::ReadData`]; an adjudication's is `{"accepted": "A" | "B", "reason": TEXT}`.
 pub async fn save(
     store: &Store,
+    case: &Case,
     actor: &str,
     task: &ReadTask,
     data: &Value,
 ) -> Result<ReadTask, ReadError> {
-    let design = design(store, &task.trial).await?;
+    let design = &case.design;
     let (data, outcome) = if task.kind == "read" {
-        let report = report(store, &task.trial).await?;
-        let tps = timepoints(&design, &report, &task.subject)
+        let tps = case
+            .timepoints(&task.subject)
             .map_err(|why| ReadError::Refused(format!("case {}: {why}", task.case_label)))?;
         let parsed = assess::parse(data).map_err(ReadError::Refused)?;
         if design.sequential {
@@ -501,7 +529,7 @@ pub async fn save(
                 date: t.date.clone(),
             })
             .collect();
-        let outcome = assess::outcome(&design, &points, &parsed);
+        let outcome = assess::outcome(design, &points, &parsed);
         let value = serde_json::to_value(&parsed).unwrap_or_default();
         (value, outcome)
     } else {

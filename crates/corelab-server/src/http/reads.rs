@@ -79,7 +79,10 @@ pub async fn task(
 ) -> ApiResult<Response> {
     let t = my_task(&state, &p, id).await?;
     let blinded = p.blinded(Action::ReadCases, &t.trial);
-    let v = reads::view(&state.store, &t, blinded)
+    let case = reads::Case::load(&state.store, &t.trial)
+        .await
+        .map_err(read_error)?;
+    let v = reads::view(&state.store, &case, &t, blinded)
         .await
         .map_err(read_error)?;
     Ok(Json(v).into_response())
@@ -96,11 +99,15 @@ pub async fn save(
     Json(data): Json<Value>,
 ) -> ApiResult<Response> {
     let t = my_task(&state, &p, id).await?;
-    let saved = reads::save(&state.store, &actor(&p), &t, &data)
+    // One read of the design and QC report serves the save and the view it answers with.
+    let case = reads::Case::load(&state.store, &t.trial)
+        .await
+        .map_err(read_error)?;
+    let saved = reads::save(&state.store, &case, &actor(&p), &t, &data)
         .await
         .map_err(read_error)?;
     let blinded = p.blinded(Action::ReadCases, &t.trial);
-    let v = reads::view(&state.store, &saved, blinded)
+    let v = reads::view(&state.store, &case, &saved, blinded)
         .await
         .map_err(read_error)?;
     Ok(Json(v).into_response())
@@ -125,7 +132,10 @@ pub async fn propose(
     Json(c): Json<Click>,
 ) -> ApiResult<Response> {
     let t = my_task(&state, &p, id).await?;
-    let v = reads::propose(&state.store, &t, &c.label, c.point)
+    let case = reads::Case::load(&state.store, &t.trial)
+        .await
+        .map_err(read_error)?;
+    let v = reads::propose(&state.store, &case, &t, &c.label, c.point)
         .await
         .map_err(read_error)?;
     Ok(Json(v).into_response())
@@ -290,10 +300,7 @@ pub async fn signatures(
 ) -> ApiResult<Response> {
     allow(&p, Action::ReadResults, &Scope::trial(&trial))?;
     trial_exists(&state, &trial).await?;
-    let mut items = Vec::new();
-    for s in state.store.signatures(&trial, None).await? {
-        items.push(state.store.verify_signature(&trial, s.id).await?);
-    }
+    let items = state.store.verify_signatures(&trial).await?;
     Ok(Json(json!({"items": items})).into_response())
 }
 
