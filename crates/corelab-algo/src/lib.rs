@@ -19,6 +19,7 @@ pub mod onco;
 pub mod params;
 pub mod pet;
 pub mod provenance;
+pub mod radiomics;
 pub mod registry;
 
 use corelab_image::Volume;

@@ -29,6 +29,7 @@ impl Registry {
             Box::new(crate::pet::percist::Percist),
             Box::new(crate::cardiac::lv_function::LvFunction),
             Box::new(crate::cardiac::lge::Lge),
+            Box::new(crate::radiomics::Ibsi),
         ];
         Self {
             by_id: all.into_iter().map(|a| (a.id(), a)).collect(),

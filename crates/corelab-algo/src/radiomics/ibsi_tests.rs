@@ -1,0 +1,109 @@
+//! IBSI 1's reference values (the submission table, `../shared/data/radiomics`).
+
+use super::*;
+use std::path::PathBuf;
+
+fn data() -> PathBuf {
+    PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/data/radiomics"
+    ))
+}
+
+/// (tag, reference, tolerance) of a data set's rows that have a reference value. A tolerance
+/// of 0 means "match the three significant digits given".
+fn references(file: &str) -> Vec<(String, f64, f64)> {
+    let text = std::fs::read_to_string(data().join("ibsi1_reference_values").join(file)).unwrap();
+    let mut out = Vec::new();
+    for line in text.lines().skip(1) {
+        // dataset,family,feature,consensus,reference value,tolerance,…,tag; fields may be quoted.
+        let mut fields = Vec::new();
+        let (mut cur, mut quoted) = (String::new(), false);
+        for c in line.chars() {
+            match c {
+                '"' => quoted = !quoted,
+                ',' if !quoted => fields.push(std::mem::take(&mut cur)),
+                _ => cur.push(c),
+            }
+        }
+        fields.push(cur);
+        let (Ok(value), Ok(tol)) = (fields[4].parse::<f64>(), fields[5].parse::<f64>()) else {
+            continue;
+        };
+        let tol = if tol == 0.0 && value != 0.0 {
+            0.5 * 10f64.powi(value.abs().log10().floor() as i32 - 2)
+        } else {
+            tol
+        };
+        if fields[1].starts_with("Diagnostics") {
+            continue; // image and mask sizes along the chain, not features
+        }
+        out.push((fields[9].trim().to_owned(), value, tol));
+    }
+    out
+}
+
+/// Compares and returns the failures as lines.
+fn compare(features: &[Feature], refs: &[(String, f64, f64)]) -> Vec<String> {
+    let mut bad = Vec::new();
+    for (tag, value, tol) in refs {
+        match features.iter().find(|f| &f.tag == tag) {
+            None => bad.push(format!("{tag}: missing (reference {value})")),
+            Some(f) if (f.value - value).abs() > *tol + 1e-12 => {
+                bad.push(format!("{tag}: {} vs {value} ± {tol}", f.value))
+            }
+            Some(_) => {}
+        }
+    }
+    bad
+}
+
+#[test]
+fn the_digital_phantom_matches_every_ibsi_reference_value() {
+    let dir = data().join("ibsi1_digital_phantom/nifti");
+    let image = corelab_image::nifti_io::read(&dir.join("image/phantom.nii.gz")).unwrap();
+    let mask = corelab_image::nifti_io::read(&dir.join("mask/mask.nii.gz")).unwrap();
+    let settings = Settings {
+        discretisation: Discretisation::None,
+        texture: Dims::All,
+        ..Settings::default()
+    };
+    let features = extract(&image, &mask, &settings).unwrap();
+    let refs = references("ibsi1_submission_table_digital_phantom.csv");
+    assert!(refs.len() > 450, "{}", refs.len());
+    let bad = compare(&features, &refs);
+    assert!(
+        bad.is_empty(),
+        "{} of {} differ:\n{}",
+        bad.len(),
+        refs.len(),
+        bad.join("\n")
+    );
+}
+
+#[test]
+fn the_ct_phantom_in_configuration_a_matches_ibsi() {
+    // 2D, no interpolation, re-segmentation [-500, 400] HU, fixed bin size 25 HU.
+    let dir = data().join("ibsi1_ct_phantom/nifti");
+    let image = corelab_image::nifti_io::read(&dir.join("image/phantom.nii.gz")).unwrap();
+    let mask = corelab_image::nifti_io::read(&dir.join("mask/mask.nii.gz")).unwrap();
+    let settings = Settings {
+        resegment: Some((-500.0, 400.0)),
+        discretisation: Discretisation::FixedBinSize {
+            width: 25.0,
+            lower: Some(-500.0),
+        },
+        texture: Dims::Slices,
+        ..Settings::default()
+    };
+    let features = extract(&image, &mask, &settings).unwrap();
+    let refs = references("ibsi1_submission_table_config_A.csv");
+    let bad = compare(&features, &refs);
+    assert!(
+        bad.is_empty(),
+        "{} of {} differ:\n{}",
+        bad.len(),
+        refs.len(),
+        bad.join("\n")
+    );
+}
