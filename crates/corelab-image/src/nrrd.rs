@@ -88,6 +88,22 @@ pub fn read(path: &std::path::Path) -> Result<Volume<f32>, String> {
                 u16::from_be_bytes(a)
             })
         }),
+        "int" | "signed int" | "int32" | "int32_t" => (4, |b, le| {
+            let a = [b[0], b[1], b[2], b[3]];
+            (if le {
+                i32::from_le_bytes(a)
+            } else {
+                i32::from_be_bytes(a)
+            }) as f32
+        }),
+        "uint" | "unsigned int" | "uint32" | "uint32_t" => (4, |b, le| {
+            let a = [b[0], b[1], b[2], b[3]];
+            (if le {
+                u32::from_le_bytes(a)
+            } else {
+                u32::from_be_bytes(a)
+            }) as f32
+        }),
         "float" => (4, |b, le| {
             let a = [b[0], b[1], b[2], b[3]];
             if le {

@@ -27,28 +27,19 @@ pub fn moran_geary(roi: &Roi) -> (f64, f64) {
         }
     }
     let n: [usize; 3] = std::array::from_fn(|a| hi[a] - lo[a] + 1);
-    let p: [usize; 3] = std::array::from_fn(|a| 2 * n[a]);
+    // Padded so that nothing wraps (≥ 2n − 1), rounded up to a size with factors 2, 3 and 5
+    // only, which rustfft transforms fastest.
+    let p: [usize; 3] = std::array::from_fn(|a| smooth(2 * n[a] - 1));
     let len = p[0] * p[1] * p[2];
     let at = |i: usize, j: usize, k: usize| i + p[0] * (j + p[1] * k);
 
     let values = roi.values();
     let count = values.len() as f64;
     let mean = values.iter().sum::<f64>() / count;
-    let mut mask = vec![Complex::new(0.0, 0.0); len];
-    let mut centred = vec![Complex::new(0.0, 0.0); len];
-    for k in 0..n[2] {
-        for j in 0..n[1] {
-            for i in 0..n[0] {
-                let src = roi.at(lo[0] + i, lo[1] + j, lo[2] + k);
-                if roi.inten[src] {
-                    mask[at(i, j, k)].re = 1.0;
-                    centred[at(i, j, k)].re = roi.image[src] - mean;
-                }
-            }
-        }
-    }
-    // The kernel 1/|r| (mm) at every offset, wrapped; 0 at the origin.
-    let mut kernel = vec![Complex::new(0.0, 0.0); len];
+    // The kernel 1/|r| (mm) at every offset, wrapped; 0 at the origin. It is real and even, so
+    // its transform is real: the ROI (real part) and its centred intensities (imaginary part)
+    // are convolved with it in one transform pair.
+    let mut buffer = vec![Complex::new(0.0, 0.0); len];
     let off = |x: usize, a: usize| -> f64 {
         let d = if x < n[a] {
             x as f64
@@ -62,37 +53,42 @@ pub fn moran_geary(roi: &Roi) -> (f64, f64) {
             for i in 0..p[0] {
                 let r2 = off(i, 0).powi(2) + off(j, 1).powi(2) + off(k, 2).powi(2);
                 if r2 > 0.0 {
-                    kernel[at(i, j, k)].re = 1.0 / r2.sqrt();
+                    buffer[at(i, j, k)].re = 1.0 / r2.sqrt();
                 }
             }
         }
     }
     let mut fft = Fft3::new(p);
-    fft.run(&mut kernel, false);
-    let convolve = |field: &mut Vec<Complex<f64>>, fft: &mut Fft3| {
-        fft.run(field, false);
-        for (x, k) in field.iter_mut().zip(&kernel) {
-            *x *= k;
+    fft.run(&mut buffer, false);
+    let kernel: Vec<f64> = buffer.iter().map(|c| c.re).collect();
+    // The ROI's voxels: (padded index, centred intensity).
+    let mut voxels = Vec::with_capacity(values.len());
+    buffer.fill(Complex::new(0.0, 0.0));
+    for k in 0..n[2] {
+        for j in 0..n[1] {
+            for i in 0..n[0] {
+                let src = roi.at(lo[0] + i, lo[1] + j, lo[2] + k);
+                if roi.inten[src] {
+                    let x = roi.image[src] - mean;
+                    buffer[at(i, j, k)] = Complex::new(1.0, x);
+                    voxels.push((at(i, j, k), x));
+                }
+            }
         }
-        fft.run(field, true);
-        let scale = 1.0 / len as f64;
-        for x in field.iter_mut() {
-            *x *= scale;
-        }
-    };
-    let original = centred.clone();
-    let in_roi = mask.clone();
-    convolve(&mut mask, &mut fft); // Σ_j w_ij over ROI voxels j
-    convolve(&mut centred, &mut fft); // Σ_j w_ij (x_j − μ)
+    }
+    fft.run(&mut buffer, false);
+    for (x, k) in buffer.iter_mut().zip(&kernel) {
+        *x *= *k;
+    }
+    fft.run(&mut buffer, true);
+    let scale = 1.0 / len as f64;
     let (mut w, mut moran, mut geary, mut ss) = (0.0, 0.0, 0.0, 0.0);
-    for n in 0..len {
-        if in_roi[n].re == 0.0 {
-            continue;
-        }
-        let x = original[n].re;
-        w += mask[n].re;
-        moran += x * centred[n].re;
-        geary += 2.0 * x * x * mask[n].re - 2.0 * x * centred[n].re;
+    for (at, x) in voxels {
+        // Σ_j w_ij over ROI voxels j, and Σ_j w_ij (x_j − μ).
+        let (sw, swx) = (buffer[at].re * scale, buffer[at].im * scale);
+        w += sw;
+        moran += x * swx;
+        geary += 2.0 * x * x * sw - 2.0 * x * swx;
         ss += x * x;
     }
     if ss == 0.0 || w == 0.0 {
@@ -102,6 +98,21 @@ pub fn moran_geary(roi: &Roi) -> (f64, f64) {
         count / w * moran / ss,
         (count - 1.0) / (2.0 * w) * geary / ss,
     )
+}
+
+/// The smallest number ≥ `n` whose only prime factors are 2, 3 and 5.
+fn smooth(n: usize) -> usize {
+    (n.max(1)..)
+        .find(|&m| {
+            let mut m = m;
+            for f in [2, 3, 5] {
+                while m % f == 0 {
+                    m /= f;
+                }
+            }
+            m == 1
+        })
+        .unwrap_or(n)
 }
 
 /// A 3D FFT by 1D transforms along each axis (`i` fastest).
@@ -122,35 +133,45 @@ impl Fft3 {
     }
 
     fn run(&mut self, data: &mut [Complex<f64>], inverse: bool) {
+        use rayon::prelude::*;
         let [nx, ny, nz] = self.dims;
         let plans = if inverse {
             &self.inverse
         } else {
             &self.forward
         };
-        // Along i: contiguous rows.
-        plans[0].process(data);
-        // Along j and k: gathered lines.
-        let mut line = vec![Complex::new(0.0, 0.0); ny.max(nz)];
-        for k in 0..nz {
+        // Along i: contiguous rows, in parallel.
+        data.par_chunks_mut(nx * 16)
+            .for_each(|rows| plans[0].process(rows));
+        // Along j: within each slab of constant k, in parallel over slabs.
+        data.par_chunks_mut(nx * ny).for_each(|slab| {
+            let mut line = vec![Complex::new(0.0, 0.0); ny];
             for i in 0..nx {
                 for j in 0..ny {
-                    line[j] = data[i + nx * (j + ny * k)];
+                    line[j] = slab[i + nx * j];
                 }
-                plans[1].process(&mut line[..ny]);
+                plans[1].process(&mut line);
                 for j in 0..ny {
-                    data[i + nx * (j + ny * k)] = line[j];
+                    slab[i + nx * j] = line[j];
                 }
             }
-        }
-        for j in 0..ny {
-            for i in 0..nx {
-                for k in 0..nz {
-                    line[k] = data[i + nx * (j + ny * k)];
-                }
-                plans[2].process(&mut line[..nz]);
-                for k in 0..nz {
-                    data[i + nx * (j + ny * k)] = line[k];
+        });
+        // Along k: lines gathered in batches, transformed in parallel, put back.
+        let plane = nx * ny;
+        for start in (0..plane).step_by(4096) {
+            let end = (start + 4096).min(plane);
+            let lines: Vec<Vec<Complex<f64>>> = (start..end)
+                .into_par_iter()
+                .map(|ij| {
+                    let mut line: Vec<Complex<f64>> =
+                        (0..nz).map(|k| data[ij + plane * k]).collect();
+                    plans[2].process(&mut line);
+                    line
+                })
+                .collect();
+            for (ij, line) in (start..end).zip(lines) {
+                for (k, v) in line.into_iter().enumerate() {
+                    data[ij + plane * k] = v;
                 }
             }
         }

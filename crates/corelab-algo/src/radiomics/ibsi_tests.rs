@@ -107,3 +107,65 @@ fn the_ct_phantom_in_configuration_a_matches_ibsi() {
         bad.join("\n")
     );
 }
+
+#[test]
+fn the_ct_phantom_in_configuration_b_matches_ibsi() {
+    // 2D: in-plane bilinear interpolation to 2 × 2 mm (intensities rounded, the mask at a
+    // partial volume of 0.5), re-segmentation [-500, 400] HU, fixed bin number 32.
+    let dir = data().join("ibsi1_ct_phantom/nifti");
+    let image = corelab_image::nifti_io::read(&dir.join("image/phantom.nii.gz")).unwrap();
+    let mask = corelab_image::nifti_io::read(&dir.join("mask/mask.nii.gz")).unwrap();
+    let settings = Settings {
+        interpolation: Some(Interpolation {
+            spacing: [Some(2.0), Some(2.0), None],
+            round: true,
+            partial_volume: 0.5,
+        }),
+        resegment: Some((-500.0, 400.0)),
+        discretisation: Discretisation::FixedBinNumber(32),
+        texture: Dims::Slices,
+        ..Settings::default()
+    };
+    let features = extract(&image, &mask, &settings).unwrap();
+    let refs = references("ibsi1_submission_table_config_B.csv");
+    let bad = compare(&features, &refs);
+    assert!(
+        bad.is_empty(),
+        "{} of {} differ:\n{}",
+        bad.len(),
+        refs.len(),
+        bad.join("\n")
+    );
+}
+
+#[test]
+fn families_choose_what_is_computed_and_unknown_ones_are_refused() {
+    let dir = data().join("ibsi1_digital_phantom/nifti");
+    let mut inputs = crate::Inputs::new();
+    inputs.insert(
+        "image".into(),
+        corelab_image::nifti_io::read(&dir.join("image/phantom.nii.gz")).unwrap(),
+    );
+    inputs.insert(
+        "mask".into(),
+        corelab_image::nifti_io::read(&dir.join("mask/mask.nii.gz")).unwrap(),
+    );
+    let given = |families: &str| {
+        std::collections::BTreeMap::from([
+            ("families".to_owned(), families.to_owned()),
+            ("discretisation".to_owned(), "none".to_owned()),
+        ])
+    };
+    let (_, out) = crate::run(&Ibsi, &inputs, &given("glcm, ngtdm")).unwrap();
+    let csv = &out.documents[0].text;
+    let families: std::collections::BTreeSet<&str> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').next().unwrap())
+        .collect();
+    assert_eq!(families, ["glcm", "ngtdm"].into());
+    // 25 GLCM features at 2 volumetric aggregations, 5 NGTDM at one.
+    assert_eq!(csv.lines().count() - 1, 25 * 2 + 5);
+    let e = crate::run(&Ibsi, &inputs, &given("glcm,shape")).unwrap_err();
+    assert!(e.to_string().contains("\"shape\" is not a family"), "{e}");
+}

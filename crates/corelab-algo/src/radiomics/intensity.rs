@@ -41,22 +41,30 @@ pub fn local(roi: &Roi, out: &mut Vec<Feature>) {
         s / n
     };
     let max = roi.values().into_iter().fold(f64::NEG_INFINITY, f64::max);
-    let (mut local, mut global) = (f64::NEG_INFINITY, f64::NEG_INFINITY);
-    for k in 0..roi.dims[2] {
-        for j in 0..roi.dims[1] {
-            for i in 0..roi.dims[0] {
-                let n = roi.at(i, j, k);
-                if !roi.inten[n] {
-                    continue;
-                }
-                let p = peak_at(i, j, k);
-                global = global.max(p);
-                if roi.image[n] == max {
-                    local = local.max(p);
+    use rayon::prelude::*;
+    let (local, global) = (0..roi.dims[2])
+        .into_par_iter()
+        .map(|k| {
+            let (mut local, mut global) = (f64::NEG_INFINITY, f64::NEG_INFINITY);
+            for j in 0..roi.dims[1] {
+                for i in 0..roi.dims[0] {
+                    let n = roi.at(i, j, k);
+                    if !roi.inten[n] {
+                        continue;
+                    }
+                    let p = peak_at(i, j, k);
+                    global = global.max(p);
+                    if roi.image[n] == max {
+                        local = local.max(p);
+                    }
                 }
             }
-        }
-    }
+            (local, global)
+        })
+        .reduce(
+            || (f64::NEG_INFINITY, f64::NEG_INFINITY),
+            |a, b| (a.0.max(b.0), a.1.max(b.1)),
+        );
     out.push(Feature::new(
         "local intensity",
         "loc_peak_loc",

@@ -276,43 +276,86 @@ pub fn hull(mesh: &Mesh) -> Option<Hull> {
     let d = *cand
         .iter()
         .find(|&&n| orient(pts[a], pts[b], pts[c], pts[n]) != 0)?;
-    let mut faces: Vec<[usize; 3]> = if orient(pts[a], pts[b], pts[c], pts[d]) < 0 {
+    let start: Vec<[usize; 3]> = if orient(pts[a], pts[b], pts[c], pts[d]) < 0 {
         vec![[a, b, c], [a, d, b], [b, d, c], [c, d, a]]
     } else {
         vec![[a, c, b], [a, b, d], [b, c, d], [c, a, d]]
     };
+    // Quickhull: each point outside the hull waits on one face it sees (its conflict list); a
+    // face's farthest point is added, the faces it sees replaced by a cone from the horizon,
+    // and only their points re-assigned. Points no face sees are inside and dropped.
+    struct Face {
+        v: [usize; 3],
+        alive: bool,
+        outside: Vec<usize>,
+    }
+    let above = |f: &[usize; 3], p: usize| orient(pts[f[0]], pts[f[1]], pts[f[2]], pts[p]);
+    let mut faces: Vec<Face> = start
+        .iter()
+        .map(|v| Face {
+            v: *v,
+            alive: true,
+            outside: Vec::new(),
+        })
+        .collect();
+    let assign = |faces: &mut Vec<Face>, range: std::ops::Range<usize>, p: usize| {
+        if let Some(f) = range
+            .into_iter()
+            .find(|f| faces[*f].alive && above(&faces[*f].v, p) > 0)
+        {
+            faces[f].outside.push(p);
+        }
+    };
     for &p in &cand {
-        if [a, b, c, d].contains(&p) {
+        if ![a, b, c, d].contains(&p) {
+            assign(&mut faces, 0..4, p);
+        }
+    }
+    let mut f = 0;
+    while f < faces.len() {
+        if !faces[f].alive || faces[f].outside.is_empty() {
+            f += 1;
             continue;
         }
-        let visible: Vec<bool> = faces
+        let fv = faces[f].v;
+        let p = *faces[f]
+            .outside
             .iter()
-            .map(|f| orient(pts[f[0]], pts[f[1]], pts[f[2]], pts[p]) > 0)
+            .max_by_key(|q| above(&fv, **q))
+            .unwrap_or(&0);
+        let visible: Vec<usize> = (0..faces.len())
+            .filter(|g| faces[*g].alive && above(&faces[*g].v, p) > 0)
             .collect();
-        if !visible.iter().any(|v| *v) {
-            continue;
-        }
         let mut edges: HashSet<(usize, usize)> = HashSet::new();
-        for (f, v) in faces.iter().zip(&visible) {
-            if *v {
-                for e in 0..3 {
-                    edges.insert((f[e], f[(e + 1) % 3]));
-                }
+        let mut orphans = Vec::new();
+        for &g in &visible {
+            let v = faces[g].v;
+            for e in 0..3 {
+                edges.insert((v[e], v[(e + 1) % 3]));
             }
+            faces[g].alive = false;
+            orphans.append(&mut faces[g].outside);
         }
-        let mut next: Vec<[usize; 3]> = faces
-            .iter()
-            .zip(&visible)
-            .filter(|(_, v)| !**v)
-            .map(|(f, _)| *f)
-            .collect();
+        let first = faces.len();
         for &(u, w) in &edges {
             if !edges.contains(&(w, u)) {
-                next.push([u, w, p]);
+                faces.push(Face {
+                    v: [u, w, p],
+                    alive: true,
+                    outside: Vec::new(),
+                });
             }
         }
-        faces = next;
+        let end = faces.len();
+        for q in orphans {
+            if q != p {
+                assign(&mut faces, first..end, q);
+            }
+        }
+        // The new faces come after f; f itself is dead now.
+        f += 1;
     }
+    let faces: Vec<[usize; 3]> = faces.iter().filter(|f| f.alive).map(|f| f.v).collect();
     let mm = |n: usize| mesh.vertices[n];
     let mut out = Hull::default();
     let mut vs: HashSet<usize> = HashSet::new();

@@ -12,11 +12,13 @@
 
 mod autocorrelation;
 mod intensity;
+mod interpolate;
 mod mesh;
 mod morphology;
 mod roi;
 mod texture;
 
+pub use interpolate::Interpolation;
 pub use roi::{Discretisation, Levels, Roi};
 pub use texture::Dims;
 
@@ -67,6 +69,8 @@ impl Feature {
 pub struct Settings {
     /// Mask voxels above this are in the ROI.
     pub threshold: f64,
+    /// Interpolation to a new spacing first (IBSI 2.3), if any.
+    pub interpolation: Option<Interpolation>,
     /// Re-segmentation range: intensity-mask voxels outside it are left out.
     pub resegment: Option<(f64, f64)>,
     /// Discretisation for the intensity histogram and texture.
@@ -75,16 +79,39 @@ pub struct Settings {
     pub ivh_step: f64,
     /// Texture aggregations.
     pub texture: Dims,
+    /// The feature families to compute (`FAMILIES`); `None` for all.
+    pub families: Option<Vec<String>>,
+    /// Moran's I and Geary's C (morphological, and the costliest: an FFT convolution over the
+    /// ROI's bounding box padded to twice its size).
+    pub autocorrelation: bool,
 }
+
+/// The feature families, as `families` names them.
+pub const FAMILIES: [&str; 11] = [
+    "morphology",
+    "local",
+    "statistics",
+    "histogram",
+    "ivh",
+    "glcm",
+    "glrlm",
+    "glszm",
+    "gldzm",
+    "ngtdm",
+    "ngldm",
+];
 
 impl Default for Settings {
     fn default() -> Self {
         Self {
             threshold: 0.5,
+            interpolation: None,
             resegment: None,
             discretisation: Discretisation::FixedBinNumber(32),
             ivh_step: 1.0,
             texture: Dims::Volume,
+            families: None,
+            autocorrelation: true,
         }
     }
 }
@@ -95,22 +122,66 @@ pub fn extract(
     mask: &Volume<f32>,
     settings: &Settings,
 ) -> Result<Vec<Feature>, AlgoError> {
+    if image.geometry.dims != mask.geometry.dims {
+        return Err(AlgoError::Input {
+            role: "mask".into(),
+            why: format!(
+                "the mask's grid {:?} is not the image's {:?}; resample it first",
+                mask.geometry.dims, image.geometry.dims
+            ),
+        });
+    }
+    let interpolated;
+    let (image, mask, threshold) = match &settings.interpolation {
+        Some(how) => {
+            interpolated = interpolate::interpolate(image, mask, how);
+            (&interpolated.0, &interpolated.1, 0.5)
+        }
+        None => (image, mask, settings.threshold),
+    };
     // The local intensity sphere (1 cm³) reaches 6.2 mm beyond the ROI.
-    let mut roi = Roi::new(image, mask, settings.threshold, 6.3)?;
+    let mut roi = Roi::new(image, mask, threshold, 6.3)?;
     if let Some((lo, hi)) = settings.resegment {
         roi.resegment(lo, hi)?;
     }
     let levels = roi.discretise(&settings.discretisation)?;
-    let mut out = Vec::with_capacity(500);
-    morphology::features(&roi, &mut out);
-    intensity::local(&roi, &mut out);
-    intensity::statistics(&roi, &mut out);
-    intensity::histogram(&levels, &mut out);
+    let wanted = |f: &str| {
+        settings
+            .families
+            .as_ref()
+            .is_none_or(|w| w.iter().any(|x| x == f))
+    };
     let range = settings
         .resegment
         .filter(|r| r.0.is_finite() && r.1.is_finite());
-    intensity::volume_histogram(&roi, settings.ivh_step, range, &mut out);
-    texture::features(&levels, settings.texture, &mut out);
+    // The first-order and morphological features, and the texture families, in parallel.
+    let (mut out, texture) = rayon::join(
+        || {
+            let mut out = Vec::with_capacity(500);
+            if wanted("morphology") {
+                morphology::features(&roi, settings.autocorrelation, &mut out);
+            }
+            if wanted("local") {
+                intensity::local(&roi, &mut out);
+            }
+            if wanted("statistics") {
+                intensity::statistics(&roi, &mut out);
+            }
+            if wanted("histogram") {
+                intensity::histogram(&levels, &mut out);
+            }
+            if wanted("ivh") {
+                intensity::volume_histogram(&roi, settings.ivh_step, range, &mut out);
+            }
+            out
+        },
+        || {
+            let mut out = Vec::new();
+            texture::features(&levels, settings.texture, wanted, &mut out);
+            out
+        },
+    );
+    out.extend(texture);
     if let Some(bad) = out.iter().find(|f| !f.value.is_finite()) {
         return Err(AlgoError::Failed(format!(
             "feature {} is {} on this ROI",
@@ -228,6 +299,44 @@ impl Algorithm for Ibsi {
                 description: "texture aggregations: 3d (volumetric), 2d (by slice: 2D and 2.5D), or all",
             },
             ParamSpec {
+                name: "spacing",
+                kind: ParamKind::Number {
+                    min: 0.01,
+                    max: 100.0,
+                },
+                default: ParamValue::Unset,
+                unit: Some("mm"),
+                description: "interpolate to this voxel spacing first (IBSI: grid centres aligned; the mask by linear interpolation kept at 0.5 and above)",
+            },
+            ParamSpec {
+                name: "in_plane",
+                kind: ParamKind::Boolean,
+                default: ParamValue::Boolean(false),
+                unit: None,
+                description: "interpolate within slices only, keeping the slices (IBSI's 2D interpolation)",
+            },
+            ParamSpec {
+                name: "round",
+                kind: ParamKind::Boolean,
+                default: ParamValue::Boolean(false),
+                unit: None,
+                description: "round interpolated intensities to integers (calibrated units such as HU)",
+            },
+            ParamSpec {
+                name: "families",
+                kind: ParamKind::Text { max_chars: 200 },
+                default: ParamValue::Text("all".into()),
+                unit: None,
+                description: "the feature families, comma-separated: all, or some of morphology, local, statistics, histogram, ivh, glcm, glrlm, glszm, gldzm, ngtdm, ngldm",
+            },
+            ParamSpec {
+                name: "autocorrelation",
+                kind: ParamKind::Boolean,
+                default: ParamValue::Boolean(true),
+                unit: None,
+                description: "compute Moran's I and Geary's C with the morphological features (the costliest features)",
+            },
+            ParamSpec {
                 name: "threshold",
                 kind: ParamKind::Number {
                     min: -1e9,
@@ -335,8 +444,36 @@ pub fn settings(params: &Params) -> Result<Settings, AlgoError> {
         "all" => Dims::All,
         _ => Dims::Volume,
     };
+    let interpolation = params.number("spacing").map(|s| Interpolation {
+        spacing: if params.boolean("in_plane").unwrap_or(false) {
+            [Some(s), Some(s), None]
+        } else {
+            [Some(s); 3]
+        },
+        round: params.boolean("round").unwrap_or(false),
+        partial_volume: 0.5,
+    });
+    let families = match params.text("families").unwrap_or("all").trim() {
+        "" | "all" => None,
+        list => {
+            let names: Vec<String> = list.split(',').map(|f| f.trim().to_owned()).collect();
+            if let Some(bad) = names.iter().find(|f| !FAMILIES.contains(&f.as_str())) {
+                return Err(AlgoError::Param {
+                    name: "families".into(),
+                    why: format!(
+                        "{bad:?} is not a family; the families are all, or some of {}",
+                        FAMILIES.join(", ")
+                    ),
+                });
+            }
+            Some(names)
+        }
+    };
     Ok(Settings {
+        families,
+        autocorrelation: params.boolean("autocorrelation").unwrap_or(true),
         threshold: params.number("threshold").unwrap_or(0.5),
+        interpolation,
         resegment,
         discretisation,
         ivh_step: 1.0,
@@ -346,3 +483,5 @@ pub fn settings(params: &Params) -> Result<Settings, AlgoError> {
 
 #[cfg(test)]
 mod ibsi_tests;
+#[cfg(test)]
+mod pyradiomics_tests;

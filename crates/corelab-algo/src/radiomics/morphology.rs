@@ -9,7 +9,7 @@ use rayon::prelude::*;
 use std::f64::consts::PI;
 
 /// Pushes the morphological features of `roi` onto `out`.
-pub fn features(roi: &Roi, out: &mut Vec<Feature>) {
+pub fn features(roi: &Roi, autocorrelation: bool, out: &mut Vec<Feature>) {
     let mesh = surface(&roi.morph, roi.dims, roi.spacing);
     let v = mesh.volume;
     let a = mesh.area;
@@ -215,7 +215,7 @@ pub fn features(roi: &Roi, out: &mut Vec<Feature>) {
         total / pos_int.len() as f64
     };
     put("morph_integ_int", "Integrated intensity", "99N0", mean * v);
-    if pos_int.len() > 1 {
+    if autocorrelation && pos_int.len() > 1 {
         let (moran, geary) = super::autocorrelation::moran_geary(roi);
         put("morph_moran_i", "Moran's I index", "N365", moran);
         put("morph_geary_c", "Geary's C measure", "NPT7", geary);

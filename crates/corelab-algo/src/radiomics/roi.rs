@@ -44,12 +44,24 @@ impl Roi {
         let mut lo = [usize::MAX; 3];
         let mut hi = [0usize; 3];
         let mut any = false;
-        for ((i, j, k), &m) in mask.data.indexed_iter() {
-            if f64::from(m) > threshold {
-                any = true;
-                for (a, v) in [i, j, k].into_iter().enumerate() {
-                    lo[a] = lo[a].min(v);
-                    hi[a] = hi[a].max(v);
+        // The mask's memory order is i fastest (Fortran), as volumes are stored.
+        let flat = mask.data.as_slice_memory_order();
+        let fortran = mask.data.t().is_standard_layout();
+        for k in 0..d[2] {
+            for j in 0..d[1] {
+                let row = d[0] * (j + d[1] * k);
+                let inside = |i: usize| match flat {
+                    Some(f) if fortran => f64::from(f[row + i]) > threshold,
+                    _ => f64::from(mask.data[(i, j, k)]) > threshold,
+                };
+                for i in 0..d[0] {
+                    if inside(i) {
+                        any = true;
+                        for (a, v) in [i, j, k].into_iter().enumerate() {
+                            lo[a] = lo[a].min(v);
+                            hi[a] = hi[a].max(v);
+                        }
+                    }
                 }
             }
         }

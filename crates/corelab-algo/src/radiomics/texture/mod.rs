@@ -11,6 +11,7 @@ use super::Feature;
 use super::roi::Levels;
 use glcm::Glcm;
 use ngtdm::Ngtdm;
+use rayon::prelude::*;
 use sizes::SizeMatrix;
 use std::collections::VecDeque;
 
@@ -146,7 +147,7 @@ fn glrlm(levels: &Levels, region: Region, d: [isize; 3]) -> SizeMatrix {
 }
 
 /// The size-zone and distance-zone matrices of a region.
-fn zones(levels: &Levels, region: Region) -> (SizeMatrix, SizeMatrix) {
+fn zones(levels: &Levels, region: Region, distances: bool) -> (SizeMatrix, SizeMatrix) {
     let n = voxels(levels, region);
     let mut size = SizeMatrix::new(levels.ng, n);
     let mut dist = SizeMatrix::new(levels.ng, n);
@@ -158,7 +159,7 @@ fn zones(levels: &Levels, region: Region) -> (SizeMatrix, SizeMatrix) {
     let mut distance = vec![0u32; levels.data.len()];
     let mut queue = VecDeque::new();
     let faces = region.faces();
-    for k in region.slices(levels) {
+    for k in region.slices(levels).filter(|_| distances) {
         for j in 0..dj as isize {
             for i in 0..di as isize {
                 let k = k as isize;
@@ -204,7 +205,9 @@ fn zones(levels: &Levels, region: Region) -> (SizeMatrix, SizeMatrix) {
             }
         }
         size.add(a, count);
-        dist.add(a, nearest as usize);
+        if distances {
+            dist.add(a, nearest as usize);
+        }
     });
     (size, dist)
 }
@@ -265,10 +268,10 @@ fn sum<T: Clone>(items: &[T], merge: impl Fn(&mut T, &T)) -> Option<T> {
 }
 
 /// The six aggregations of a directional matrix: (tag suffix, features).
-fn directional<T: Clone>(
+fn directional<T: Clone + Send>(
     levels: &Levels,
     dims: Dims,
-    count: impl Fn(Region, [isize; 3]) -> T,
+    count: impl Fn(Region, [isize; 3]) -> T + Sync,
     merge: impl Fn(&mut T, &T) + Copy,
     features: impl Fn(&T) -> Option<Vec<f64>>,
 ) -> Vec<(&'static str, Vec<f64>)> {
@@ -278,7 +281,7 @@ fn directional<T: Clone>(
             .filter(|k| levels.count(Some(*k)) > 0)
             .collect();
         let per: Vec<Vec<T>> = slices
-            .iter()
+            .par_iter()
             .map(|k| {
                 DIRECTIONS[..4]
                     .iter()
@@ -313,7 +316,7 @@ fn directional<T: Clone>(
     }
     if dims.volume() {
         let per: Vec<T> = DIRECTIONS
-            .iter()
+            .par_iter()
             .map(|d| count(Region::Volume, *d))
             .collect();
         let f: Vec<Vec<f64>> = per.iter().filter_map(&features).collect();
@@ -328,16 +331,17 @@ fn directional<T: Clone>(
 }
 
 /// The three aggregations of a non-directional matrix: (tag suffix, features).
-fn regional<T: Clone>(
+fn regional<T: Clone + Send>(
     levels: &Levels,
     dims: Dims,
-    count: impl Fn(Region) -> T,
+    count: impl Fn(Region) -> T + Sync,
     merge: impl Fn(&mut T, &T),
     features: impl Fn(&T) -> Option<Vec<f64>>,
 ) -> Vec<(&'static str, Vec<f64>)> {
     let mut out = Vec::new();
     if dims.slices() {
         let per: Vec<T> = (0..levels.dims[2])
+            .into_par_iter()
             .filter(|k| levels.count(Some(*k)) > 0)
             .map(|k| count(Region::Slice(k)))
             .collect();
@@ -471,62 +475,106 @@ const NGL: [(&str, &str, &str); 17] = [
     ("dc_energy", "Dependence count energy", "CAS9"),
 ];
 
-/// Pushes every texture family's features at the aggregations `dims` asks for.
-pub fn features(levels: &Levels, dims: Dims, out: &mut Vec<Feature>) {
+/// Pushes every wanted texture family's features at the aggregations `dims` asks for. The
+/// families are computed in parallel and pushed in a fixed order.
+pub fn features(
+    levels: &Levels,
+    dims: Dims,
+    wanted: impl Fn(&str) -> bool + Sync,
+    out: &mut Vec<Feature>,
+) {
     let sized16 = |m: &SizeMatrix| m.features().map(|f| f[..16].to_vec());
     let merge_sizes = |a: &mut SizeMatrix, b: &SizeMatrix| a.merge(b);
-
-    let rows = directional(
-        levels,
-        dims,
-        |r, d| glcm(levels, r, d),
-        |a: &mut Glcm, b| a.merge(b),
-        Glcm::features,
-    );
-    push(out, "glcm", "cm", &glcm::NAMES, rows);
-    let rows = directional(
-        levels,
-        dims,
-        |r, d| glrlm(levels, r, d),
-        merge_sizes,
-        sized16,
-    );
-    push(out, "glrlm", "rlm", &RLM, rows);
-    // Zones are counted once per region for both zone matrices.
-    let rows = regional(
-        levels,
-        dims,
-        |r| zones(levels, r),
-        |a: &mut (SizeMatrix, SizeMatrix), b| {
-            a.0.merge(&b.0);
-            a.1.merge(&b.1);
-        },
-        |m| {
-            let s = sized16(&m.0)?;
-            let d = sized16(&m.1)?;
-            Some([s, d].concat())
-        },
-    );
-    let (szm, dzm): (Vec<_>, Vec<_>) = rows
-        .into_iter()
-        .map(|(suffix, f)| ((suffix, f[..16].to_vec()), (suffix, f[16..].to_vec())))
-        .unzip();
-    push(out, "glszm", "szm", &SZM, szm);
-    push(out, "gldzm", "dzm", &DZM, dzm);
-    let rows = regional(
-        levels,
-        dims,
-        |r| ngtdm(levels, r),
-        |a: &mut Ngtdm, b| a.merge(b),
-        Ngtdm::features,
-    );
-    push(out, "ngtdm", "ngt", &ngtdm::NAMES, rows);
-    let rows = regional(
-        levels,
-        dims,
-        |r| ngldm(levels, r),
-        merge_sizes,
-        |m| m.features().map(|f| f.to_vec()),
-    );
-    push(out, "ngldm", "ngl", &NGL, rows);
+    type Task<'a> = Box<dyn Fn() -> Vec<Feature> + Send + Sync + 'a>;
+    let mut tasks: Vec<Task> = Vec::new();
+    if wanted("glcm") {
+        tasks.push(Box::new(move || {
+            let rows = directional(
+                levels,
+                dims,
+                |r, d| glcm(levels, r, d),
+                |a: &mut Glcm, b| a.merge(b),
+                Glcm::features,
+            );
+            let mut v = Vec::new();
+            push(&mut v, "glcm", "cm", &glcm::NAMES, rows);
+            v
+        }));
+    }
+    if wanted("glrlm") {
+        tasks.push(Box::new(move || {
+            let rows = directional(
+                levels,
+                dims,
+                |r, d| glrlm(levels, r, d),
+                merge_sizes,
+                sized16,
+            );
+            let mut v = Vec::new();
+            push(&mut v, "glrlm", "rlm", &RLM, rows);
+            v
+        }));
+    }
+    let (szm, dzm) = (wanted("glszm"), wanted("gldzm"));
+    if szm || dzm {
+        // Zones are counted once per region for both zone matrices.
+        tasks.push(Box::new(move || {
+            let rows = regional(
+                levels,
+                dims,
+                |r| zones(levels, r, dzm),
+                |a: &mut (SizeMatrix, SizeMatrix), b| {
+                    a.0.merge(&b.0);
+                    a.1.merge(&b.1);
+                },
+                |m| {
+                    let s = sized16(&m.0)?;
+                    let d = if dzm { sized16(&m.1)? } else { vec![0.0; 16] };
+                    Some([s, d].concat())
+                },
+            );
+            let (s_rows, d_rows): (Vec<_>, Vec<_>) = rows
+                .into_iter()
+                .map(|(suffix, f)| ((suffix, f[..16].to_vec()), (suffix, f[16..].to_vec())))
+                .unzip();
+            let mut v = Vec::new();
+            if szm {
+                push(&mut v, "glszm", "szm", &SZM, s_rows);
+            }
+            if dzm {
+                push(&mut v, "gldzm", "dzm", &DZM, d_rows);
+            }
+            v
+        }));
+    }
+    if wanted("ngtdm") {
+        tasks.push(Box::new(move || {
+            let rows = regional(
+                levels,
+                dims,
+                |r| ngtdm(levels, r),
+                |a: &mut Ngtdm, b| a.merge(b),
+                Ngtdm::features,
+            );
+            let mut v = Vec::new();
+            push(&mut v, "ngtdm", "ngt", &ngtdm::NAMES, rows);
+            v
+        }));
+    }
+    if wanted("ngldm") {
+        tasks.push(Box::new(move || {
+            let rows = regional(
+                levels,
+                dims,
+                |r| ngldm(levels, r),
+                merge_sizes,
+                |m| m.features().map(|f| f.to_vec()),
+            );
+            let mut v = Vec::new();
+            push(&mut v, "ngldm", "ngl", &NGL, rows);
+            v
+        }));
+    }
+    let done: Vec<Vec<Feature>> = tasks.par_iter().map(|t| t()).collect();
+    out.extend(done.into_iter().flatten());
 }

@@ -2,55 +2,61 @@
 //! the features they share (IBSI 1 ch. 3.7–3.9, 3.11).
 
 /// Counts by grey level (rows, from 1) and size (columns, from 1), with the number of voxels
-/// they were counted over.
+/// they were counted over. Sizes up to `DENSE` are kept densely; larger ones (a zone of 10⁵
+/// voxels) sparsely, in order (sums come out the same on every run), so that one big zone does
+/// not make a matrix of 10⁵ columns per level.
 #[derive(Debug, Clone)]
 pub struct SizeMatrix {
     ng: usize,
-    cols: usize,
-    m: Vec<f64>,
+    dense: Vec<f64>,
+    sparse: std::collections::BTreeMap<(usize, usize), f64>,
     /// Voxels counted over (summed when matrices merge).
     pub voxels: f64,
 }
+
+const DENSE: usize = 64;
 
 impl SizeMatrix {
     /// An empty matrix over `voxels` voxels.
     pub fn new(ng: usize, voxels: f64) -> Self {
         Self {
             ng,
-            cols: 0,
-            m: Vec::new(),
+            dense: vec![0.0; ng * DENSE],
+            sparse: Default::default(),
             voxels,
         }
     }
 
     /// Counts one element of level `level` and size `size` (both from 1).
     pub fn add(&mut self, level: u32, size: usize) {
-        if size > self.cols {
-            self.grow(size);
-        }
-        self.m[(level as usize - 1) * self.cols + size - 1] += 1.0;
+        self.add_n(level as usize - 1, size - 1, 1.0);
     }
 
-    fn grow(&mut self, cols: usize) {
-        let mut m = vec![0.0; self.ng * cols];
-        for i in 0..self.ng {
-            for j in 0..self.cols {
-                m[i * cols + j] = self.m[i * self.cols + j];
-            }
+    fn add_n(&mut self, i: usize, j: usize, n: f64) {
+        if j < DENSE {
+            self.dense[i * DENSE + j] += n;
+        } else {
+            *self.sparse.entry((i, j)).or_default() += n;
         }
-        self.m = m;
-        self.cols = cols;
+    }
+
+    /// Every non-zero count as (level index, size index, count), both from 0.
+    fn entries(&self) -> impl Iterator<Item = (usize, usize, f64)> + '_ {
+        self.dense
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| **c != 0.0)
+            .map(|(n, c)| (n / DENSE, n % DENSE, *c))
+            .chain(self.sparse.iter().map(|((i, j), c)| (*i, *j, *c)))
     }
 
     /// Adds another matrix (and its voxels).
     pub fn merge(&mut self, other: &Self) {
-        if other.cols > self.cols {
-            self.grow(other.cols);
+        for (a, b) in self.dense.iter_mut().zip(&other.dense) {
+            *a += b;
         }
-        for i in 0..self.ng {
-            for j in 0..other.cols {
-                self.m[i * self.cols + j] += other.m[i * other.cols + j];
-            }
+        for ((i, j), c) in &other.sparse {
+            *self.sparse.entry((*i, *j)).or_default() += c;
         }
         self.voxels += other.voxels;
     }
@@ -61,44 +67,38 @@ impl SizeMatrix {
     /// non-uniformity and its normalised form, percentage (elements per voxel), grey level
     /// variance, size variance, entropy, energy.
     pub fn features(&self) -> Option<[f64; 17]> {
-        let ns: f64 = self.m.iter().sum();
+        let ns: f64 = self.entries().map(|e| e.2).sum();
         if ns == 0.0 {
             return None;
         }
         let mut f = [0.0; 17];
         let mut rows = vec![0.0; self.ng];
-        let mut cols = vec![0.0; self.cols];
+        let mut cols: std::collections::BTreeMap<usize, f64> = Default::default();
         let (mut mu_i, mut mu_j) = (0.0, 0.0);
-        for (i, row) in rows.iter_mut().enumerate() {
-            for j in 0..self.cols {
-                let r = self.m[i * self.cols + j];
-                if r == 0.0 {
-                    continue;
-                }
-                let (a, b) = ((i + 1) as f64, (j + 1) as f64);
-                let (a2, b2) = (a * a, b * b);
-                f[0] += r / b2;
-                f[1] += r * b2;
-                f[2] += r / a2;
-                f[3] += r * a2;
-                f[4] += r / (a2 * b2);
-                f[5] += r * a2 / b2;
-                f[6] += r * b2 / a2;
-                f[7] += r * a2 * b2;
-                *row += r;
-                cols[j] += r;
-                let p = r / ns;
-                mu_i += a * p;
-                mu_j += b * p;
-                f[15] -= p * p.log2();
-                f[16] += p * p;
-            }
+        for (i, j, r) in self.entries() {
+            let (a, b) = ((i + 1) as f64, (j + 1) as f64);
+            let (a2, b2) = (a * a, b * b);
+            f[0] += r / b2;
+            f[1] += r * b2;
+            f[2] += r / a2;
+            f[3] += r * a2;
+            f[4] += r / (a2 * b2);
+            f[5] += r * a2 / b2;
+            f[6] += r * b2 / a2;
+            f[7] += r * a2 * b2;
+            rows[i] += r;
+            *cols.entry(j).or_default() += r;
+            let p = r / ns;
+            mu_i += a * p;
+            mu_j += b * p;
+            f[15] -= p * p.log2();
+            f[16] += p * p;
         }
         for v in f.iter_mut().take(8) {
             *v /= ns;
         }
         let glnu: f64 = rows.iter().map(|x| x * x).sum();
-        let snu: f64 = cols.iter().map(|x| x * x).sum();
+        let snu: f64 = cols.values().map(|x| x * x).sum();
         f[8] = glnu / ns;
         f[9] = glnu / (ns * ns);
         f[10] = snu / ns;
@@ -108,12 +108,10 @@ impl SizeMatrix {
         } else {
             0.0
         };
-        for i in 0..self.ng {
-            for j in 0..self.cols {
-                let p = self.m[i * self.cols + j] / ns;
-                f[13] += ((i + 1) as f64 - mu_i).powi(2) * p;
-                f[14] += ((j + 1) as f64 - mu_j).powi(2) * p;
-            }
+        for (i, j, r) in self.entries() {
+            let p = r / ns;
+            f[13] += ((i + 1) as f64 - mu_i).powi(2) * p;
+            f[14] += ((j + 1) as f64 - mu_j).powi(2) * p;
         }
         Some(f)
     }
