@@ -21,6 +21,7 @@ pub mod pet;
 pub mod provenance;
 pub mod radiomics;
 pub mod registry;
+pub mod stats;
 
 use corelab_image::Volume;
 use serde::Serialize;

@@ -152,6 +152,12 @@ pub enum Command {
     Register(RegisterArgs),
     /// The algorithm catalogue: ids, versions, inputs, parameters (with a JSON schema), outputs.
     Algorithms,
+    /// Analytical validation of measurements against a reference (two CSV tables joined on their
+    /// first column): Bland–Altman, ICC, repeatability, κ; DIR gets report.json and report.html.
+    Validate(ValidateArgs),
+    /// ComBat harmonisation of a feature table (one row per sample) across batches (sites or
+    /// scanners), keeping covariates' effects; the same table with the features harmonised.
+    Harmonise(HarmoniseArgs),
     /// Run one algorithm on files, outside any trial.
     #[command(subcommand)]
     Algo(AlgoCommand),
@@ -211,6 +217,52 @@ pub enum AlgoCommand {
         #[arg(long)]
         out: PathBuf,
     },
+}
+
+/// `corelab validate --reference FILE --measured FILE --out DIR`.
+#[derive(Clone, Debug, Args)]
+pub struct ValidateArgs {
+    /// The reference values (CSV: the case in the first column, one column per measure).
+    #[arg(long)]
+    pub reference: PathBuf,
+    /// The method's values, the same layout; a case on several rows is a set of replicates.
+    #[arg(long)]
+    pub measured: PathBuf,
+    /// The report's folder (absent or empty).
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+/// `corelab harmonise TABLE --batch COLUMN --out OUT.csv`.
+#[derive(Clone, Debug, Args)]
+pub struct HarmoniseArgs {
+    /// The feature table (CSV, one row per sample, a header).
+    pub table: PathBuf,
+    /// The column naming each sample's batch (site, scanner).
+    #[arg(long)]
+    pub batch: String,
+    /// Categorical covariates to preserve (columns, comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    pub categorical: Vec<String>,
+    /// Continuous covariates to preserve (columns, comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    pub continuous: Vec<String>,
+    /// The feature columns (default: every numeric column but the first, the batch and the
+    /// covariates).
+    #[arg(long, value_delimiter = ',')]
+    pub features: Vec<String>,
+    /// Non-parametric empirical Bayes priors.
+    #[arg(long)]
+    pub nonparametric: bool,
+    /// Adjust batch means only.
+    #[arg(long)]
+    pub mean_only: bool,
+    /// No empirical Bayes: each batch's own location and scale.
+    #[arg(long)]
+    pub no_eb: bool,
+    /// The harmonised table to write.
+    #[arg(long)]
+    pub out: PathBuf,
 }
 
 /// `corelab register FIXED MOVING --out TRANSFORM.txt`.

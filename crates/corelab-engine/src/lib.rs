@@ -9,7 +9,8 @@
 //! locked algorithms' jobs on what passed QC and runs one; [`worker`] claims jobs from the
 //! store's queue and records what they made. It never changes what was catalogued.
 
-pub mod agreement;
+/// Agreement statistics (κ, ICC) live with the other statistics in `corelab_algo::stats`.
+pub use corelab_algo::stats::agreement;
 pub mod classify;
 pub mod conformance;
 pub mod consistency;

@@ -35,7 +35,7 @@ impl Evaluator {
 
 /// The records of RFC 4180 CSV text (quoted fields, doubled quotes, CRLF or LF), blank lines
 /// dropped.
-pub(crate) fn records(text: &str, source: &str) -> Result<Vec<Vec<String>>, RuleError> {
+pub fn records(text: &str, source: &str) -> Result<Vec<Vec<String>>, RuleError> {
     let mut records: Vec<Vec<String>> = Vec::new();
     let mut field = String::new();
     let mut record = Vec::new();

@@ -17,6 +17,7 @@ mod reads;
 mod register;
 mod run;
 mod serve;
+mod stats;
 mod subject;
 mod trial;
 mod user;
@@ -58,6 +59,8 @@ pub async fn run(cli: Cli) -> Result<u8> {
         Command::Convert(a) => convert::run(g, a).await,
         Command::Register(a) => register::run(g, a).await,
         Command::Algorithms => algo::list(g).await,
+        Command::Validate(a) => stats::validate(g, a).await,
+        Command::Harmonise(a) => stats::harmonise(g, a).await,
         Command::Algo(c) => algo::run(g, c).await,
         Command::Phantom(a) => phantom::run(g, a).await,
         Command::Demo {

@@ -1,0 +1,221 @@
+//! `corelab validate` (the analytical-validation report of measurements against a reference) and
+//! `corelab harmonise` (ComBat across sites of a feature table).
+
+use crate::cli::{Global, HarmoniseArgs, ValidateArgs};
+use crate::output::emit;
+use anyhow::{Context, Result, anyhow, bail};
+use corelab_algo::stats::combat::{Covariate, Options, combat};
+use corelab_algo::stats::validation;
+use nalgebra::DMatrix;
+use serde_json::json;
+use std::path::Path;
+
+fn read(path: &Path) -> Result<String> {
+    std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
+}
+
+pub async fn validate(g: &Global, a: &ValidateArgs) -> Result<u8> {
+    let reference = read(&a.reference)?;
+    let measured = read(&a.measured)?;
+    let report = validation::report(
+        &reference,
+        &a.reference.display().to_string(),
+        &measured,
+        &a.measured.display().to_string(),
+    )
+    .map_err(|e| anyhow!(e))?;
+    if a.out.exists()
+        && a.out
+            .read_dir()
+            .map(|mut d| d.next().is_some())
+            .unwrap_or(true)
+    {
+        bail!(
+            "{}: the output folder must be absent or empty",
+            a.out.display()
+        );
+    }
+    std::fs::create_dir_all(&a.out)
+        .with_context(|| format!("cannot create {}", a.out.display()))?;
+    super::register::write_atomically(
+        &a.out.join("report.json"),
+        &serde_json::to_vec_pretty(&report)?,
+    )?;
+    super::register::write_atomically(
+        &a.out.join("report.html"),
+        validation::html(&report).as_bytes(),
+    )?;
+    emit(g.json, &report, |r| {
+        let mut s = format!(
+            "{} against {}: {} cases in both ({} only in the reference, {} only measured) → {}\n",
+            r.measured,
+            r.reference,
+            r.cases,
+            r.reference_only.len(),
+            r.measured_only.len(),
+            a.out.display()
+        );
+        for m in &r.measures {
+            match (m.bland_altman, m.cohen_kappa, m.agreement) {
+                (Some(b), _, _) => {
+                    s += &format!(
+                        "  {}: n {}, bias {:.4}, limits {:.4} to {:.4}, ICC(2,1) {}\n",
+                        m.name,
+                        m.n,
+                        b.bias,
+                        b.lower,
+                        b.upper,
+                        m.icc.map_or("–".into(), |i| format!("{:.4}", i.icc2_1))
+                    )
+                }
+                (None, k, agree) => {
+                    s += &format!(
+                        "  {}: n {}, agreement {}, κ {}\n",
+                        m.name,
+                        m.n,
+                        agree.map_or("–".into(), |v| format!("{v:.3}")),
+                        k.map_or("–".into(), |v| format!("{v:.3}"))
+                    )
+                }
+            }
+        }
+        for d in &r.distributions {
+            s += &format!(
+                "  {}: n {}, mean {:.4}, median {:.4} [{:.4}, {:.4}]\n",
+                d.name, d.summary.n, d.summary.mean, d.summary.median, d.summary.q1, d.summary.q3
+            );
+        }
+        s
+    })?;
+    Ok(0)
+}
+
+pub async fn harmonise(g: &Global, a: &HarmoniseArgs) -> Result<u8> {
+    let text = read(&a.table)?;
+    let src = a.table.display().to_string();
+    let mut records =
+        corelab_algo::onco::sdtm::records(&text, &src).map_err(|e| anyhow!(e.to_string()))?;
+    if records.len() < 2 {
+        bail!("{src}: a header and at least one row are needed");
+    }
+    let header = records.remove(0);
+    let col = |name: &str| -> Result<usize> {
+        header.iter().position(|h| h.trim() == name).ok_or_else(|| {
+            anyhow!(
+                "{src}: no column {name:?} (the header has {})",
+                header.join(", ")
+            )
+        })
+    };
+    for (n, r) in records.iter().enumerate() {
+        if r.len() != header.len() {
+            bail!(
+                "{src}, line {}: {} fields, the header has {}",
+                n + 2,
+                r.len(),
+                header.len()
+            );
+        }
+    }
+    let batch_col = col(&a.batch)?;
+    let categorical: Vec<usize> = a
+        .categorical
+        .iter()
+        .map(|c| col(c))
+        .collect::<Result<_>>()?;
+    let continuous: Vec<usize> = a.continuous.iter().map(|c| col(c)).collect::<Result<_>>()?;
+    let number = |r: usize, c: usize| -> Result<f64> {
+        let v = records[r][c].trim();
+        v.parse::<f64>()
+            .ok()
+            .filter(|x| x.is_finite())
+            .ok_or_else(|| {
+                anyhow!(
+                    "{src}, line {}, column {}: {v:?} is not a number",
+                    r + 2,
+                    header[c]
+                )
+            })
+    };
+    let features: Vec<usize> = if a.features.is_empty() {
+        (1..header.len())
+            .filter(|c| *c != batch_col && !categorical.contains(c) && !continuous.contains(c))
+            .filter(|c| (0..records.len()).all(|r| number(r, *c).is_ok()))
+            .collect()
+    } else {
+        a.features.iter().map(|c| col(c)).collect::<Result<_>>()?
+    };
+    if features.is_empty() {
+        bail!("{src}: no numeric feature column besides the batch and covariates");
+    }
+    let n = records.len();
+    let mut data = DMatrix::zeros(features.len(), n);
+    for (f, c) in features.iter().enumerate() {
+        for r in 0..n {
+            data[(f, r)] = number(r, *c)?;
+        }
+    }
+    let batch: Vec<String> = records
+        .iter()
+        .map(|r| r[batch_col].trim().to_owned())
+        .collect();
+    let mut covariates = Vec::new();
+    for c in &categorical {
+        covariates.push(Covariate::Categorical(
+            header[*c].clone(),
+            records.iter().map(|r| r[*c].trim().to_owned()).collect(),
+        ));
+    }
+    for c in &continuous {
+        covariates.push(Covariate::Continuous(
+            header[*c].clone(),
+            (0..n).map(|r| number(r, *c)).collect::<Result<_>>()?,
+        ));
+    }
+    let options = Options {
+        empirical_bayes: !a.no_eb,
+        parametric: !a.nonparametric,
+        mean_only: a.mean_only,
+    };
+    let h = combat(&data, &batch, &covariates, options).map_err(|e| anyhow!("{src}: {e}"))?;
+    for (f, c) in features.iter().enumerate() {
+        for (r, rec) in records.iter_mut().enumerate() {
+            rec[*c] = format!("{}", h.data[(f, r)]);
+        }
+    }
+    let quote = |v: &str| {
+        if v.contains([',', '"', '\n']) {
+            format!("\"{}\"", v.replace('"', "\"\""))
+        } else {
+            v.to_owned()
+        }
+    };
+    let mut out = String::new();
+    for r in std::iter::once(&header).chain(records.iter()) {
+        out += &r.iter().map(|v| quote(v)).collect::<Vec<_>>().join(",");
+        out.push('\n');
+    }
+    super::register::write_atomically(&a.out, out.as_bytes())?;
+    let doc = json!({
+        "table": src,
+        "out": a.out.display().to_string(),
+        "samples": n,
+        "features": features.iter().map(|c| header[*c].clone()).collect::<Vec<_>>(),
+        "batches": h.batches,
+        "method": if a.no_eb { "location/scale" } else if a.nonparametric { "non-parametric empirical Bayes" } else { "parametric empirical Bayes" },
+        "mean_only": a.mean_only,
+        "covariates": a.categorical.iter().chain(&a.continuous).collect::<Vec<_>>(),
+    });
+    emit(g.json, &doc, |d| {
+        format!(
+            "ComBat ({}) of {} features over {} samples in {} batches ({}) → {}",
+            d["method"].as_str().unwrap_or_default(),
+            features.len(),
+            n,
+            h.batches.len(),
+            h.batches.join(", "),
+            a.out.display()
+        )
+    })?;
+    Ok(0)
+}

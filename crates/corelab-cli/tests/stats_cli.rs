@@ -1,0 +1,187 @@
+//! `corelab validate`, `corelab harmonise` and `radiomics.ibsi` through `algo run`: reports and
+//! tables written whole, bad input refused by name with nothing written.
+
+mod common;
+
+use common::{corelab, json};
+use std::path::PathBuf;
+
+fn radiomics(rel: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/data/radiomics")
+        .join(rel)
+}
+
+#[test]
+fn validate_writes_a_json_and_html_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let reference = dir.path().join("truth.csv");
+    let measured = dir.path().join("algo.csv");
+    std::fs::write(
+        &reference,
+        "subject,volume_ml,response\ns1,10,PR\ns2,20,SD\ns3,30,PD\ns4,40,SD\n",
+    )
+    .unwrap();
+    std::fs::write(
+        &measured,
+        "subject,volume_ml,response,dice\ns1,10.5,PR,0.91\ns1,10.7,PR,0.9\ns2,19,SD,0.85\ns3,31,PD,0.8\ns4,41,SD,0.88\n",
+    )
+    .unwrap();
+    let out = dir.path().join("report");
+    let r = corelab(
+        dir.path(),
+        &[
+            "--json",
+            "validate",
+            "--reference",
+            reference.to_str().unwrap(),
+            "--measured",
+            measured.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let doc = json(&r);
+    assert_eq!(doc["cases"], 4);
+    assert_eq!(doc["measures"][0]["name"], "volume_ml");
+    assert!(doc["measures"][0]["bland_altman"]["bias"].as_f64().unwrap() > 0.0);
+    assert!(doc["measures"][0]["repeatability"]["rc"].as_f64().is_some());
+    assert_eq!(doc["measures"][1]["agreement"], 1.0);
+    assert_eq!(doc["distributions"][0]["name"], "dice");
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(html.contains("<svg") && html.contains("volume_ml"));
+    let saved: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
+    assert_eq!(saved, doc);
+
+    // A ragged row is refused with its line; the folder is not created.
+    std::fs::write(&measured, "subject,volume_ml\ns1,10\ns2\n").unwrap();
+    let again = dir.path().join("again");
+    let r = corelab(
+        dir.path(),
+        &[
+            "validate",
+            "--reference",
+            reference.to_str().unwrap(),
+            "--measured",
+            measured.to_str().unwrap(),
+            "--out",
+            again.to_str().unwrap(),
+        ],
+    );
+    assert!(!r.status.success());
+    assert!(String::from_utf8_lossy(&r.stderr).contains("algo.csv, line 3"));
+    assert!(!again.exists());
+}
+
+#[test]
+fn harmonise_removes_a_site_shift_and_keeps_the_other_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    let table = dir.path().join("features.csv");
+    let mut text = String::from("subject,site,sex,age,f1,f2,note\n");
+    for i in 0..24 {
+        let site = ["A", "B", "C"][i % 3];
+        let shift = [0.0, 5.0, -3.0][i % 3];
+        let sex = if i % 2 == 0 { "F" } else { "M" };
+        let age = 40 + i;
+        let noise = ((i * 7919) % 13) as f64 / 13.0 - 0.5;
+        text += &format!(
+            "s{i},{site},{sex},{age},{},{},\"x, {i}\"\n",
+            100.0 + shift + noise + 0.1 * age as f64,
+            50.0 - shift * 0.5 + noise * 2.0
+        );
+    }
+    std::fs::write(&table, &text).unwrap();
+    let out = dir.path().join("harmonised.csv");
+    let r = corelab(
+        dir.path(),
+        &[
+            "--json",
+            "harmonise",
+            table.to_str().unwrap(),
+            "--batch",
+            "site",
+            "--categorical",
+            "sex",
+            "--continuous",
+            "age",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let doc = json(&r);
+    assert_eq!(doc["features"], serde_json::json!(["f1", "f2"]));
+    assert_eq!(doc["batches"], serde_json::json!(["A", "B", "C"]));
+    let written = std::fs::read_to_string(&out).unwrap();
+    let rows: Vec<&str> = written.lines().collect();
+    assert_eq!(rows.len(), 25);
+    assert!(
+        rows[1].starts_with("s0,A,F,40,") && rows[1].ends_with("\"x, 0\""),
+        "{}",
+        rows[1]
+    );
+    // Site means of f1 (age is balanced across sites by construction) now within 1.
+    let mut sums = [0.0; 3];
+    for (i, row) in rows[1..].iter().enumerate() {
+        let f1: f64 = row.split(',').nth(4).unwrap().parse().unwrap();
+        sums[i % 3] += f1 / 8.0;
+    }
+    let spread = sums.iter().cloned().fold(f64::MIN, f64::max)
+        - sums.iter().cloned().fold(f64::MAX, f64::min);
+    assert!(spread < 1.0, "{sums:?}");
+
+    // An unknown batch column is refused by name; nothing written.
+    let bad = dir.path().join("bad.csv");
+    let r = corelab(
+        dir.path(),
+        &[
+            "harmonise",
+            table.to_str().unwrap(),
+            "--batch",
+            "scanner",
+            "--out",
+            bad.to_str().unwrap(),
+        ],
+    );
+    assert!(!r.status.success());
+    assert!(String::from_utf8_lossy(&r.stderr).contains("no column \"scanner\""));
+    assert!(!bad.exists());
+}
+
+#[test]
+fn radiomics_runs_on_nrrd_files_and_writes_its_feature_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let image = radiomics("pyradiomics/breast1_image.nrrd");
+    let mask = radiomics("pyradiomics/breast1_label.nrrd");
+    let r = corelab(
+        dir.path(),
+        &[
+            "--json",
+            "algo",
+            "run",
+            "radiomics.ibsi",
+            "--input",
+            &format!("image={}", image.display()),
+            "--input",
+            &format!("mask={}", mask.display()),
+            "--param",
+            "discretisation=fbs",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let csv = std::fs::read_to_string(out.join("features.csv")).unwrap();
+    assert!(csv.starts_with("family,tag,ibsi_id,name,aggregation,value\n"));
+    assert!(csv.contains("glcm,cm_joint_max_3D_avg,GYBY,"));
+    assert!(
+        json(&r)["measurements"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["name"] == "features" && m["value"].as_f64().unwrap() > 200.0)
+    );
+}
