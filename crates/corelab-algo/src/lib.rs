@@ -12,6 +12,7 @@
 //!   [`onco`] (oncology response criteria), [`pet`] (PET oncology), [`cardiac`] (cardiac MR).
 
 pub mod cardiac;
+pub mod csv;
 pub mod image;
 pub mod lock;
 pub mod neuro;

@@ -33,51 +33,6 @@ impl Evaluator {
     }
 }
 
-/// The records of RFC 4180 CSV text (quoted fields, doubled quotes, CRLF or LF), blank lines
-/// dropped.
-pub fn records(text: &str, source: &str) -> Result<Vec<Vec<String>>, RuleError> {
-    let mut records: Vec<Vec<String>> = Vec::new();
-    let mut field = String::new();
-    let mut record = Vec::new();
-    let mut quoted = false;
-    let mut chars = text.trim_start_matches('\u{feff}').chars().peekable();
-    while let Some(c) = chars.next() {
-        if quoted {
-            match c {
-                '"' if chars.peek() == Some(&'"') => {
-                    field.push('"');
-                    chars.next();
-                }
-                '"' => quoted = false,
-                _ => field.push(c),
-            }
-            continue;
-        }
-        match c {
-            '"' if field.is_empty() => quoted = true,
-            ',' => record.push(std::mem::take(&mut field)),
-            '\r' => {}
-            '\n' => {
-                record.push(std::mem::take(&mut field));
-                records.push(std::mem::take(&mut record));
-            }
-            _ => field.push(c),
-        }
-    }
-    if quoted {
-        return Err(RuleError::new(
-            INPUT_RULE,
-            format!("{source}: a quoted field is not closed"),
-        ));
-    }
-    if !field.is_empty() || !record.is_empty() {
-        record.push(field);
-        records.push(record);
-    }
-    records.retain(|r| !(r.len() == 1 && r[0].trim().is_empty()));
-    Ok(records)
-}
-
 /// A CSV table: header names (upper case) and rows of text.
 pub(crate) struct Csv {
     header: Vec<String>,
@@ -88,35 +43,12 @@ pub(crate) struct Csv {
 impl Csv {
     /// Parses RFC 4180 CSV with a header row.
     pub(crate) fn parse(text: &str, source: &str) -> Result<Self, RuleError> {
-        let mut records = records(text, source)?;
-        let mut it = std::mem::take(&mut records).into_iter();
-        let header: Vec<String> = it
-            .next()
-            .ok_or_else(|| {
-                RuleError::new(
-                    INPUT_RULE,
-                    format!("{source}: empty, a header row was expected"),
-                )
-            })?
+        let (header, rows) =
+            crate::csv::table(text, source).map_err(|why| RuleError::new(INPUT_RULE, why))?;
+        let header: Vec<String> = header
             .into_iter()
             .map(|h| h.trim().to_ascii_uppercase())
             .collect();
-        let rows: Vec<Vec<String>> = it.collect();
-        if let Some((i, r)) = rows
-            .iter()
-            .enumerate()
-            .find(|(_, r)| r.len() != header.len())
-        {
-            return Err(RuleError::new(
-                INPUT_RULE,
-                format!(
-                    "{source}: row {} has {} fields, the header {}",
-                    i + 2,
-                    r.len(),
-                    header.len()
-                ),
-            ));
-        }
         Ok(Self {
             header,
             rows,

@@ -81,23 +81,13 @@ fn the_digital_phantom_matches_every_ibsi_reference_value() {
     );
 }
 
-#[test]
-fn the_ct_phantom_in_configuration_a_matches_ibsi() {
-    // 2D, no interpolation, re-segmentation [-500, 400] HU, fixed bin size 25 HU.
+/// Extracts the CT phantom's features with `settings` and compares them with a submission table.
+fn ct_phantom_matches(settings: &Settings, table: &str) {
     let dir = data().join("ibsi1_ct_phantom/nifti");
     let image = corelab_image::nifti_io::read(&dir.join("image/phantom.nii.gz")).unwrap();
     let mask = corelab_image::nifti_io::read(&dir.join("mask/mask.nii.gz")).unwrap();
-    let settings = Settings {
-        resegment: Some((-500.0, 400.0)),
-        discretisation: Discretisation::FixedBinSize {
-            width: 25.0,
-            lower: Some(-500.0),
-        },
-        texture: Dims::Slices,
-        ..Settings::default()
-    };
-    let features = extract(&image, &mask, &settings).unwrap();
-    let refs = references("ibsi1_submission_table_config_A.csv");
+    let features = extract(&image, &mask, settings).unwrap();
+    let refs = references(table);
     let bad = compare(&features, &refs);
     assert!(
         bad.is_empty(),
@@ -109,12 +99,24 @@ fn the_ct_phantom_in_configuration_a_matches_ibsi() {
 }
 
 #[test]
+fn the_ct_phantom_in_configuration_a_matches_ibsi() {
+    // 2D, no interpolation, re-segmentation [-500, 400] HU, fixed bin size 25 HU.
+    let settings = Settings {
+        resegment: Some((-500.0, 400.0)),
+        discretisation: Discretisation::FixedBinSize {
+            width: 25.0,
+            lower: Some(-500.0),
+        },
+        texture: Dims::Slices,
+        ..Settings::default()
+    };
+    ct_phantom_matches(&settings, "ibsi1_submission_table_config_A.csv");
+}
+
+#[test]
 fn the_ct_phantom_in_configuration_b_matches_ibsi() {
     // 2D: in-plane bilinear interpolation to 2 × 2 mm (intensities rounded, the mask at a
     // partial volume of 0.5), re-segmentation [-500, 400] HU, fixed bin number 32.
-    let dir = data().join("ibsi1_ct_phantom/nifti");
-    let image = corelab_image::nifti_io::read(&dir.join("image/phantom.nii.gz")).unwrap();
-    let mask = corelab_image::nifti_io::read(&dir.join("mask/mask.nii.gz")).unwrap();
     let settings = Settings {
         interpolation: Some(Interpolation {
             spacing: [Some(2.0), Some(2.0), None],
@@ -126,16 +128,7 @@ fn the_ct_phantom_in_configuration_b_matches_ibsi() {
         texture: Dims::Slices,
         ..Settings::default()
     };
-    let features = extract(&image, &mask, &settings).unwrap();
-    let refs = references("ibsi1_submission_table_config_B.csv");
-    let bad = compare(&features, &refs);
-    assert!(
-        bad.is_empty(),
-        "{} of {} differ:\n{}",
-        bad.len(),
-        refs.len(),
-        bad.join("\n")
-    );
+    ct_phantom_matches(&settings, "ibsi1_submission_table_config_B.csv");
 }
 
 #[test]

@@ -3,6 +3,7 @@
 
 use super::Feature;
 use super::roi::{Levels, Roi};
+use crate::stats::agreement::percentile;
 use std::f64::consts::PI;
 
 /// Local intensity peaks (IBSI 3.2): the mean intensity in a 1 cm³ sphere around a voxel,
@@ -79,15 +80,6 @@ pub fn local(roi: &Roi, out: &mut Vec<Feature>) {
         "0F91",
         global,
     ));
-}
-
-/// A percentile with linear interpolation between order statistics (R type 7, numpy's
-/// default) of sorted values.
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    let h = (sorted.len() - 1) as f64 * p;
-    let lo = h.floor() as usize;
-    let hi = h.ceil() as usize;
-    sorted[lo] + (h - lo as f64) * (sorted[hi] - sorted[lo])
 }
 
 /// The statistics shared by the intensity and histogram families.

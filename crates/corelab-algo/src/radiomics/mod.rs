@@ -122,15 +122,8 @@ pub fn extract(
     mask: &Volume<f32>,
     settings: &Settings,
 ) -> Result<Vec<Feature>, AlgoError> {
-    if image.geometry.dims != mask.geometry.dims {
-        return Err(AlgoError::Input {
-            role: "mask".into(),
-            why: format!(
-                "the mask's grid {:?} is not the image's {:?}; resample it first",
-                mask.geometry.dims, image.geometry.dims
-            ),
-        });
-    }
+    // Interpolation needs the two on one grid; Roi::new checks again after it.
+    roi::same_dims(image, mask)?;
     let interpolated;
     let (image, mask, threshold) = match &settings.interpolation {
         Some(how) => {

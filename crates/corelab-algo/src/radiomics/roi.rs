@@ -30,15 +30,7 @@ impl Roi {
         threshold: f64,
         margin_mm: f64,
     ) -> Result<Self, AlgoError> {
-        if image.geometry.dims != mask.geometry.dims {
-            return Err(AlgoError::Input {
-                role: "mask".into(),
-                why: format!(
-                    "the mask's grid {:?} is not the image's {:?}; resample it first",
-                    mask.geometry.dims, image.geometry.dims
-                ),
-            });
-        }
+        same_dims(image, mask)?;
         let d = image.geometry.dims;
         let spacing = image.geometry.spacing();
         let mut lo = [usize::MAX; 3];
@@ -198,6 +190,20 @@ impl Roi {
             ng: ng as usize,
         })
     }
+}
+
+/// Refuses a mask whose grid size is not the image's.
+pub(super) fn same_dims(image: &Volume<f32>, mask: &Volume<f32>) -> Result<(), AlgoError> {
+    if image.geometry.dims != mask.geometry.dims {
+        return Err(AlgoError::Input {
+            role: "mask".into(),
+            why: format!(
+                "the mask's grid {:?} is not the image's {:?}; resample it first",
+                mask.geometry.dims, image.geometry.dims
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// How intensities become grey levels.

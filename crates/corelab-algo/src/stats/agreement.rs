@@ -217,6 +217,14 @@ pub struct Summary {
     pub max: f64,
 }
 
+/// The `p` quantile (0–1) of sorted, non-empty values, linear between order statistics (R's
+/// type 7, numpy's default).
+pub fn percentile(sorted: &[f64], p: f64) -> f64 {
+    let h = (sorted.len() - 1) as f64 * p;
+    let (lo, hi) = (h.floor() as usize, h.ceil() as usize);
+    sorted[lo] + (h - lo as f64) * (sorted[hi] - sorted[lo])
+}
+
 /// The summary of `v`; None when empty.
 pub fn summary(v: &[f64]) -> Option<Summary> {
     if v.is_empty() {
@@ -224,11 +232,7 @@ pub fn summary(v: &[f64]) -> Option<Summary> {
     }
     let mut s = v.to_vec();
     s.sort_by(f64::total_cmp);
-    let q = |p: f64| {
-        let h = (s.len() - 1) as f64 * p;
-        let (lo, hi) = (h.floor() as usize, h.ceil() as usize);
-        s[lo] + (h - lo as f64) * (s[hi] - s[lo])
-    };
+    let q = |p: f64| percentile(&s, p);
     let (mean, sd) = mean_sd(&s).unwrap_or((s[0], 0.0));
     Some(Summary {
         n: s.len(),

@@ -22,9 +22,7 @@ struct Table {
 }
 
 fn table(text: &str, source: &str) -> Result<Table, String> {
-    let records = crate::onco::sdtm::records(text, source).map_err(|e| e.to_string())?;
-    let mut it = records.into_iter();
-    let header = it.next().ok_or_else(|| format!("{source}: empty"))?;
+    let (header, records) = crate::csv::table(text, source)?;
     if header.len() < 2 {
         return Err(format!(
             "{source}: the header has {} column(s); the first names the case, the others measures",
@@ -32,15 +30,7 @@ fn table(text: &str, source: &str) -> Result<Table, String> {
         ));
     }
     let mut rows: BTreeMap<String, Vec<Vec<String>>> = BTreeMap::new();
-    for (n, r) in it.enumerate() {
-        if r.len() != header.len() {
-            return Err(format!(
-                "{source}, line {}: {} fields, the header has {}",
-                n + 2,
-                r.len(),
-                header.len()
-            ));
-        }
+    for (n, r) in records.into_iter().enumerate() {
         let id = r[0].trim().to_owned();
         if id.is_empty() {
             return Err(format!(

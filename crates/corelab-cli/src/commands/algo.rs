@@ -83,16 +83,7 @@ fn run_one(
             registry.ids().join(", ")
         )
     })?;
-    if out.exists()
-        && std::fs::read_dir(out)
-            .map(|mut d| d.next().is_some())
-            .unwrap_or(true)
-    {
-        bail!(
-            "{}: the output folder must be absent or empty",
-            out.display()
-        );
-    }
+    super::require_empty_folder(out)?;
     let given: BTreeMap<String, String> = pairs(param, "--param")?.into_iter().collect();
     let mut inputs = Inputs::new();
     let mut used = Vec::new();

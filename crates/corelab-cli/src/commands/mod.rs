@@ -79,6 +79,21 @@ pub async fn run(cli: Cli) -> Result<u8> {
     }
 }
 
+/// Refuses an output folder that exists and is not empty (or cannot be listed).
+pub(crate) fn require_empty_folder(out: &std::path::Path) -> Result<()> {
+    if out.exists()
+        && std::fs::read_dir(out)
+            .map(|mut d| d.next().is_some())
+            .unwrap_or(true)
+    {
+        anyhow::bail!(
+            "{}: the output folder must be absent or empty",
+            out.display()
+        );
+    }
+    Ok(())
+}
+
 /// Who is acting: `--actor`, else `cli:` and the operating-system user's name.
 pub fn actor(g: &Global) -> String {
     g.actor

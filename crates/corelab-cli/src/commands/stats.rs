@@ -24,17 +24,7 @@ pub async fn validate(g: &Global, a: &ValidateArgs) -> Result<u8> {
         &a.measured.display().to_string(),
     )
     .map_err(|e| anyhow!(e))?;
-    if a.out.exists()
-        && a.out
-            .read_dir()
-            .map(|mut d| d.next().is_some())
-            .unwrap_or(true)
-    {
-        bail!(
-            "{}: the output folder must be absent or empty",
-            a.out.display()
-        );
-    }
+    super::require_empty_folder(&a.out)?;
     std::fs::create_dir_all(&a.out)
         .with_context(|| format!("cannot create {}", a.out.display()))?;
     super::register::write_atomically(
@@ -93,12 +83,10 @@ pub async fn validate(g: &Global, a: &ValidateArgs) -> Result<u8> {
 pub async fn harmonise(g: &Global, a: &HarmoniseArgs) -> Result<u8> {
     let text = read(&a.table)?;
     let src = a.table.display().to_string();
-    let mut records =
-        corelab_algo::onco::sdtm::records(&text, &src).map_err(|e| anyhow!(e.to_string()))?;
-    if records.len() < 2 {
+    let (header, mut records) = corelab_algo::csv::table(&text, &src).map_err(|e| anyhow!(e))?;
+    if records.is_empty() {
         bail!("{src}: a header and at least one row are needed");
     }
-    let header = records.remove(0);
     let col = |name: &str| -> Result<usize> {
         header.iter().position(|h| h.trim() == name).ok_or_else(|| {
             anyhow!(
@@ -107,16 +95,6 @@ pub async fn harmonise(g: &Global, a: &HarmoniseArgs) -> Result<u8> {
             )
         })
     };
-    for (n, r) in records.iter().enumerate() {
-        if r.len() != header.len() {
-            bail!(
-                "{src}, line {}: {} fields, the header has {}",
-                n + 2,
-                r.len(),
-                header.len()
-            );
-        }
-    }
     let batch_col = col(&a.batch)?;
     let categorical: Vec<usize> = a
         .categorical

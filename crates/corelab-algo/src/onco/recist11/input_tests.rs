@@ -54,7 +54,7 @@ fn reads_corelab_lesion_json() {
 
 /// The rows of a CSV text as maps from (upper-case) column names.
 fn by_name(text: &str) -> Vec<BTreeMap<String, String>> {
-    let mut rows = sdtm::records(text, "test").expect("CSV").into_iter();
+    let mut rows = crate::csv::records(text, "test").expect("CSV").into_iter();
     let header: Vec<String> = rows
         .next()
         .expect("header")

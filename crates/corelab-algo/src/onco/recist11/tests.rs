@@ -6,7 +6,6 @@
 use super::*;
 use crate::onco::lesions::{Diameters, State};
 use crate::onco::response::{BestRules, TimePoint, best_overall};
-use crate::onco::sdtm;
 use crate::onco::testing::*;
 use Response::*;
 
@@ -123,7 +122,9 @@ fn cell(word: &str, target_column: bool) -> Vec<Response> {
 
 /// The fields of one CSV line (the shared files quote fields holding commas).
 fn fields(line: &str) -> Vec<String> {
-    sdtm::records(line, "test").expect("a CSV line").remove(0)
+    crate::csv::records(line, "test")
+        .expect("a CSV line")
+        .remove(0)
 }
 
 #[test]
@@ -218,7 +219,7 @@ fn the_shared_transcription_of_table_3_matches_the_engine() {
         .expect("shared table 3");
     let word = |w: &str| cell(w, true)[0];
     let mut rows = 0;
-    for f in sdtm::records(&text, "table 3")
+    for f in crate::csv::records(&text, "table 3")
         .expect("CSV")
         .into_iter()
         .skip(1)
