@@ -2,9 +2,9 @@
 //! SCP takes the site PACS's objects through the ingest pipeline (de-identified there, with the
 //! trial's rules: PHI never leaves the site; stored durably; catalogued), and this forwarder
 //! sends each catalogued instance to the hub by STOW-RS, one instance a request, until the hub
-//! answers for it. 200 marks it sent; a refusal for the object itself (409, 400, 415) puts it
-//! on the dead-letter list with the hub's reason; anything else (the hub unreachable, 5xx, 401)
-//! leaves it pending and the forwarder backs off, doubling the wait up to a limit. The hub
+//! answers for it. 200 marks it sent; a refusal for the object itself (409, 415, or a 400 that
+//! persists over three tries) puts it on the dead-letter list with the hub's reason; anything
+//! else (the hub unreachable, 5xx, 401) leaves it pending and the forwarder backs off, doubling the wait up to a limit. The hub
 //! acknowledges a repeated instance as a duplicate, so an instance sent twice (the gateway
 //! stopped between the hub's answer and its own record) is stored once.
 
@@ -80,7 +80,7 @@ impl Forwarder {
                 return Ok(done);
             }
             for o in &pending {
-                match self.send(store, client, o).await? {
+                match self.send_with_retry(store, client, o).await? {
                     (status, None) => {
                         record(store, actor, o, status, None).await?;
                         done.sent += 1;
@@ -90,6 +90,29 @@ impl Forwarder {
                         done.failed += 1;
                     }
                 }
+            }
+        }
+    }
+
+    /// Posts one instance, again up to twice more when the hub refuses the request as a whole
+    /// (400: the request the gateway itself built was malformed when it arrived, which a
+    /// transfer cut or damaged on the way also gives); a refusal that persists is the answer.
+    async fn send_with_retry(
+        &self,
+        store: &Store,
+        client: &reqwest::Client,
+        o: &Outgoing,
+    ) -> Result<(u16, Option<String>), Unavailable> {
+        let mut tries = 1;
+        loop {
+            let answer = self.send(store, client, o).await?;
+            match &answer {
+                (400, Some(why)) if tries < 3 => {
+                    tracing::warn!(instance = %o.sop_instance_uid, reason = %why, try_ = tries, "the hub refused the request; sending it again");
+                    tries += 1;
+                    tokio::time::sleep(Duration::from_millis(250 * tries)).await;
+                }
+                _ => return Ok(answer),
             }
         }
     }
@@ -133,10 +156,21 @@ impl Forwarder {
             .map(str::to_owned);
         match status {
             200 => Ok((status, None)),
-            400 | 409 | 415 => Ok((
-                status,
-                Some(warning.unwrap_or_else(|| format!("the hub answered {status}"))),
-            )),
+            400 | 409 | 415 => {
+                // The reason is the Warning header of a STOW answer, or the detail of a problem
+                // document (RFC 9457) for a refusal of the request as a whole.
+                let detail = match warning {
+                    Some(w) => w,
+                    None => {
+                        let text = r.text().await.unwrap_or_default();
+                        serde_json::from_str::<serde_json::Value>(&text)
+                            .ok()
+                            .and_then(|v| v["detail"].as_str().map(str::to_owned))
+                            .unwrap_or_else(|| text.chars().take(300).collect())
+                    }
+                };
+                Ok((status, Some(format!("the hub answered {status}: {detail}"))))
+            }
             _ => {
                 let text = r.text().await.unwrap_or_default();
                 Err(Unavailable(format!(

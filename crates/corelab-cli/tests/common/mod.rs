@@ -33,7 +33,9 @@ pub fn ok(o: &Output) {
 }
 
 /// Starts `corelab --data DATA ARGS…` (with `env`) and returns it with the first line it prints
-/// (a server's address); what it prints later is read and dropped, so it never blocks.
+/// (a server's address); what it prints later is read and dropped, so it never blocks. Its log
+/// (stderr) is dropped too, unless `CORELAB_TEST_LOGS` names a folder to keep it in, one file per
+/// process (`serve-<nanoseconds>.log`), for a test that fails only now and then.
 pub fn start(data: &Path, env: &[(String, String)], args: &[&str]) -> (Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_corelab"))
         .arg("--data")
@@ -41,7 +43,20 @@ pub fn start(data: &Path, env: &[(String, String)], args: &[&str]) -> (Child, St
         .args(args)
         .envs(env.iter().map(|(k, v)| (k, v)))
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(match std::env::var_os("CORELAB_TEST_LOGS") {
+            Some(d) => Stdio::from(
+                std::fs::File::create(std::path::Path::new(&d).join(format!(
+                    "{}-{}.log",
+                    args[0],
+                    std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .unwrap()
+                        .as_nanos()
+                )))
+                .unwrap(),
+            ),
+            None => Stdio::null(),
+        })
         .spawn()
         .unwrap();
     let mut out = BufReader::new(child.stdout.take().unwrap());
