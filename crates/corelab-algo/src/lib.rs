@@ -19,6 +19,7 @@ pub mod neuro;
 pub mod onco;
 pub mod params;
 pub mod pet;
+pub mod predict;
 pub mod provenance;
 pub mod radiomics;
 pub mod registry;

@@ -30,6 +30,7 @@ impl Registry {
             Box::new(crate::cardiac::lv_function::LvFunction),
             Box::new(crate::cardiac::lge::Lge),
             Box::new(crate::radiomics::Ibsi),
+            Box::new(crate::predict::PredictModel),
         ];
         Self {
             by_id: all.into_iter().map(|a| (a.id(), a)).collect(),

@@ -158,6 +158,10 @@ pub enum Command {
     /// ComBat harmonisation of a feature table (one row per sample) across batches (sites or
     /// scanners), keeping covariates' effects; the same table with the features harmonised.
     Harmonise(HarmoniseArgs),
+    /// Prediction models on feature tables: train (cross-validated, saved with a model card)
+    /// and score subjects.
+    #[command(subcommand)]
+    Model(ModelCommand),
     /// Run one algorithm on files, outside any trial.
     #[command(subcommand)]
     Algo(AlgoCommand),
@@ -217,6 +221,69 @@ pub enum AlgoCommand {
         #[arg(long)]
         out: PathBuf,
     },
+}
+
+/// `corelab model …`.
+#[derive(Clone, Debug, Subcommand)]
+pub enum ModelCommand {
+    /// Train a model on a feature table (one row per subject) and its outcome: stratified
+    /// k-fold cross-validation (AUC, Brier score and calibration, or Harrell's C), then the fit
+    /// on every row; writes DIR/NAME.model.json and DIR/NAME.card.md.
+    Train(ModelTrainArgs),
+    /// Score the subjects of a feature table with a saved model; writes a CSV of id and score.
+    Predict {
+        /// The model (NAME.model.json).
+        model: PathBuf,
+        /// The feature table (CSV with the model's feature columns).
+        table: PathBuf,
+        /// The column identifying the subject (the row number when absent).
+        #[arg(long)]
+        id: Option<String>,
+        /// The scores to write (CSV).
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+/// `corelab model train TABLE --kind KIND --name NAME (--outcome COL | --time COL --event COL)`.
+#[derive(Clone, Debug, Args)]
+pub struct ModelTrainArgs {
+    /// The training table (CSV: a header, one row per subject).
+    pub table: PathBuf,
+    /// random-forest, svm, knn, logistic (elastic net) or cox (elastic net, time to event).
+    #[arg(long)]
+    pub kind: String,
+    /// The model's name (lower-case letters, digits, hyphens).
+    #[arg(long)]
+    pub name: String,
+    /// The binary outcome column (1/0, true/false, yes/no).
+    #[arg(long, conflicts_with_all = ["time", "event"])]
+    pub outcome: Option<String>,
+    /// The time-to-event column (cox).
+    #[arg(long, requires = "event")]
+    pub time: Option<String>,
+    /// The event column, 1 for the event and 0 for censored (cox).
+    #[arg(long, requires = "time")]
+    pub event: Option<String>,
+    /// The column identifying the subject (left out of the features).
+    #[arg(long)]
+    pub id: Option<String>,
+    /// The feature columns (default: every column but the id and the outcome's).
+    #[arg(long, value_delimiter = ',')]
+    pub features: Vec<String>,
+    /// Cross-validation folds.
+    #[arg(long, default_value_t = 5)]
+    pub folds: usize,
+    /// The seed of the folds and of the models' randomness.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// A hyper-parameter as NAME=VALUE (repeat): trees, min_leaf, mtry, max_depth
+    /// (random-forest); c, gamma (svm); k (knn); lambda, alpha (logistic, cox).
+    #[arg(long = "set", value_name = "NAME=VALUE")]
+    pub set: Vec<String>,
+    /// The folder to write the model and its card to.
+    #[arg(long)]
+    pub out: PathBuf,
 }
 
 /// `corelab validate --reference FILE --measured FILE --out DIR`.

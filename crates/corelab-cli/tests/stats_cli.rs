@@ -185,3 +185,154 @@ fn radiomics_runs_on_nrrd_files_and_writes_its_feature_table() {
             .any(|m| m["name"] == "features" && m["value"].as_f64().unwrap() > 200.0)
     );
 }
+
+/// A cohort whose outcome follows two of its four features (a fixed pseudo-random sequence).
+fn cohort(n: usize) -> String {
+    let mut state = 0x2545_f491_4f6c_dd1d_u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let mut csv = String::from("subject,age,volume,texture,noise,response\n");
+    for i in 0..n {
+        let x: Vec<f64> = (0..4).map(|_| next() * 2.0 - 1.0).collect();
+        let p = 1.0 / (1.0 + (-(3.0 * x[1] - 2.5 * x[2])).exp());
+        let y = u8::from(next() < p);
+        csv.push_str(&format!(
+            "S{i:03},{:.3},{:.3},{:.3},{:.3},{y}\n",
+            60.0 + 10.0 * x[0],
+            x[1] * 50.0 + 100.0,
+            x[2],
+            x[3]
+        ));
+    }
+    csv
+}
+
+#[test]
+fn a_model_is_trained_saved_with_its_card_and_scores_subjects_as_an_algorithm() {
+    let dir = tempfile::tempdir().unwrap();
+    let table = dir.path().join("cohort.csv");
+    std::fs::write(&table, cohort(160)).unwrap();
+    let models = dir.path().join("models");
+    let train = |name: &str| {
+        corelab(
+            dir.path(),
+            &[
+                "--json",
+                "model",
+                "train",
+                table.to_str().unwrap(),
+                "--kind",
+                "logistic",
+                "--name",
+                name,
+                "--outcome",
+                "response",
+                "--id",
+                "subject",
+                "--set",
+                "lambda=0.01",
+                "--out",
+                models.to_str().unwrap(),
+            ],
+        )
+    };
+    let r = train("response-risk");
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let report = json(&r);
+    assert!(report["auc"].as_f64().unwrap() > 0.75, "{report}");
+    assert_eq!(report["features"], 4);
+    let model = models.join("response-risk.model.json");
+    let card = std::fs::read_to_string(models.join("response-risk.card.md")).unwrap();
+    assert!(
+        card.contains("ROC AUC") && card.contains("`volume`"),
+        "{card}"
+    );
+    // A saved model is never replaced.
+    let again = train("response-risk");
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("is not replaced"));
+
+    let scores = dir.path().join("scores.csv");
+    let r = corelab(
+        dir.path(),
+        &[
+            "model",
+            "predict",
+            model.to_str().unwrap(),
+            table.to_str().unwrap(),
+            "--id",
+            "subject",
+            "--out",
+            scores.to_str().unwrap(),
+        ],
+    );
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let text = std::fs::read_to_string(&scores).unwrap();
+    assert_eq!(text.lines().count(), 161);
+    let s007: f64 = text
+        .lines()
+        .find(|l| l.starts_with("S007,"))
+        .and_then(|l| l.split(',').nth(1))
+        .unwrap()
+        .parse()
+        .unwrap();
+
+    // The same subject through the algorithm predict.model, its features in another order.
+    let row = cohort(160).lines().nth(8).unwrap().to_owned();
+    let c: Vec<&str> = row.split(',').collect();
+    let one = dir.path().join("s007.csv");
+    std::fs::write(
+        &one,
+        format!(
+            "noise,texture,volume,age\n{},{},{},{}\n",
+            c[4], c[3], c[2], c[1]
+        ),
+    )
+    .unwrap();
+    let out = dir.path().join("run");
+    let r = corelab(
+        dir.path(),
+        &[
+            "--json",
+            "algo",
+            "run",
+            "predict.model",
+            "--input",
+            &format!("model={}", model.display()),
+            "--input",
+            &format!("features={}", one.display()),
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let m = &json(&r)["measurements"][0];
+    assert_eq!(m["name"], "score");
+    assert!(
+        (m["value"].as_f64().unwrap() - s007).abs() < 1e-12,
+        "{m} vs {s007}"
+    );
+
+    // A table without one of the model's features: refused by name, nothing written.
+    let partial = dir.path().join("partial.csv");
+    std::fs::write(&partial, "subject,age,volume,noise\nS1,60,100,0\n").unwrap();
+    let none = dir.path().join("none.csv");
+    let r = corelab(
+        dir.path(),
+        &[
+            "model",
+            "predict",
+            model.to_str().unwrap(),
+            partial.to_str().unwrap(),
+            "--out",
+            none.to_str().unwrap(),
+        ],
+    );
+    assert!(!r.status.success());
+    assert!(String::from_utf8_lossy(&r.stderr).contains("\"texture\""));
+    assert!(!none.exists());
+}

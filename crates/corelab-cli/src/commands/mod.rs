@@ -10,6 +10,7 @@ mod demo_rano;
 mod demo_truth;
 mod gateway;
 mod import;
+mod model;
 mod phantom;
 mod qc;
 mod quarantine;
@@ -61,6 +62,7 @@ pub async fn run(cli: Cli) -> Result<u8> {
         Command::Algorithms => algo::list(g).await,
         Command::Validate(a) => stats::validate(g, a).await,
         Command::Harmonise(a) => stats::harmonise(g, a).await,
+        Command::Model(c) => model::run(g, c).await,
         Command::Algo(c) => algo::run(g, c).await,
         Command::Phantom(a) => phantom::run(g, a).await,
         Command::Demo {
