@@ -56,65 +56,38 @@ pub fn read(path: &std::path::Path) -> Result<Volume<f32>, String> {
     for r in 0..3 {
         affine[(r, 3)] = origin[r] * if r < 2 { flip } else { 1.0 };
     }
+    let little = field("endian").is_none_or(|e| e == "little");
+    let kind = need("type")?;
+    let size = match kind.as_str() {
+        "uchar" | "unsigned char" | "uint8" | "uint8_t" | "signed char" | "int8" | "int8_t" => 1,
+        "short" | "short int" | "signed short" | "int16" | "int16_t" | "ushort"
+        | "unsigned short" | "uint16" | "uint16_t" => 2,
+        "int" | "signed int" | "int32" | "int32_t" | "uint" | "unsigned int" | "uint32"
+        | "uint32_t" | "float" => 4,
+        other => return Err(format!("type {other:?} is not read")),
+    };
+    let n = dims[0]
+        .checked_mul(dims[1])
+        .and_then(|v| v.checked_mul(dims[2]))
+        .filter(|&v| v.checked_mul(size).is_some())
+        .ok_or("sizes: too many voxels")?;
     let raw = &bytes[end + 2..];
-    let data = match need("encoding")?.as_str() {
-        "raw" => raw.to_vec(),
+    let owned;
+    let data: &[u8] = match need("encoding")?.as_str() {
+        "raw" => raw,
         "gzip" | "gz" => {
-            let mut out = Vec::new();
+            // Sized up front (bounded by the input's size, so a lying header cannot reserve
+            // more than a compression ratio's worth) and read only as far as the voxels go.
+            let mut out = Vec::with_capacity((n * size).min(raw.len().saturating_mul(1032)));
             flate2::read::MultiGzDecoder::new(raw)
+                .take((n * size) as u64)
                 .read_to_end(&mut out)
                 .map_err(|e| format!("gzip: {e}"))?;
-            out
+            owned = out;
+            &owned
         }
         other => return Err(format!("encoding {other:?}: raw or gzip expected")),
     };
-    let little = field("endian").is_none_or(|e| e == "little");
-    let (size, convert): (usize, Decode) = match need("type")?.as_str() {
-        "uchar" | "unsigned char" | "uint8" | "uint8_t" => (1, |b, _| f32::from(b[0])),
-        "signed char" | "int8" | "int8_t" => (1, |b, _| f32::from(b[0] as i8)),
-        "short" | "short int" | "signed short" | "int16" | "int16_t" => (2, |b, le| {
-            let a = [b[0], b[1]];
-            f32::from(if le {
-                i16::from_le_bytes(a)
-            } else {
-                i16::from_be_bytes(a)
-            })
-        }),
-        "ushort" | "unsigned short" | "uint16" | "uint16_t" => (2, |b, le| {
-            let a = [b[0], b[1]];
-            f32::from(if le {
-                u16::from_le_bytes(a)
-            } else {
-                u16::from_be_bytes(a)
-            })
-        }),
-        "int" | "signed int" | "int32" | "int32_t" => (4, |b, le| {
-            let a = [b[0], b[1], b[2], b[3]];
-            (if le {
-                i32::from_le_bytes(a)
-            } else {
-                i32::from_be_bytes(a)
-            }) as f32
-        }),
-        "uint" | "unsigned int" | "uint32" | "uint32_t" => (4, |b, le| {
-            let a = [b[0], b[1], b[2], b[3]];
-            (if le {
-                u32::from_le_bytes(a)
-            } else {
-                u32::from_be_bytes(a)
-            }) as f32
-        }),
-        "float" => (4, |b, le| {
-            let a = [b[0], b[1], b[2], b[3]];
-            if le {
-                f32::from_le_bytes(a)
-            } else {
-                f32::from_be_bytes(a)
-            }
-        }),
-        other => return Err(format!("type {other:?} is not read")),
-    };
-    let n = dims[0] * dims[1] * dims[2];
     if data.len() < n * size {
         return Err(format!(
             "{} bytes of voxels; {} expected",
@@ -122,17 +95,42 @@ pub fn read(path: &std::path::Path) -> Result<Volume<f32>, String> {
             n * size
         ));
     }
-    let values: Vec<f32> = data[..n * size]
-        .chunks(size)
-        .map(|b| convert(b, little))
-        .collect();
+    let data = &data[..n * size];
+    let values: Vec<f32> = match (kind.as_str(), little) {
+        ("uchar" | "unsigned char" | "uint8" | "uint8_t", _) => {
+            decode(data, |b: [u8; 1]| f32::from(b[0]))
+        }
+        ("signed char" | "int8" | "int8_t", _) => decode(data, |b: [u8; 1]| f32::from(b[0] as i8)),
+        ("ushort" | "unsigned short" | "uint16" | "uint16_t", true) => {
+            decode(data, |b| f32::from(u16::from_le_bytes(b)))
+        }
+        ("ushort" | "unsigned short" | "uint16" | "uint16_t", false) => {
+            decode(data, |b| f32::from(u16::from_be_bytes(b)))
+        }
+        (_, true) if size == 2 => decode(data, |b| f32::from(i16::from_le_bytes(b))),
+        (_, false) if size == 2 => decode(data, |b| f32::from(i16::from_be_bytes(b))),
+        ("float", true) => decode(data, f32::from_le_bytes),
+        ("float", false) => decode(data, f32::from_be_bytes),
+        ("uint" | "unsigned int" | "uint32" | "uint32_t", true) => {
+            decode(data, |b| u32::from_le_bytes(b) as f32)
+        }
+        ("uint" | "unsigned int" | "uint32" | "uint32_t", false) => {
+            decode(data, |b| u32::from_be_bytes(b) as f32)
+        }
+        (_, true) => decode(data, |b| i32::from_le_bytes(b) as f32),
+        (_, false) => decode(data, |b| i32::from_be_bytes(b) as f32),
+    };
     let array = Array3::from_shape_vec((dims[0], dims[1], dims[2]).f(), values)
         .map_err(|e| e.to_string())?;
     Volume::new(array, Geometry { dims, affine }).map_err(|e| e.to_string())
 }
 
-/// One voxel's bytes (little endian or not) as a value.
-type Decode = fn(&[u8], bool) -> f32;
+/// Every voxel of `data` (N bytes each) as a value: one loop per type, inlined.
+fn decode<const N: usize>(data: &[u8], f: impl Fn([u8; N]) -> f32) -> Vec<f32> {
+    data.chunks_exact(N)
+        .map(|b| f(b.try_into().expect("chunks of N bytes")))
+        .collect()
+}
 
 /// `(x,y,z)` as three numbers.
 fn triple(s: &str) -> Result<[f64; 3], String> {
@@ -178,5 +176,60 @@ mod tests {
         assert!(flat.contains("only 3-D"), "{flat}");
         let odd = nrrd(&HEAD.replace("encoding: raw", "encoding: bzip2"), &[0; 4]).unwrap_err();
         assert!(odd.contains("bzip2"), "{odd}");
+    }
+
+    #[test]
+    fn every_type_reads_in_either_byte_order_raw_or_gzip() {
+        let cases: [(&str, &str, Vec<u8>, [f32; 2]); 9] = [
+            ("uchar", "little", vec![7, 250], [7.0, 250.0]),
+            ("int8", "big", vec![7, 0xFE], [7.0, -2.0]),
+            ("ushort", "big", vec![1, 0, 0xFF, 0xFE], [256.0, 65534.0]),
+            ("short", "big", vec![0xFF, 0xFE, 0, 3], [-2.0, 3.0]),
+            (
+                "int",
+                "little",
+                vec![0xFE, 0xFF, 0xFF, 0xFF, 5, 0, 0, 0],
+                [-2.0, 5.0],
+            ),
+            ("uint", "big", vec![0, 0, 1, 0, 0, 0, 0, 9], [256.0, 9.0]),
+            (
+                "float",
+                "little",
+                [1.5f32.to_le_bytes(), (-0.25f32).to_le_bytes()].concat(),
+                [1.5, -0.25],
+            ),
+            (
+                "float",
+                "big",
+                [1.5f32.to_be_bytes(), (-0.25f32).to_be_bytes()].concat(),
+                [1.5, -0.25],
+            ),
+            (
+                "unsigned short",
+                "little",
+                vec![1, 0, 0xFE, 0xFF],
+                [1.0, 65534.0],
+            ),
+        ];
+        for (kind, endian, bytes, want) in cases {
+            let head = HEAD
+                .replace("type: short", &format!("type: {kind}"))
+                .replace("endian: little", &format!("endian: {endian}"));
+            let v = nrrd(&head, &bytes).unwrap_or_else(|e| panic!("{kind} {endian}: {e}"));
+            assert_eq!(
+                v.data.iter().copied().collect::<Vec<_>>(),
+                want,
+                "{kind} {endian}"
+            );
+            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            std::io::Write::write_all(&mut gz, &bytes).unwrap();
+            let head = head.replace("encoding: raw", "encoding: gzip");
+            let v = nrrd(&head, &gz.finish().unwrap()).unwrap();
+            assert_eq!(
+                v.data.iter().copied().collect::<Vec<_>>(),
+                want,
+                "{kind} {endian} gzip"
+            );
+        }
     }
 }
