@@ -123,7 +123,7 @@ pub fn extract(
     settings: &Settings,
 ) -> Result<Vec<Feature>, AlgoError> {
     // Interpolation needs the two on one grid; Roi::new checks again after it.
-    roi::same_dims(image, mask)?;
+    roi::same_grid(image, mask)?;
     let interpolated;
     let (image, mask, threshold) = match &settings.interpolation {
         Some(how) => {
@@ -476,5 +476,7 @@ pub fn settings(params: &Params) -> Result<Settings, AlgoError> {
 
 #[cfg(test)]
 mod ibsi_tests;
+#[cfg(test)]
+mod input_tests;
 #[cfg(test)]
 mod pyradiomics_tests;

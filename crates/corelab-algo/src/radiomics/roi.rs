@@ -30,7 +30,7 @@ impl Roi {
         threshold: f64,
         margin_mm: f64,
     ) -> Result<Self, AlgoError> {
-        same_dims(image, mask)?;
+        same_grid(image, mask)?;
         let d = image.geometry.dims;
         let spacing = image.geometry.spacing();
         let mut lo = [usize::MAX; 3];
@@ -192,14 +192,27 @@ impl Roi {
     }
 }
 
-/// Refuses a mask whose grid size is not the image's.
-pub(super) fn same_dims(image: &Volume<f32>, mask: &Volume<f32>) -> Result<(), AlgoError> {
+/// Refuses a mask that is not on the image's grid: its size, or its place in space (a mask of
+/// the right size but another origin, spacing or orientation would measure the wrong voxels).
+pub(super) fn same_grid(image: &Volume<f32>, mask: &Volume<f32>) -> Result<(), AlgoError> {
     if image.geometry.dims != mask.geometry.dims {
         return Err(AlgoError::Input {
             role: "mask".into(),
             why: format!(
                 "the mask's grid {:?} is not the image's {:?}; resample it first",
                 mask.geometry.dims, image.geometry.dims
+            ),
+        });
+    }
+    if !crate::image::same_grid(image, mask) {
+        return Err(AlgoError::Input {
+            role: "mask".into(),
+            why: format!(
+                "the mask has the image's size but lies elsewhere (origin {:?} mm, spacing {:?} mm; the image's {:?}, {:?}); resample it first",
+                mask.geometry.origin(),
+                mask.geometry.spacing(),
+                image.geometry.origin(),
+                image.geometry.spacing()
             ),
         });
     }
