@@ -24,6 +24,40 @@ pub fn cohen_kappa(a: &[String], b: &[String]) -> Option<f64> {
     Some((observed - chance) / (1.0 - chance))
 }
 
+/// Cohen's weighted κ (Cohen, Psychol Bull 1968) of two raters' ordinal scores over the same
+/// items: disagreements weighted by their distance in rank among the levels either rater used,
+/// linearly (`|i − j|`) or quadratically (`(i − j)²`), as scikit-learn's `cohen_kappa_score`
+/// weighs them. None with no items or a single level.
+pub fn weighted_kappa(a: &[f64], b: &[f64], quadratic: bool) -> Option<f64> {
+    let n = a.len().min(b.len());
+    let mut levels: Vec<f64> = a[..n].iter().chain(&b[..n]).copied().collect();
+    levels.sort_by(f64::total_cmp);
+    levels.dedup();
+    let m = levels.len();
+    if n == 0 || m < 2 {
+        return None;
+    }
+    let rank = |v: f64| levels.iter().position(|&l| l == v).unwrap_or(0);
+    let mut observed = vec![vec![0.0; m]; m];
+    for i in 0..n {
+        observed[rank(a[i])][rank(b[i])] += 1.0;
+    }
+    let rows: Vec<f64> = observed.iter().map(|r| r.iter().sum()).collect();
+    let cols: Vec<f64> = (0..m)
+        .map(|j| observed.iter().map(|r| r[j]).sum())
+        .collect();
+    let (mut num, mut den) = (0.0, 0.0);
+    for i in 0..m {
+        for j in 0..m {
+            let d = i.abs_diff(j) as f64;
+            let w = if quadratic { d * d } else { d };
+            num += w * observed[i][j];
+            den += w * rows[i] * cols[j] / n as f64;
+        }
+    }
+    (den > 0.0).then(|| 1.0 - num / den)
+}
+
 /// The single-rater intraclass correlations of a subjects × raters table (Shrout & Fleiss 1979;
 /// McGraw & Wong 1996).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -260,6 +294,27 @@ mod tests {
             }
         }
         (a, b)
+    }
+
+    #[test]
+    fn weighted_kappa_is_scikit_learns() {
+        // scikit-learn 1.7.2: cohen_kappa_score(a, b, weights="linear" / "quadratic") gives
+        // 0.6291390728476821 and 0.8041958041958042 here; unweighted, 0.4136125654450262.
+        let a = [
+            0., 1., 2., 3., 2., 1., 0., 3., 3., 2., 1., 1., 0., 2., 3., 1.,
+        ];
+        let b = [
+            0., 2., 2., 3., 1., 1., 0., 2., 3., 3., 1., 0., 1., 2., 3., 2.,
+        ];
+        assert!((weighted_kappa(&a, &b, false).unwrap() - 0.6291390728476821).abs() < 1e-12);
+        assert!((weighted_kappa(&a, &b, true).unwrap() - 0.8041958041958042).abs() < 1e-12);
+        let text = |v: &[f64]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        assert!((cohen_kappa(&text(&a), &text(&b)).unwrap() - 0.4136125654450262).abs() < 1e-12);
+        // Levels by rank among those used (1, 3, 5), as scikit-learn: 0.6667 and 0.8.
+        let (a, b) = ([1., 3., 5.], [1., 5., 5.]);
+        assert!((weighted_kappa(&a, &b, false).unwrap() - 2.0 / 3.0).abs() < 1e-12);
+        assert!((weighted_kappa(&a, &b, true).unwrap() - 0.8).abs() < 1e-12);
+        assert_eq!(weighted_kappa(&[2., 2.], &[2., 2.], true), None);
     }
 
     #[test]

@@ -9,7 +9,7 @@
 
 use super::agreement::{
     BlandAltman, Repeatability, Summary, bland_altman, cohen_kappa, icc, pearson, repeatability,
-    summary,
+    summary, weighted_kappa,
 };
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -106,6 +106,9 @@ pub struct Measure {
     pub repeatability: Option<Repeatability>,
     /// Cohen's κ (categorical).
     pub cohen_kappa: Option<f64>,
+    /// Cohen's weighted κ, linear and quadratic, when the values are ordinal scores (integers
+    /// spanning at most 10: a grade, a Likert rating), of the first replicate.
+    pub weighted_kappa: Option<(f64, f64)>,
     /// Share of cases where both agree (categorical).
     pub agreement: Option<f64>,
     /// (reference, measured) per case, the measured as the mean of its replicates: the plots'
@@ -192,6 +195,19 @@ pub fn report(
                 })
                 .collect();
             let icc_rows: Vec<Vec<f64>> = pairs.iter().map(|p| vec![p.1, p.2]).collect();
+            let firsts: Vec<f64> = replicates.iter().map(|r| r[0]).collect();
+            let mut levels: Vec<f64> = a.iter().chain(&firsts).copied().collect();
+            levels.sort_by(f64::total_cmp);
+            levels.dedup();
+            // Scores, not quantities: integers over a short range (a grade, a Likert rating).
+            let ordinal = levels.iter().all(|v| v.fract() == 0.0)
+                && levels
+                    .last()
+                    .zip(levels.first())
+                    .is_some_and(|(hi, lo)| hi - lo <= 10.0);
+            let weighted_kappa = ordinal
+                .then(|| weighted_kappa(&a, &firsts, false).zip(weighted_kappa(&a, &firsts, true)))
+                .flatten();
             measures.push(Measure {
                 name: name.clone(),
                 kind: "numeric",
@@ -206,6 +222,7 @@ pub fn report(
                 repeatability: repeatability(&replicates)
                     .filter(|_| replicates.iter().any(|r| r.len() > 1)),
                 cohen_kappa: None,
+                weighted_kappa,
                 agreement: None,
                 pairs,
             });
@@ -228,6 +245,7 @@ pub fn report(
                 pearson: None,
                 repeatability: None,
                 cohen_kappa: cohen_kappa(&a, &b),
+                weighted_kappa: None,
                 agreement: (!a.is_empty()).then(|| agree as f64 / a.len() as f64),
                 pairs: Vec::new(),
             });
@@ -382,11 +400,11 @@ pub fn html(report: &Report) -> String {
         ro = report.reference_only.len(),
         mo = report.measured_only.len()
     );
-    s += "<h2>Agreement</h2><table><tr><th>measure</th><th>n</th><th>bias</th><th>SD of differences</th><th>95 % limits of agreement</th><th>ICC(2,1)</th><th>ICC(3,1)</th><th>Pearson r</th><th>wCV</th><th>RC</th><th>Cohen's κ</th><th>agreement</th></tr>";
+    s += "<h2>Agreement</h2><table><tr><th>measure</th><th>n</th><th>bias</th><th>SD of differences</th><th>95 % limits of agreement</th><th>ICC(2,1)</th><th>ICC(3,1)</th><th>Pearson r</th><th>wCV</th><th>RC</th><th>Cohen's κ</th><th>weighted κ (linear, quadratic)</th><th>agreement</th></tr>";
     for m in &report.measures {
         let ba = m.bland_altman;
         s += &format!(
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             esc(&m.name),
             m.n,
             fmt(ba.map(|b| b.bias)),
@@ -401,6 +419,8 @@ pub fn html(report: &Report) -> String {
             fmt(m.repeatability.map(|r| r.wcv)),
             fmt(m.repeatability.map(|r| r.rc)),
             fmt(m.cohen_kappa),
+            m.weighted_kappa
+                .map_or("–".into(), |(l, q)| format!("{l:.4}, {q:.4}")),
             fmt(m.agreement)
         );
     }
@@ -459,7 +479,7 @@ pub fn html(report: &Report) -> String {
         }
         s += "</table>";
     }
-    s += "<p>Methods: Bland &amp; Altman (Lancet 1986); ICC(2,1) and ICC(3,1) (Shrout &amp; Fleiss 1979); wCV, wSD and RC = 2.77 wSD from replicates (QIBA, Raunig et al. 2015); Cohen's κ. Produced by corelab.</p></body></html>\n";
+    s += "<p>Methods: Bland &amp; Altman (Lancet 1986); ICC(2,1) and ICC(3,1) (Shrout &amp; Fleiss 1979); wCV, wSD and RC = 2.77 wSD from replicates (QIBA, Raunig et al. 2015); Cohen's κ, and Cohen's weighted κ (1968) for ordinal scores. Produced by corelab.</p></body></html>\n";
     s
 }
 
@@ -493,6 +513,7 @@ mod tests {
         let ba = v.bland_altman.unwrap();
         assert!((ba.bias - (1.5 - 1.0 + 3.0) / 3.0).abs() < 1e-12);
         assert!(v.repeatability.is_some());
+        assert_eq!(v.weighted_kappa, None, "volumes are not scores");
         let c = &r.measures[1];
         assert_eq!((c.kind, c.n), ("categorical", 3));
         assert!((c.agreement.unwrap() - 2.0 / 3.0).abs() < 1e-12);
@@ -500,6 +521,18 @@ mod tests {
         assert_eq!(r.distributions[0].summary.n, 5);
         let page = html(&r);
         assert!(page.contains("<svg") && page.contains("Bland–Altman") && page.contains("dice"));
+    }
+
+    #[test]
+    fn ordinal_scores_get_weighted_kappa() {
+        let reference = "case,fazekas\na,0\nb,1\nc,2\nd,3\ne,2\n";
+        let measured = "case,fazekas\na,0\nb,2\nc,2\nd,3\ne,1\n";
+        let r = report(reference, "r.csv", measured, "m.csv").unwrap();
+        let (l, q) = r.measures[0].weighted_kappa.unwrap();
+        let (a, b) = ([0., 1., 2., 3., 2.], [0., 2., 2., 3., 1.]);
+        assert_eq!(l, weighted_kappa(&a, &b, false).unwrap());
+        assert_eq!(q, weighted_kappa(&a, &b, true).unwrap());
+        assert!(html(&r).contains("weighted κ"));
     }
 
     #[test]
