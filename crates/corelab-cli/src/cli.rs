@@ -327,6 +327,13 @@ pub struct HarmoniseArgs {
     /// No empirical Bayes: each batch's own location and scale.
     #[arg(long)]
     pub no_eb: bool,
+    /// Also save the fitted estimates (JSON), to harmonise later subjects the same way.
+    #[arg(long, conflicts_with = "model")]
+    pub save_model: Option<PathBuf>,
+    /// Harmonise with saved estimates (from --save-model) instead of fitting: the features and
+    /// covariates are the model's, by column name, and every batch must be one it was fitted on.
+    #[arg(long, conflicts_with_all = ["categorical", "continuous", "features", "nonparametric", "mean_only", "no_eb"])]
+    pub model: Option<PathBuf>,
     /// The harmonised table to write.
     #[arg(long)]
     pub out: PathBuf,

@@ -106,6 +106,8 @@ fn harmonise_removes_a_site_shift_and_keeps_the_other_columns() {
             "sex",
             "--continuous",
             "age",
+            "--save-model",
+            dir.path().join("combat.json").to_str().unwrap(),
             "--out",
             out.to_str().unwrap(),
         ],
@@ -131,6 +133,53 @@ fn harmonise_removes_a_site_shift_and_keeps_the_other_columns() {
     let spread = sums.iter().cloned().fold(f64::MIN, f64::max)
         - sums.iter().cloned().fold(f64::MAX, f64::min);
     assert!(spread < 1.0, "{sums:?}");
+
+    // The saved estimates harmonise the same table to the same values, and a later table of the
+    // same sites; a site the model has not seen is refused by name.
+    let again = dir.path().join("again.csv");
+    let model = dir.path().join("combat.json");
+    let apply = |table: &std::path::Path, out: &std::path::Path| {
+        corelab(
+            dir.path(),
+            &[
+                "harmonise",
+                table.to_str().unwrap(),
+                "--batch",
+                "site",
+                "--model",
+                model.to_str().unwrap(),
+                "--out",
+                out.to_str().unwrap(),
+            ],
+        )
+    };
+    let r = apply(&table, &again);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let value = |text: &str, row: usize, col: usize| -> f64 {
+        text.lines()
+            .nth(row)
+            .unwrap()
+            .split(',')
+            .nth(col)
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let again_text = std::fs::read_to_string(&again).unwrap();
+    for row in 1..25 {
+        assert!((value(&again_text, row, 4) - value(&written, row, 4)).abs() < 1e-9);
+    }
+    let later = dir.path().join("later.csv");
+    std::fs::write(
+        &later,
+        "subject,site,sex,age,f1,f2\nn1,B,M,50,110,47\nn2,D,F,52,104,50\n",
+    )
+    .unwrap();
+    let none = dir.path().join("none.csv");
+    let r = apply(&later, &none);
+    assert!(!r.status.success());
+    assert!(String::from_utf8_lossy(&r.stderr).contains("batch \"D\""));
+    assert!(!none.exists());
 
     // An unknown batch column is refused by name; nothing written.
     let bad = dir.path().join("bad.csv");

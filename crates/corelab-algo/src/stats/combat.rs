@@ -42,6 +42,49 @@ impl Default for Options {
     }
 }
 
+/// A covariate term of a fitted model: its name, and for a categorical one its levels in
+/// training (the first the reference).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum CovariateTerm {
+    /// Dummy-coded levels.
+    Categorical {
+        /// The covariate.
+        name: String,
+        /// Its levels in training, sorted.
+        levels: Vec<String>,
+    },
+    /// A number.
+    Continuous {
+        /// The covariate.
+        name: String,
+    },
+}
+
+/// What a harmonisation estimated, kept to harmonise new samples of the same batches the same
+/// way (a prospective trial's subjects with the estimates of the training cohort): each sample
+/// is standardised with the training grand mean, pooled variance and covariate effects at its
+/// own covariates, its batch's γ* and δ* removed, and the result scaled back. Applied to the
+/// training samples it gives the training output.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct CombatModel {
+    /// The batches, sorted.
+    pub batches: Vec<String>,
+    /// The covariate terms, in design order.
+    pub covariates: Vec<CovariateTerm>,
+    /// The grand mean of each feature.
+    pub grand_mean: Vec<f64>,
+    /// The pooled variance of each feature.
+    pub var_pooled: Vec<f64>,
+    /// The covariates' coefficients: one row per design column (categorical dummies, then a
+    /// continuous covariate's slope), one value per feature.
+    pub beta: Vec<Vec<f64>>,
+    /// Additive batch effects γ* (batch × feature), standardised units.
+    pub gamma: Vec<Vec<f64>>,
+    /// Multiplicative batch effects δ* (batch × feature).
+    pub delta: Vec<Vec<f64>>,
+}
+
 /// The harmonised data and the estimates.
 #[derive(Debug, Clone)]
 pub struct Harmonised {
@@ -53,6 +96,8 @@ pub struct Harmonised {
     pub gamma: DMatrix<f64>,
     /// Multiplicative batch effects (batches × features).
     pub delta: DMatrix<f64>,
+    /// Everything needed to harmonise new samples the same way.
+    pub model: CombatModel,
 }
 
 /// Why ComBat cannot run on these data.
@@ -128,6 +173,7 @@ pub fn combat(
                 .collect()
         })
         .collect();
+    let mut terms = Vec::new();
     for c in covariates {
         match c {
             Covariate::Categorical(name, levels) => {
@@ -139,6 +185,10 @@ pub fn combat(
                 }
                 let distinct: Vec<&String> =
                     levels.iter().collect::<BTreeSet<_>>().into_iter().collect();
+                terms.push(CovariateTerm::Categorical {
+                    name: name.clone(),
+                    levels: distinct.iter().map(|l| (*l).clone()).collect(),
+                });
                 for l in &distinct[1..] {
                     columns.push(
                         levels
@@ -160,6 +210,7 @@ pub fn combat(
                         "covariate {name}: {v} is not a finite number"
                     )));
                 }
+                terms.push(CovariateTerm::Continuous { name: name.clone() });
                 columns.push(values.iter().map(|v| f64::from(*v as f32)).collect());
             }
         }
@@ -240,12 +291,127 @@ pub fn combat(
             }
         }
     }
+    let rows = |m: &DMatrix<f64>, from: usize| -> Vec<Vec<f64>> {
+        (from..m.nrows())
+            .map(|r| m.row(r).iter().copied().collect())
+            .collect()
+    };
+    let model = CombatModel {
+        batches: batches.clone(),
+        covariates: terms,
+        grand_mean: grand_mean.iter().copied().collect(),
+        var_pooled: var_pooled.iter().copied().collect(),
+        beta: rows(&b_hat, nb),
+        gamma: rows(&gamma, 0),
+        delta: rows(&delta, 0),
+    };
     Ok(Harmonised {
         data: out,
         batches,
         gamma,
         delta,
+        model,
     })
+}
+
+/// Harmonises new samples (`data`: features × samples, in the training's feature order) of the
+/// training's batches with a fitted model; `covariates` as in training, by name and kind.
+pub fn apply(
+    model: &CombatModel,
+    data: &DMatrix<f64>,
+    batch: &[String],
+    covariates: &[Covariate],
+) -> Result<DMatrix<f64>, CombatError> {
+    let (g, n) = data.shape();
+    if g != model.grand_mean.len() {
+        return Err(CombatError::Shape(format!(
+            "{g} features; the model has {}",
+            model.grand_mean.len()
+        )));
+    }
+    if batch.len() != n {
+        return Err(CombatError::Shape(format!(
+            "{} batch labels for {n} samples",
+            batch.len()
+        )));
+    }
+    if covariates.len() != model.covariates.len() {
+        return Err(CombatError::Shape(format!(
+            "{} covariates; the model was fitted with {}",
+            covariates.len(),
+            model.covariates.len()
+        )));
+    }
+    // The covariate design row of every sample, as in training.
+    let mut design = vec![Vec::with_capacity(model.beta.len()); n];
+    for (term, given) in model.covariates.iter().zip(covariates) {
+        match (term, given) {
+            (CovariateTerm::Categorical { name, levels }, Covariate::Categorical(n2, values))
+                if name == n2 && values.len() == n =>
+            {
+                for (row, v) in design.iter_mut().zip(values) {
+                    if !levels.contains(v) {
+                        return Err(CombatError::Shape(format!(
+                            "covariate {name}: level {v:?} was not in the training data ({})",
+                            levels.join(", ")
+                        )));
+                    }
+                    row.extend(levels[1..].iter().map(|l| if l == v { 1.0 } else { 0.0 }));
+                }
+            }
+            (CovariateTerm::Continuous { name }, Covariate::Continuous(n2, values))
+                if name == n2 && values.len() == n =>
+            {
+                for (row, v) in design.iter_mut().zip(values) {
+                    if !v.is_finite() {
+                        return Err(CombatError::Shape(format!(
+                            "covariate {name}: {v} is not a finite number"
+                        )));
+                    }
+                    row.push(f64::from(*v as f32));
+                }
+            }
+            (term, _) => {
+                return Err(CombatError::Shape(format!(
+                    "covariate {term:?} of the model is not given as such, for every sample"
+                )));
+            }
+        }
+    }
+    let mut out = DMatrix::zeros(g, n);
+    for c in 0..n {
+        let b = model
+            .batches
+            .iter()
+            .position(|x| x == &batch[c])
+            .ok_or_else(|| {
+                CombatError::Shape(format!(
+                    "batch {:?} was not in the training data ({})",
+                    batch[c],
+                    model.batches.join(", ")
+                ))
+            })?;
+        for r in 0..g {
+            let v = data[(r, c)];
+            if !v.is_finite() {
+                return Err(CombatError::NotFinite {
+                    feature: r,
+                    sample: c,
+                    value: v,
+                });
+            }
+            let mod_mean: f64 = design[c]
+                .iter()
+                .zip(&model.beta)
+                .map(|(x, beta)| x * beta[r])
+                .sum();
+            let sd = model.var_pooled[r].sqrt();
+            let s = (v - model.grand_mean[r] - mod_mean) / sd;
+            let s = (s - model.gamma[b][r]) / model.delta[b][r].sqrt();
+            out[(r, c)] = s * sd + model.grand_mean[r] + mod_mean;
+        }
+    }
+    Ok(out)
 }
 
 fn mean_var(x: impl Iterator<Item = f64> + Clone) -> (f64, f64) {

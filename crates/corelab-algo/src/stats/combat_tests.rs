@@ -174,3 +174,106 @@ fn bad_designs_are_refused_with_their_reason() {
         })
     ));
 }
+
+#[test]
+fn a_fitted_model_harmonises_the_training_samples_as_fitted_and_new_ones_alike() {
+    let c = case(7);
+    let covariates = [
+        Covariate::Categorical("sex".into(), c.sex.clone()),
+        Covariate::Continuous("age".into(), c.age.clone()),
+    ];
+    let fitted = combat(&c.data, &c.batch, &covariates, Options::default()).unwrap();
+    let again = apply(&fitted.model, &c.data, &c.batch, &covariates).unwrap();
+    let worst = (&again - &fitted.data).abs().max();
+    assert!(
+        worst < 1e-9,
+        "the training samples through the model: {worst:e}"
+    );
+    // The model survives JSON.
+    let json = serde_json::to_string(&fitted.model).unwrap();
+    let model: CombatModel = serde_json::from_str(&json).unwrap();
+    assert_eq!(model, fitted.model);
+
+    // New subjects of the same sites (new noise, new ages): harmonised with the training
+    // estimates, their site means (age and sex effects taken out) agree and the age effect (0.3
+    // per year) stays. neuroCombat's own neuroCombatFromTraining cannot be the reference: it is
+    // marked "under development", replaces each new sample's covariate effect by the training
+    // average, and raises a TypeError under NumPy 2.
+    // Eight cohorts' worth, so that the site means below are not noise.
+    let cohorts: Vec<Case> = (8..16).map(case).collect();
+    let new = Case {
+        data: DMatrix::from_fn(
+            cohorts[0].data.nrows(),
+            8 * cohorts[0].batch.len(),
+            |r, c| {
+                let n = cohorts[0].batch.len();
+                cohorts[c / n].data[(r, c % n)]
+            },
+        ),
+        batch: cohorts.iter().flat_map(|c| c.batch.clone()).collect(),
+        sex: cohorts.iter().flat_map(|c| c.sex.clone()).collect(),
+        age: cohorts.iter().flat_map(|c| c.age.clone()).collect(),
+    };
+    let new_covariates = [
+        Covariate::Categorical("sex".into(), new.sex.clone()),
+        Covariate::Continuous("age".into(), new.age.clone()),
+    ];
+    let out = apply(&model, &new.data, &new.batch, &new_covariates).unwrap();
+    let site_mean = |m: &DMatrix<f64>, site: &str| {
+        let cols: Vec<usize> = (0..new.batch.len())
+            .filter(|&i| new.batch[i] == site)
+            .collect();
+        cols.iter()
+            .map(|&i| m[(3, i)] - 0.3 * new.age[i] - if new.sex[i] == "F" { 4.0 } else { 0.0 })
+            .sum::<f64>()
+            / cols.len() as f64
+    };
+    let before = site_mean(&new.data, "site2") - site_mean(&new.data, "site1");
+    let after = site_mean(&out, "site2") - site_mean(&out, "site1");
+    assert!(
+        before > 1.5 && after.abs() < 1.0,
+        "site 2 - site 1: {before} before, {after} after"
+    );
+    let (a, y): (Vec<f64>, Vec<f64>) = (0..new.batch.len())
+        .map(|i| (new.age[i], out[(3, i)]))
+        .unzip();
+    let (ma, my) = (
+        a.iter().sum::<f64>() / a.len() as f64,
+        y.iter().sum::<f64>() / y.len() as f64,
+    );
+    let slope = a
+        .iter()
+        .zip(&y)
+        .map(|(x, v)| (x - ma) * (v - my))
+        .sum::<f64>()
+        / a.iter().map(|x| (x - ma).powi(2)).sum::<f64>();
+    assert!((slope - 0.3).abs() < 0.1, "age slope {slope}");
+
+    // What the model cannot take is refused by name.
+    let mut odd = new.batch.clone();
+    odd[0] = "site9".into();
+    let e = apply(&model, &new.data, &odd, &new_covariates)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("site9") && e.contains("training"), "{e}");
+    let mut sex = new.sex.clone();
+    sex[0] = "X".into();
+    let e = apply(
+        &model,
+        &new.data,
+        &new.batch,
+        &[
+            Covariate::Categorical("sex".into(), sex),
+            Covariate::Continuous("age".into(), new.age.clone()),
+        ],
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("level \"X\""), "{e}");
+    assert!(
+        apply(&model, &new.data, &new.batch, &[])
+            .unwrap_err()
+            .to_string()
+            .contains("2")
+    );
+}

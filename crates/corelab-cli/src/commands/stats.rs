@@ -4,7 +4,7 @@
 use crate::cli::{Global, HarmoniseArgs, ValidateArgs};
 use crate::output::emit;
 use anyhow::{Context, Result, anyhow, bail};
-use corelab_algo::stats::combat::{Covariate, Options, combat};
+use corelab_algo::stats::combat::{CombatModel, Covariate, CovariateTerm, Options, apply, combat};
 use corelab_algo::stats::validation;
 use nalgebra::DMatrix;
 use serde_json::json;
@@ -80,6 +80,24 @@ pub async fn validate(g: &Global, a: &ValidateArgs) -> Result<u8> {
     Ok(0)
 }
 
+/// The format of a saved ComBat model.
+const COMBAT_FORMAT: &str = "corelab-combat/1";
+
+/// A fitted ComBat model as `--save-model` writes it.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct SavedCombat {
+    format: String,
+    /// The table it was fitted on.
+    table: String,
+    /// The batch column there.
+    batch_column: String,
+    /// The feature columns, in the model's order.
+    features: Vec<String>,
+    /// How it was fitted.
+    options: serde_json::Value,
+    model: CombatModel,
+}
+
 pub async fn harmonise(g: &Global, a: &HarmoniseArgs) -> Result<u8> {
     let text = read(&a.table)?;
     let src = a.table.display().to_string();
@@ -96,12 +114,46 @@ pub async fn harmonise(g: &Global, a: &HarmoniseArgs) -> Result<u8> {
         })
     };
     let batch_col = col(&a.batch)?;
-    let categorical: Vec<usize> = a
-        .categorical
+    let saved: Option<SavedCombat> = match &a.model {
+        Some(path) => {
+            let s: SavedCombat = serde_json::from_str(&read(path)?)
+                .with_context(|| format!("{}: not a saved ComBat model", path.display()))?;
+            if s.format != COMBAT_FORMAT {
+                bail!(
+                    "{}: format {:?}, this corelab reads {COMBAT_FORMAT}",
+                    path.display(),
+                    s.format
+                );
+            }
+            Some(s)
+        }
+        None => None,
+    };
+    let (categorical_names, continuous_names, feature_names) = match &saved {
+        Some(s) => {
+            let (mut cat, mut cont) = (Vec::new(), Vec::new());
+            for t in &s.model.covariates {
+                match t {
+                    CovariateTerm::Categorical { name, .. } => cat.push(name.clone()),
+                    CovariateTerm::Continuous { name } => cont.push(name.clone()),
+                }
+            }
+            (cat, cont, s.features.clone())
+        }
+        None => (
+            a.categorical.clone(),
+            a.continuous.clone(),
+            a.features.clone(),
+        ),
+    };
+    let categorical: Vec<usize> = categorical_names
         .iter()
         .map(|c| col(c))
         .collect::<Result<_>>()?;
-    let continuous: Vec<usize> = a.continuous.iter().map(|c| col(c)).collect::<Result<_>>()?;
+    let continuous: Vec<usize> = continuous_names
+        .iter()
+        .map(|c| col(c))
+        .collect::<Result<_>>()?;
     let number = |r: usize, c: usize| -> Result<f64> {
         let v = records[r][c].trim();
         v.parse::<f64>()
@@ -115,13 +167,16 @@ pub async fn harmonise(g: &Global, a: &HarmoniseArgs) -> Result<u8> {
                 )
             })
     };
-    let features: Vec<usize> = if a.features.is_empty() {
+    let features: Vec<usize> = if feature_names.is_empty() {
         (1..header.len())
             .filter(|c| *c != batch_col && !categorical.contains(c) && !continuous.contains(c))
             .filter(|c| (0..records.len()).all(|r| number(r, *c).is_ok()))
             .collect()
     } else {
-        a.features.iter().map(|c| col(c)).collect::<Result<_>>()?
+        feature_names
+            .iter()
+            .map(|c| col(c))
+            .collect::<Result<_>>()?
     };
     if features.is_empty() {
         bail!("{src}: no numeric feature column besides the batch and covariates");
@@ -155,10 +210,35 @@ pub async fn harmonise(g: &Global, a: &HarmoniseArgs) -> Result<u8> {
         parametric: !a.nonparametric,
         mean_only: a.mean_only,
     };
-    let h = combat(&data, &batch, &covariates, options).map_err(|e| anyhow!("{src}: {e}"))?;
+    let (harmonised, batches) = match &saved {
+        Some(s) => (
+            apply(&s.model, &data, &batch, &covariates).map_err(|e| anyhow!("{src}: {e}"))?,
+            s.model.batches.clone(),
+        ),
+        None => {
+            let h =
+                combat(&data, &batch, &covariates, options).map_err(|e| anyhow!("{src}: {e}"))?;
+            if let Some(path) = &a.save_model {
+                let doc = SavedCombat {
+                    format: COMBAT_FORMAT.into(),
+                    table: src.clone(),
+                    batch_column: a.batch.clone(),
+                    features: features.iter().map(|c| header[*c].clone()).collect(),
+                    options: json!({
+                        "empirical_bayes": options.empirical_bayes,
+                        "parametric": options.parametric,
+                        "mean_only": options.mean_only,
+                    }),
+                    model: h.model.clone(),
+                };
+                super::register::write_atomically(path, &serde_json::to_vec_pretty(&doc)?)?;
+            }
+            (h.data, h.batches)
+        }
+    };
     for (f, c) in features.iter().enumerate() {
         for (r, rec) in records.iter_mut().enumerate() {
-            rec[*c] = format!("{}", h.data[(f, r)]);
+            rec[*c] = format!("{}", harmonised[(f, r)]);
         }
     }
     let quote = |v: &str| {
@@ -179,10 +259,11 @@ pub async fn harmonise(g: &Global, a: &HarmoniseArgs) -> Result<u8> {
         "out": a.out.display().to_string(),
         "samples": n,
         "features": features.iter().map(|c| header[*c].clone()).collect::<Vec<_>>(),
-        "batches": h.batches,
-        "method": if a.no_eb { "location/scale" } else if a.nonparametric { "non-parametric empirical Bayes" } else { "parametric empirical Bayes" },
+        "batches": batches,
+        "method": if saved.is_some() { "saved estimates" } else if a.no_eb { "location/scale" } else if a.nonparametric { "non-parametric empirical Bayes" } else { "parametric empirical Bayes" },
         "mean_only": a.mean_only,
-        "covariates": a.categorical.iter().chain(&a.continuous).collect::<Vec<_>>(),
+        "covariates": categorical_names.iter().chain(&continuous_names).collect::<Vec<_>>(),
+        "model": a.model.as_ref().or(a.save_model.as_ref()).map(|p| p.display().to_string()),
     });
     emit(g.json, &doc, |d| {
         format!(
@@ -190,8 +271,8 @@ pub async fn harmonise(g: &Global, a: &HarmoniseArgs) -> Result<u8> {
             d["method"].as_str().unwrap_or_default(),
             features.len(),
             n,
-            h.batches.len(),
-            h.batches.join(", "),
+            batches.len(),
+            batches.join(", "),
             a.out.display()
         )
     })?;
