@@ -1,6 +1,16 @@
 //! CSV text as the algorithms and commands read it: RFC 4180 records, and a table of a header
-//! and rows of its length. Hand-written: a few lines, and every message names the source and
-//! the line.
+//! and rows of its length; and a field as they write it. Hand-written: a few lines, and every
+//! message names the source and the line.
+
+/// A field as RFC 4180 writes it: quoted, its quotes doubled, when it holds a comma, a quote or
+/// a line break.
+pub fn field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_owned()
+    }
+}
 
 /// The records of RFC 4180 CSV text (quoted fields, doubled quotes, CRLF or LF), blank lines
 /// dropped.

@@ -41,18 +41,18 @@ pub fn to_csv(
     let mut row = |out: &mut String, code: &str, test: &str, result: &str, v: Option<&RsVisit>| {
         seq += 1;
         let fields = [
-            quote(study),
+            crate::csv::field(study),
             "RS".to_owned(),
-            quote(subject),
+            crate::csv::field(subject),
             seq.to_string(),
-            quote(category),
+            crate::csv::field(category),
             code.to_owned(),
             test.to_owned(),
-            quote(result),
-            quote(result),
+            crate::csv::field(result),
+            crate::csv::field(result),
             v.map(|v| v.visitnum.to_string()).unwrap_or_default(),
-            v.map(|v| quote(&v.visit)).unwrap_or_default(),
-            v.map(|v| quote(&v.date)).unwrap_or_default(),
+            v.map(|v| crate::csv::field(&v.visit)).unwrap_or_default(),
+            v.map(|v| crate::csv::field(&v.date)).unwrap_or_default(),
         ];
         out.push_str(&fields.join(","));
         out.push('\n');
@@ -125,15 +125,6 @@ pub fn dataset(
         })
         .collect();
     to_csv(&subject.study, &subject.id, criterion, &visits, best)
-}
-
-/// A CSV field, quoted when it holds a comma, a quote or a line break.
-fn quote(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_owned()
-    }
 }
 
 #[cfg(test)]

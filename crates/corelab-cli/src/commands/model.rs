@@ -131,12 +131,7 @@ fn predict(g: &Global, model: &Path, table: &Path, id: Option<&str>, out: &Path)
     let scores = artifact.score(&features).map_err(|e| anyhow!(e))?;
     let mut csv = String::from("id,score\n");
     for (i, s) in features.ids.iter().zip(&scores) {
-        let quoted = if i.contains([',', '"', '\n']) {
-            format!("\"{}\"", i.replace('"', "\"\""))
-        } else {
-            i.clone()
-        };
-        csv.push_str(&format!("{quoted},{s}\n"));
+        csv.push_str(&format!("{},{s}\n", corelab_algo::csv::field(i)));
     }
     super::register::write_atomically(out, csv.as_bytes())?;
     let report = json!({

@@ -241,16 +241,13 @@ pub async fn harmonise(g: &Global, a: &HarmoniseArgs) -> Result<u8> {
             rec[*c] = format!("{}", harmonised[(f, r)]);
         }
     }
-    let quote = |v: &str| {
-        if v.contains([',', '"', '\n']) {
-            format!("\"{}\"", v.replace('"', "\"\""))
-        } else {
-            v.to_owned()
-        }
-    };
     let mut out = String::new();
     for r in std::iter::once(&header).chain(records.iter()) {
-        out += &r.iter().map(|v| quote(v)).collect::<Vec<_>>().join(",");
+        out += &r
+            .iter()
+            .map(|v| corelab_algo::csv::field(v))
+            .collect::<Vec<_>>()
+            .join(",");
         out.push('\n');
     }
     super::register::write_atomically(&a.out, out.as_bytes())?;
