@@ -57,15 +57,8 @@ pub fn read(path: &std::path::Path) -> Result<Volume<f32>, String> {
         affine[(r, 3)] = origin[r] * if r < 2 { flip } else { 1.0 };
     }
     let little = field("endian").is_none_or(|e| e == "little");
-    let kind = need("type")?;
-    let size = match kind.as_str() {
-        "uchar" | "unsigned char" | "uint8" | "uint8_t" | "signed char" | "int8" | "int8_t" => 1,
-        "short" | "short int" | "signed short" | "int16" | "int16_t" | "ushort"
-        | "unsigned short" | "uint16" | "uint16_t" => 2,
-        "int" | "signed int" | "int32" | "int32_t" | "uint" | "unsigned int" | "uint32"
-        | "uint32_t" | "float" => 4,
-        other => return Err(format!("type {other:?} is not read")),
-    };
+    let kind = VoxelType::parse(&need("type")?)?;
+    let size = kind.size();
     let n = dims[0]
         .checked_mul(dims[1])
         .and_then(|v| v.checked_mul(dims[2]))
@@ -96,33 +89,59 @@ pub fn read(path: &std::path::Path) -> Result<Volume<f32>, String> {
         ));
     }
     let data = &data[..n * size];
-    let values: Vec<f32> = match (kind.as_str(), little) {
-        ("uchar" | "unsigned char" | "uint8" | "uint8_t", _) => {
-            decode(data, |b: [u8; 1]| f32::from(b[0]))
-        }
-        ("signed char" | "int8" | "int8_t", _) => decode(data, |b: [u8; 1]| f32::from(b[0] as i8)),
-        ("ushort" | "unsigned short" | "uint16" | "uint16_t", true) => {
-            decode(data, |b| f32::from(u16::from_le_bytes(b)))
-        }
-        ("ushort" | "unsigned short" | "uint16" | "uint16_t", false) => {
-            decode(data, |b| f32::from(u16::from_be_bytes(b)))
-        }
-        (_, true) if size == 2 => decode(data, |b| f32::from(i16::from_le_bytes(b))),
-        (_, false) if size == 2 => decode(data, |b| f32::from(i16::from_be_bytes(b))),
-        ("float", true) => decode(data, f32::from_le_bytes),
-        ("float", false) => decode(data, f32::from_be_bytes),
-        ("uint" | "unsigned int" | "uint32" | "uint32_t", true) => {
-            decode(data, |b| u32::from_le_bytes(b) as f32)
-        }
-        ("uint" | "unsigned int" | "uint32" | "uint32_t", false) => {
-            decode(data, |b| u32::from_be_bytes(b) as f32)
-        }
-        (_, true) => decode(data, |b| i32::from_le_bytes(b) as f32),
-        (_, false) => decode(data, |b| i32::from_be_bytes(b) as f32),
+    let values: Vec<f32> = match (kind, little) {
+        (VoxelType::U8, _) => decode(data, |b: [u8; 1]| f32::from(b[0])),
+        (VoxelType::I8, _) => decode(data, |b: [u8; 1]| f32::from(b[0] as i8)),
+        (VoxelType::U16, true) => decode(data, |b| f32::from(u16::from_le_bytes(b))),
+        (VoxelType::U16, false) => decode(data, |b| f32::from(u16::from_be_bytes(b))),
+        (VoxelType::I16, true) => decode(data, |b| f32::from(i16::from_le_bytes(b))),
+        (VoxelType::I16, false) => decode(data, |b| f32::from(i16::from_be_bytes(b))),
+        (VoxelType::U32, true) => decode(data, |b| u32::from_le_bytes(b) as f32),
+        (VoxelType::U32, false) => decode(data, |b| u32::from_be_bytes(b) as f32),
+        (VoxelType::I32, true) => decode(data, |b| i32::from_le_bytes(b) as f32),
+        (VoxelType::I32, false) => decode(data, |b| i32::from_be_bytes(b) as f32),
+        (VoxelType::F32, true) => decode(data, f32::from_le_bytes),
+        (VoxelType::F32, false) => decode(data, f32::from_be_bytes),
     };
     let array = Array3::from_shape_vec((dims[0], dims[1], dims[2]).f(), values)
         .map_err(|e| e.to_string())?;
     Volume::new(array, Geometry { dims, affine }).map_err(|e| e.to_string())
+}
+
+/// The voxel types read, by NRRD's names for them.
+#[derive(Clone, Copy)]
+enum VoxelType {
+    U8,
+    I8,
+    U16,
+    I16,
+    U32,
+    I32,
+    F32,
+}
+
+impl VoxelType {
+    fn parse(name: &str) -> Result<Self, String> {
+        Ok(match name {
+            "uchar" | "unsigned char" | "uint8" | "uint8_t" => Self::U8,
+            "signed char" | "int8" | "int8_t" => Self::I8,
+            "ushort" | "unsigned short" | "uint16" | "uint16_t" => Self::U16,
+            "short" | "short int" | "signed short" | "int16" | "int16_t" => Self::I16,
+            "uint" | "unsigned int" | "uint32" | "uint32_t" => Self::U32,
+            "int" | "signed int" | "int32" | "int32_t" => Self::I32,
+            "float" => Self::F32,
+            other => return Err(format!("type {other:?} is not read")),
+        })
+    }
+
+    /// Bytes per voxel.
+    fn size(self) -> usize {
+        match self {
+            Self::U8 | Self::I8 => 1,
+            Self::U16 | Self::I16 => 2,
+            Self::U32 | Self::I32 | Self::F32 => 4,
+        }
+    }
 }
 
 /// Every voxel of `data` (N bytes each) as a value: one loop per type, inlined.
