@@ -282,15 +282,6 @@ pub fn combat(
     } else {
         non_parametric(&stand, &members, &gamma_hat, &delta_hat)
     };
-    let mut out = DMatrix::zeros(g, n);
-    for (b, m) in members.iter().enumerate() {
-        for &c in m {
-            for r in 0..g {
-                let s = (stand[(r, c)] - gamma[(b, r)]) / delta[(b, r)].sqrt();
-                out[(r, c)] = s * var_pooled[r].sqrt() + grand_mean[r] + mod_mean[(r, c)];
-            }
-        }
-    }
     let rows = |m: &DMatrix<f64>, from: usize| -> Vec<Vec<f64>> {
         (from..m.nrows())
             .map(|r| m.row(r).iter().copied().collect())
@@ -305,6 +296,8 @@ pub fn combat(
         gamma: rows(&gamma, 0),
         delta: rows(&delta, 0),
     };
+    // The samples adjusted as any later sample would be: one formula for both.
+    let out = apply(&model, data, batch, covariates)?;
     Ok(Harmonised {
         data: out,
         batches,
