@@ -76,6 +76,27 @@ pub struct ImageSpec {
     pub role: &'static str,
     /// What it is.
     pub description: &'static str,
+    /// What its voxels are: whether (and how) it is a segmentation.
+    pub kind: ImageKind,
+    /// The input role whose grid it is on (the series a DICOM SEG of it references).
+    pub grid: &'static str,
+}
+
+/// What a derived image's voxels are. It decides how the image leaves corelab: masks, labels
+/// and fractions as DICOM SEG segments on the source series, intensities not at all.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ImageKind {
+    /// Intensities (a corrected or registered image, a field): not a segmentation.
+    Image,
+    /// A binary mask, nonzero inside: one segment.
+    Mask,
+    /// Classes by value, each listed value one named segment.
+    Labels(&'static [(u16, &'static str)]),
+    /// Each nonzero value one finding (a lesion's id): one segment per value present.
+    Findings,
+    /// A fraction in [0, 1] per voxel (partial volume): a fractional segment.
+    Fraction,
 }
 
 /// A table an algorithm declares it writes (one row per finding: a lesion, a region).

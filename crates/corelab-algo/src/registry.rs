@@ -74,6 +74,20 @@ mod tests {
                 "{} makes nothing",
                 a.id()
             );
+            // Every derived image is on one of its inputs' grids, and names its segments.
+            let roles: Vec<&str> = a.inputs().iter().map(|i| i.role).collect();
+            for i in a.images() {
+                assert!(
+                    roles.contains(&i.grid),
+                    "{}: {} on {}",
+                    a.id(),
+                    i.role,
+                    i.grid
+                );
+                if let crate::ImageKind::Labels(labels) = i.kind {
+                    assert!(labels.iter().all(|(v, name)| *v > 0 && !name.is_empty()));
+                }
+            }
             // Every default is a value its own declaration accepts.
             for p in a.parameters() {
                 let text = match &p.default {

@@ -127,6 +127,10 @@ pub enum Command {
         /// The trial.
         trial: String,
     },
+    /// A trial's endpoint dataset: one row per subject × visit × measure from its locked
+    /// algorithms and signed central reads (value, UCUM unit, algorithm@version, lock version,
+    /// provenance, QC status, reader, accepted flag), with its data dictionary.
+    Results(ResultsArgs),
     /// The W3C PROV-JSON record of a job's outputs.
     Provenance {
         /// The trial.
@@ -388,6 +392,31 @@ pub enum RegisterMetric {
     Mi,
     /// Mean squared difference.
     Ms,
+}
+
+/// `corelab results TRIAL [--format F] [--out PATH]`.
+#[derive(Debug, Args)]
+pub struct ResultsArgs {
+    /// The trial.
+    pub trial: String,
+    /// The format.
+    #[arg(long, value_enum, default_value = "csv")]
+    pub format: ResultsFormat,
+    /// The file to write (the dictionary goes beside it as NAME.dictionary.csv); without it,
+    /// CSV and JSON go to standard output.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+/// The formats of `corelab results`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ResultsFormat {
+    /// RFC 4180 CSV with a header row.
+    Csv,
+    /// One JSON document with the dictionary and the rows.
+    Json,
+    /// Apache Parquet (ZSTD), column descriptions in the schema.
+    Parquet,
 }
 
 /// `corelab phantom KIND --out DIR`.

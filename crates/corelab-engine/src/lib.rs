@@ -22,6 +22,7 @@ pub mod jobs;
 pub mod quality;
 pub mod reads;
 pub mod report;
+pub mod results;
 pub mod runner;
 pub mod schedule;
 pub mod worker;

@@ -580,6 +580,45 @@ async fn life_cycle(postgres: bool) {
     assert_eq!(r2_stats["accepted_in_adjudication"], 1);
     assert_eq!(stats["pairs"][0]["timepoints"], 1);
 
+    // The endpoint dataset carries both signed reads, each row with its reader, the response
+    // engine's version and the accepted flag the adjudication set.
+    let rows = corelab_engine::results::endpoints(&store, "T3")
+        .await
+        .unwrap();
+    let reads: Vec<_> = rows.iter().filter(|r| r.source.word() == "read").collect();
+    let by = |reader: &str| {
+        reads
+            .iter()
+            .filter(|r| r.reader.as_deref() == Some(reader))
+            .count()
+    };
+    assert!(by("r1") > 0 && by("r2") > 0, "{reads:#?}");
+    for r in &reads {
+        assert_eq!(r.accepted, Some(r.read_id == Some(t2)), "{r:#?}");
+        assert!(
+            r.algorithm
+                .as_deref()
+                .unwrap()
+                .starts_with("onco.recist11@")
+        );
+        assert!(["S01", "S02"].contains(&r.site.as_str()), "{r:#?}");
+        assert!(r.visit == "baseline" || r.visit == "week12", "{r:#?}");
+        assert!(r.provenance_id.starts_with("corelab:read/"), "{r:#?}");
+    }
+    let sums: Vec<_> = reads.iter().filter(|r| r.measure == "sum_mm").collect();
+    assert!(
+        sums.iter().all(|r| r.unit == "mm" && r.value.is_some()),
+        "{sums:#?}"
+    );
+    let responses: Vec<_> = reads.iter().filter(|r| r.measure == "response").collect();
+    assert!(
+        !responses.is_empty()
+            && responses
+                .iter()
+                .all(|r| r.visit == "week12" && r.value_text.is_some()),
+        "{responses:#?}"
+    );
+
     // Signatures: valid, then a changed record invalidates its signature.
     let sigs = lab
         .get_json("auditor", "/api/v1/trials/T3/signatures")

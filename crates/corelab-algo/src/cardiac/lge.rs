@@ -16,8 +16,8 @@
 use super::{MYOCARDIAL_DENSITY_G_PER_ML, measurement, require_finite, require_same_grid};
 use crate::image::{input, mean_sd};
 use crate::{
-    AlgoError, Algorithm, ImageSpec, InputKind, InputRole, Inputs, MeasurementSpec, Outputs,
-    ParamKind, ParamSpec, ParamValue, Params,
+    AlgoError, Algorithm, ImageKind, ImageSpec, InputKind, InputRole, Inputs, MeasurementSpec,
+    Outputs, ParamKind, ParamSpec, ParamValue, Params,
 };
 use corelab_image::Volume;
 use corelab_image::geometry::Geometry;
@@ -232,14 +232,20 @@ impl Algorithm for Lge {
             ImageSpec {
                 role: "enhanced-nsd",
                 description: "the myocardium enhanced by n-SD (1 inside)",
+                kind: ImageKind::Mask,
+                grid: "lge",
             },
             ImageSpec {
                 role: "enhanced-fwhm",
                 description: "the myocardium enhanced by FWHM (1 inside)",
+                kind: ImageKind::Mask,
+                grid: "lge",
             },
             ImageSpec {
                 role: "remote",
                 description: "the remote myocardium used (the given mask's part inside the myocardium, or the sector chosen)",
+                kind: ImageKind::Mask,
+                grid: "lge",
             },
         ]
     }

@@ -3,8 +3,8 @@
 
 use super::{input, mean_sd, same_grid};
 use crate::{
-    AlgoError, Algorithm, ImageSpec, InputKind, InputRole, Inputs, Measurement, MeasurementSpec,
-    Outputs, ParamKind, ParamSpec, ParamValue, Params,
+    AlgoError, Algorithm, ImageKind, ImageSpec, InputKind, InputRole, Inputs, Measurement,
+    MeasurementSpec, Outputs, ParamKind, ParamSpec, ParamValue, Params,
 };
 use corelab_image::bias::{Options, n4};
 
@@ -97,10 +97,14 @@ impl Algorithm for BiasN4 {
             ImageSpec {
                 role: "corrected",
                 description: "the image divided by the field",
+                kind: ImageKind::Image,
+                grid: "image",
             },
             ImageSpec {
                 role: "field",
                 description: "the multiplicative field (geometric mean 1)",
+                kind: ImageKind::Image,
+                grid: "image",
             },
         ]
     }

@@ -9,8 +9,8 @@
 use super::{mask_on, measurement, require_resolution};
 use crate::image::input;
 use crate::{
-    AlgoError, Algorithm, ImageSpec, InputKind, InputRole, Inputs, MeasurementSpec, Outputs,
-    ParamKind, ParamSpec, ParamValue, Params,
+    AlgoError, Algorithm, ImageKind, ImageSpec, InputKind, InputRole, Inputs, MeasurementSpec,
+    Outputs, ParamKind, ParamSpec, ParamValue, Params,
 };
 use corelab_image::Volume;
 use corelab_image::registration::{self, Kind, Metric, Options, RegistrationError, register};
@@ -333,6 +333,8 @@ impl Algorithm for AmyloidCentiloid {
         vec![ImageSpec {
             role: "pet-in-template",
             description: "the PET registered onto the template grid (0 outside its field of view)",
+            kind: ImageKind::Image,
+            grid: "template",
         }]
     }
     fn run(&self, inputs: &Inputs, params: &Params) -> Result<Outputs, AlgoError> {

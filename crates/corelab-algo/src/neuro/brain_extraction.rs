@@ -9,8 +9,8 @@
 use super::{mask_volume, measurement, require_resolution};
 use crate::image::input;
 use crate::{
-    AlgoError, Algorithm, ImageSpec, InputKind, InputRole, Inputs, MeasurementSpec, Outputs,
-    ParamKind, ParamSpec, ParamValue, Params,
+    AlgoError, Algorithm, ImageKind, ImageSpec, InputKind, InputRole, Inputs, MeasurementSpec,
+    Outputs, ParamKind, ParamSpec, ParamValue, Params,
 };
 use corelab_image::Volume;
 use corelab_image::components::{Connectivity, label};
@@ -635,14 +635,20 @@ impl Algorithm for BrainExtraction {
             ImageSpec {
                 role: "mask",
                 description: "the brain mask on the T1w grid (1 inside)",
+                kind: ImageKind::Mask,
+                grid: "t1",
             },
             ImageSpec {
                 role: "icv",
                 description: "the intracranial mask on the T1w grid (1 inside)",
+                kind: ImageKind::Mask,
+                grid: "t1",
             },
             ImageSpec {
                 role: "flair-mask",
                 description: "the brain mask on the FLAIR grid (only with a flair input)",
+                kind: ImageKind::Mask,
+                grid: "flair",
             },
         ]
     }

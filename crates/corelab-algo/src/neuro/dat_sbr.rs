@@ -16,8 +16,8 @@ use super::amyloid::{MAX_VOXEL_MM, onto_template, voi_mean};
 use super::{mask_on, measurement, require_resolution};
 use crate::image::input;
 use crate::{
-    AlgoError, Algorithm, ImageSpec, InputKind, InputRole, Inputs, Measurement, MeasurementSpec,
-    Outputs, ParamSpec, Params,
+    AlgoError, Algorithm, ImageKind, ImageSpec, InputKind, InputRole, Inputs, Measurement,
+    MeasurementSpec, Outputs, ParamSpec, Params,
 };
 use ndarray::{Array3, Zip};
 
@@ -175,6 +175,8 @@ impl Algorithm for DatSbr {
         vec![ImageSpec {
             role: "spect-in-template",
             description: "with a template: the SPECT registered onto the template grid (0 outside its field of view)",
+            kind: ImageKind::Image,
+            grid: "template",
         }]
     }
     fn run(&self, inputs: &Inputs, _params: &Params) -> Result<Outputs, AlgoError> {

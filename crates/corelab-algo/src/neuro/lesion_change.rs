@@ -25,8 +25,8 @@ use super::measurement;
 use super::ms_lesions::{self, Detection, Options, brain_and_t1, options_of};
 use crate::image::{input, visit_transforms};
 use crate::{
-    AlgoError, Algorithm, ImageSpec, InputKind, InputRole, Inputs, MeasurementSpec, Outputs,
-    ParamKind, ParamSpec, ParamValue, Params, Table, TableSpec,
+    AlgoError, Algorithm, ImageKind, ImageSpec, InputKind, InputRole, Inputs, MeasurementSpec,
+    Outputs, ParamKind, ParamSpec, ParamValue, Params, Table, TableSpec,
 };
 use corelab_image::Volume;
 use corelab_image::resample::{Interpolation, resample_through};
@@ -348,6 +348,12 @@ impl Algorithm for LesionChange {
         vec![ImageSpec {
             role: "change",
             description: "follow-up lesions on the baseline grid: 1 new, 2 enlarging, 3 stable",
+            kind: ImageKind::Labels(&[
+                (1, "new lesion"),
+                (2, "enlarging lesion"),
+                (3, "stable lesion"),
+            ]),
+            grid: "baseline",
         }]
     }
     fn tables(&self) -> Vec<TableSpec> {

@@ -29,8 +29,8 @@
 use super::{mask_on, measurement};
 use crate::image::input;
 use crate::{
-    AlgoError, Algorithm, ImageSpec, InputKind, InputRole, Inputs, MeasurementSpec, Outputs,
-    ParamKind, ParamSpec, ParamValue, Params, Table, TableSpec,
+    AlgoError, Algorithm, ImageKind, ImageSpec, InputKind, InputRole, Inputs, MeasurementSpec,
+    Outputs, ParamKind, ParamSpec, ParamValue, Params, Table, TableSpec,
 };
 use corelab_image::Volume;
 use corelab_image::components::{Connectivity, label};
@@ -646,6 +646,8 @@ impl Algorithm for MsLesions {
         vec![ImageSpec {
             role: "mask",
             description: "the lesions on the FLAIR grid, each voxel its lesion's id (0 outside)",
+            kind: ImageKind::Findings,
+            grid: "flair",
         }]
     }
     fn tables(&self) -> Vec<TableSpec> {

@@ -31,8 +31,8 @@ use super::{
 };
 use crate::image::input;
 use crate::{
-    AlgoError, Algorithm, ImageSpec, InputKind, InputRole, Inputs, MeasurementSpec, Outputs,
-    ParamKind, ParamSpec, ParamValue, Params,
+    AlgoError, Algorithm, ImageKind, ImageSpec, InputKind, InputRole, Inputs, MeasurementSpec,
+    Outputs, ParamKind, ParamSpec, ParamValue, Params,
 };
 use corelab_image::Volume;
 use corelab_image::bias::{self, n4};
@@ -319,14 +319,20 @@ impl Algorithm for Pbvc {
             ImageSpec {
                 role: "followup-registered",
                 description: "the bias-corrected follow-up on the baseline grid",
+                kind: ImageKind::Image,
+                grid: "baseline",
             },
             ImageSpec {
                 role: "shift",
                 description: "parenchymal fraction gained per voxel of the boundary region",
+                kind: ImageKind::Image,
+                grid: "baseline",
             },
             ImageSpec {
                 role: "mask",
                 description: "the intracranial domain used (baseline grid)",
+                kind: ImageKind::Mask,
+                grid: "baseline",
             },
         ]
     }

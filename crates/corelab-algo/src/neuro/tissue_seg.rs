@@ -12,8 +12,8 @@ mod tests;
 use super::{mask_on, measurement, require_resolution};
 use crate::image::input;
 use crate::{
-    AlgoError, Algorithm, ImageSpec, InputKind, InputRole, Inputs, MeasurementSpec, Outputs,
-    ParamKind, ParamSpec, ParamValue, Params,
+    AlgoError, Algorithm, ImageKind, ImageSpec, InputKind, InputRole, Inputs, MeasurementSpec,
+    Outputs, ParamKind, ParamSpec, ParamValue, Params,
 };
 use corelab_image::Volume;
 use corelab_image::bias;
@@ -354,22 +354,36 @@ impl Algorithm for TissueSeg {
             ImageSpec {
                 role: "labels",
                 description: "0 outside the intracranial mask, 1 CSF, 2 GM, 3 WM",
+                kind: ImageKind::Labels(&[
+                    (1, "cerebrospinal fluid"),
+                    (2, "grey matter"),
+                    (3, "white matter"),
+                ]),
+                grid: "t1",
             },
             ImageSpec {
                 role: "gm-pv",
                 description: "grey-matter partial-volume fraction",
+                kind: ImageKind::Fraction,
+                grid: "t1",
             },
             ImageSpec {
                 role: "wm-pv",
                 description: "white-matter partial-volume fraction",
+                kind: ImageKind::Fraction,
+                grid: "t1",
             },
             ImageSpec {
                 role: "csf-pv",
                 description: "CSF partial-volume fraction",
+                kind: ImageKind::Fraction,
+                grid: "t1",
             },
             ImageSpec {
                 role: "corrected",
                 description: "the bias-corrected T1w",
+                kind: ImageKind::Image,
+                grid: "t1",
             },
         ]
     }

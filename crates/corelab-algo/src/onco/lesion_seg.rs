@@ -26,8 +26,8 @@
 use crate::image::input;
 use crate::neuro::measurement;
 use crate::{
-    AlgoError, Algorithm, ImageSpec, InputKind, InputRole, Inputs, MeasurementSpec, Outputs,
-    ParamKind, ParamSpec, ParamValue, Params,
+    AlgoError, Algorithm, ImageKind, ImageSpec, InputKind, InputRole, Inputs, MeasurementSpec,
+    Outputs, ParamKind, ParamSpec, ParamValue, Params,
 };
 use corelab_image::Volume;
 use corelab_image::components::{Connectivity, label};
@@ -729,6 +729,8 @@ impl Algorithm for LesionSeg {
         vec![ImageSpec {
             role: "mask",
             description: "the lesion (1) on the input's grid",
+            kind: ImageKind::Mask,
+            grid: "image",
         }]
     }
     fn run(&self, inputs: &Inputs, params: &Params) -> Result<Outputs, AlgoError> {

@@ -212,6 +212,11 @@ pub fn read(
         for r in rows {
             let id = get(&tr, r, "TRLNKID");
             let test = get(&tr, r, "TRTESTCD").to_ascii_uppercase();
+            // A visit's sum of diameters (SUMDIAM, or RANO's SPD) belongs to no lesion: the
+            // engines recompute it from the lesions' rows.
+            if id.is_empty() && matches!(test.as_str(), "SUMDIAM" | "SPD") {
+                continue;
+            }
             let result = {
                 let s = get(&tr, r, "TRSTRESC");
                 if s.is_empty() {

@@ -11,8 +11,8 @@ use super::lesion_seg::{Lesion, Settings, require_ct, segment};
 use crate::image::{input, same_grid, visit_transforms};
 use crate::neuro::measurement;
 use crate::{
-    AlgoError, Algorithm, ImageSpec, InputKind, InputRole, Inputs, MeasurementSpec, Outputs,
-    ParamKind, ParamSpec, ParamValue, Params, Table, TableSpec,
+    AlgoError, Algorithm, ImageKind, ImageSpec, InputKind, InputRole, Inputs, MeasurementSpec,
+    Outputs, ParamKind, ParamSpec, ParamValue, Params, Table, TableSpec,
 };
 use corelab_image::Volume;
 use nalgebra::{Matrix4, Vector4};
@@ -247,6 +247,8 @@ impl Algorithm for LesionTrack {
         vec![ImageSpec {
             role: "followup-lesions",
             description: "the matched follow-up lesions on the follow-up's grid, each with its baseline label",
+            kind: ImageKind::Findings,
+            grid: "followup",
         }]
     }
     fn tables(&self) -> Vec<TableSpec> {

@@ -16,6 +16,7 @@ mod qc;
 mod quarantine;
 mod reads;
 mod register;
+mod results;
 mod run;
 mod serve;
 mod stats;
@@ -54,6 +55,7 @@ pub async fn run(cli: Cli) -> Result<u8> {
             lease_secs,
         } => run::worker(g, trial.as_deref(), name.as_deref(), *once, *lease_secs).await,
         Command::Jobs { trial } => run::jobs(g, trial).await,
+        Command::Results(a) => results::run(g, a).await,
         Command::Provenance { trial, job } => run::provenance(g, trial, *job).await,
         Command::Query(c) => qc::query(g, c).await,
         Command::Quarantine(c) => quarantine::run(g, c).await,

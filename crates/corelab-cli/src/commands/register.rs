@@ -115,10 +115,16 @@ fn register(json_out: bool, a: &RegisterArgs) -> Result<u8> {
     Ok(0)
 }
 
-/// Writes a file whole or not at all: a temporary file beside it, then a rename.
+/// Writes a file whole or not at all: a temporary file beside it, synced, then a rename.
 pub(super) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
     let tmp = path.with_extension("tmp-corelab");
-    std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
+    let written =
+        std::fs::File::create(&tmp).and_then(|mut f| f.write_all(bytes).and_then(|_| f.sync_all()));
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e).with_context(|| format!("cannot write {}", tmp.display()));
+    }
     std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())
 }
