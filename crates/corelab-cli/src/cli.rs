@@ -402,8 +402,8 @@ pub struct ResultsArgs {
     /// The format.
     #[arg(long, value_enum, default_value = "csv")]
     pub format: ResultsFormat,
-    /// The file to write (the dictionary goes beside it as NAME.dictionary.csv); without it,
-    /// CSV and JSON go to standard output.
+    /// The file to write (the dictionary goes beside it as NAME.dictionary.csv), or the folder
+    /// for SDTM; without it, CSV and JSON go to standard output.
     #[arg(long)]
     pub out: Option<PathBuf>,
 }
@@ -417,6 +417,9 @@ pub enum ResultsFormat {
     Json,
     /// Apache Parquet (ZSTD), column descriptions in the schema.
     Parquet,
+    /// CDISC SDTM into the folder --out names: NV, and TU, TR and RS from signed oncology
+    /// reads, each as CSV and SAS transport v5, with define.xml.
+    Sdtm,
 }
 
 /// `corelab phantom KIND --out DIR`.

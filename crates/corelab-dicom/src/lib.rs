@@ -1,7 +1,8 @@
 //! DICOM for corelab, on dicom-rs. Today it owns reading objects with reasons that name what is
 //! wrong ([`read`]), de-identification to PS3.15 Annex E ([`deid`]), series to volumes
-//! ([`series`]), volumes written as series ([`write`]) and the digital phantoms on disk
-//! ([`phantom`]); SEG/SR writing will live here too. It never touches the catalogue or the
+//! ([`series`]), volumes written as series ([`write`]), derived objects that reference a
+//! source series — DICOM SEG of masks and SR TID 1500 measurement reports ([`write::seg`],
+//! [`write::sr`]) — and the digital phantoms on disk ([`phantom`]). It never touches the catalogue or the
 //! audit trail: it transforms objects.
 //!
 //! ```

@@ -27,6 +27,9 @@ use dicom_object::InMemDicomObject;
 use std::path::{Path, PathBuf};
 
 mod nm;
+pub mod seg;
+pub mod source;
+pub mod sr;
 
 /// Explicit VR Little Endian.
 const EXPLICIT_VR_LE: &str = "1.2.840.10008.1.2.1";

@@ -605,6 +605,40 @@ async fn life_cycle(postgres: bool) {
         assert!(r.visit == "baseline" || r.visit == "week12", "{r:#?}");
         assert!(r.provenance_id.starts_with("corelab:read/"), "{r:#?}");
     }
+    // SDTM: TU, TR and RS of both reads, each reader an evaluator, the chosen read accepted.
+    let sdtm = corelab_engine::results::sdtm::datasets(&store, "T3")
+        .await
+        .unwrap();
+    let names: Vec<&str> = sdtm.iter().map(|d| d.name.as_str()).collect();
+    assert_eq!(names, ["TU", "TR", "RS"]);
+    for d in &sdtm {
+        let col = |n: &str| d.columns.iter().position(|c| c.name == n).unwrap();
+        let (evalid, accepted) = (
+            col(&format!("{}EVALID", d.name)),
+            col(&format!("{}ACPTFL", d.name)),
+        );
+        let text = |row: &Vec<corelab_export::dataset::Cell>, i: usize| match &row[i] {
+            corelab_export::dataset::Cell::Text(t) => t.clone(),
+            other => panic!("{other:?}"),
+        };
+        let mut seen: Vec<(String, String)> = d
+            .rows
+            .iter()
+            .map(|r| (text(r, evalid), text(r, accepted)))
+            .collect();
+        seen.sort();
+        seen.dedup();
+        // r1 is the pool's first reader, r2 the second; the adjudicator chose r2's read.
+        assert_eq!(
+            seen,
+            [
+                ("RADIOLOGIST 1".to_owned(), String::new()),
+                ("RADIOLOGIST 2".to_owned(), "Y".to_owned())
+            ],
+            "{}",
+            d.name
+        );
+    }
     let sums: Vec<_> = reads.iter().filter(|r| r.measure == "sum_mm").collect();
     assert!(
         sums.iter().all(|r| r.unit == "mm" && r.value.is_some()),

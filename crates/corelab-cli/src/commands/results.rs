@@ -11,12 +11,45 @@ use corelab_store::NewEvent;
 use serde_json::json;
 use std::path::{Path, PathBuf};
 
-fn format_of(f: ResultsFormat) -> Format {
+fn format_of(f: ResultsFormat) -> Option<Format> {
     match f {
-        ResultsFormat::Csv => Format::Csv,
-        ResultsFormat::Json => Format::Json,
-        ResultsFormat::Parquet => Format::Parquet,
+        ResultsFormat::Csv => Some(Format::Csv),
+        ResultsFormat::Json => Some(Format::Json),
+        ResultsFormat::Parquet => Some(Format::Parquet),
+        ResultsFormat::Sdtm => None,
     }
+}
+
+/// Writes `trial`'s SDTM package into `dir` and records it (`results.export`, the files and
+/// their SHA-256); the files written.
+pub(super) async fn export_sdtm(
+    store: &corelab_store::Store,
+    actor: &str,
+    trial: &str,
+    dir: &Path,
+) -> Result<Vec<PathBuf>> {
+    let datasets = corelab_engine::results::sdtm::datasets(store, trial).await?;
+    if datasets.is_empty() {
+        bail!(
+            "trial {trial} has nothing SDTM holds yet: neither neurology measurements (NV) nor signed RECIST 1.1 or RANO reads (TU, TR, RS)"
+        );
+    }
+    let paths = corelab_export::sdtm::write_package(dir, trial, &datasets)?;
+    let mut files = serde_json::Map::new();
+    for p in &paths {
+        let bytes = std::fs::read(p).with_context(|| format!("reading back {}", p.display()))?;
+        let name = p.file_name().map(|n| n.to_string_lossy().into_owned());
+        files.insert(
+            name.unwrap_or_default(),
+            json!(Sha256Digest::of(&bytes).to_hex()),
+        );
+    }
+    let mut tx = store.begin(actor).await?;
+    let mut ev = NewEvent::new("results.export", "trial", trial);
+    ev.details = json!({"format": "sdtm", "datasets": datasets.iter().map(|d| &d.name).collect::<Vec<_>>(), "files": files});
+    tx.record(ev).await?;
+    tx.commit().await?;
+    Ok(paths)
 }
 
 /// `NAME.EXT` → `NAME.dictionary.csv` beside it.
@@ -67,7 +100,26 @@ pub(super) async fn export(
 /// `corelab results TRIAL [--format F] [--out PATH]`.
 pub async fn run(g: &Global, a: &ResultsArgs) -> Result<u8> {
     let store = open(g).await?;
-    let format = format_of(a.format);
+    let Some(format) = format_of(a.format) else {
+        let Some(dir) = &a.out else {
+            bail!("--format sdtm writes a folder of datasets: name it with --out DIR");
+        };
+        let paths = export_sdtm(&store, &super::actor(g), &a.trial, dir).await?;
+        let doc = json!({"trial": a.trial, "format": "sdtm", "files": paths});
+        emit(g.json, &doc, |_| {
+            let names: Vec<String> = paths
+                .iter()
+                .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+                .collect();
+            format!(
+                "SDTM of trial {} in {}: {}",
+                a.trial,
+                dir.display(),
+                names.join(", ")
+            )
+        })?;
+        return Ok(0);
+    };
     let Some(out) = &a.out else {
         if format == Format::Parquet {
             bail!("--format parquet writes a file: name it with --out PATH");

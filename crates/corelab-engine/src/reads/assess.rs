@@ -352,7 +352,7 @@ fn rano_read(tps: &[TimePoint], data: &ReadData) -> Result<Vec<Value>, String> {
 /// The lesion record (corelab's lesion JSON, read by the response engines) a RECIST or RANO read
 /// makes: its lesions, and each time point's measurements, new lesions and clinical items, dated
 /// (the dates stay on the server).
-fn lesion_record(tps: &[TimePoint], data: &ReadData) -> Result<lesions::Subject, String> {
+pub fn lesion_record(tps: &[TimePoint], data: &ReadData) -> Result<lesions::Subject, String> {
     if data.lesions.is_empty() {
         return Err("choose the baseline lesions (targets and non-targets)".to_owned());
     }

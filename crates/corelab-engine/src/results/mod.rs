@@ -1,7 +1,9 @@
 //! A trial's endpoint dataset ([`corelab_export::endpoints`]): every measurement its locked
 //! algorithms made, and every time-point result of its signed central reads, each with its site,
 //! visit date, lock version, provenance entity, QC status, reader and accepted flag. Read from
-//! the store; nothing is changed.
+//! the store; nothing is changed. [`sdtm`] makes its CDISC SDTM datasets.
+
+pub mod sdtm;
 
 use crate::evaluate::{EngineError, current_report};
 use crate::reads::{self, ReadError};
