@@ -406,6 +406,13 @@ pub struct ResultsArgs {
     /// for SDTM; without it, CSV and JSON go to standard output.
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// With --format dicom: also send the objects to this DICOM node (`AE@host:port`, a PACS)
+    /// by C-STORE.
+    #[arg(long, value_name = "AE@HOST:PORT")]
+    pub send: Option<String>,
+    /// The calling AE title for --send.
+    #[arg(long, default_value = "CORELAB")]
+    pub calling: String,
 }
 
 /// The formats of `corelab results`.
@@ -420,6 +427,9 @@ pub enum ResultsFormat {
     /// CDISC SDTM into the folder --out names: NV, and TU, TR and RS from signed oncology
     /// reads, each as CSV and SAS transport v5, with define.xml.
     Sdtm,
+    /// DICOM into the folder --out names: a SEG of every derived segmentation and an SR TID
+    /// 1500 of every job's measurements, on their source series.
+    Dicom,
 }
 
 /// `corelab phantom KIND --out DIR`.

@@ -16,8 +16,72 @@ fn format_of(f: ResultsFormat) -> Option<Format> {
         ResultsFormat::Csv => Some(Format::Csv),
         ResultsFormat::Json => Some(Format::Json),
         ResultsFormat::Parquet => Some(Format::Parquet),
-        ResultsFormat::Sdtm => None,
+        ResultsFormat::Sdtm | ResultsFormat::Dicom => None,
     }
+}
+
+/// Writes `trial`'s DICOM objects (SEG, SR) under `dir` and records it (`results.export`: each
+/// object's path, SOP Instance UID and SHA-256); the files written.
+pub(super) async fn export_dicom(
+    store: &corelab_store::Store,
+    actor: &str,
+    trial: &str,
+    dir: &Path,
+) -> Result<Vec<PathBuf>> {
+    let objects = corelab_engine::results::dicom::objects(store, trial).await?;
+    if objects.is_empty() {
+        bail!("trial {trial} has no derived segmentations or measurements to export as DICOM");
+    }
+    let mut paths = Vec::with_capacity(objects.len());
+    let mut listed = Vec::with_capacity(objects.len());
+    for o in &objects {
+        let path = dir.join(&o.path);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("cannot create {}", parent.display()))?;
+        }
+        write_atomically(&path, &o.bytes)?;
+        listed.push(json!({"path": o.path, "modality": o.modality, "sop_instance_uid": o.sop_instance_uid, "sha256": Sha256Digest::of(&o.bytes).to_hex()}));
+        paths.push(path);
+    }
+    let mut tx = store.begin(actor).await?;
+    let mut ev = NewEvent::new("results.export", "trial", trial);
+    ev.details = json!({"format": "dicom", "objects": listed});
+    tx.record(ev).await?;
+    tx.commit().await?;
+    Ok(paths)
+}
+
+/// Sends `files` to the DICOM node `address` by C-STORE and records it (`results.send`: the
+/// node, what it stored and what it refused); fails when the node refused any.
+pub(super) async fn send(
+    store: &corelab_store::Store,
+    actor: &str,
+    trial: &str,
+    address: &str,
+    calling: &str,
+    files: &[PathBuf],
+) -> Result<usize> {
+    let (address_owned, calling_owned, list) =
+        (address.to_owned(), calling.to_owned(), files.to_vec());
+    let sent = tokio::task::spawn_blocking(move || {
+        corelab_server::scu::store_files(&address_owned, &calling_owned, &list)
+    })
+    .await?
+    .map_err(|why| anyhow::anyhow!("sending to {address}: {why}"))?;
+    let mut tx = store.begin(actor).await?;
+    let mut ev = NewEvent::new("results.send", "trial", trial);
+    ev.details = json!({"to": address, "calling": calling, "stored": sent.stored, "failed": sent.failed.iter().map(|(f, status, why)| json!({"file": f, "status": status, "comment": why})).collect::<Vec<_>>()});
+    tx.record(ev).await?;
+    tx.commit().await?;
+    if let Some((file, status, why)) = sent.failed.first() {
+        bail!(
+            "{address} refused {} of {} objects; the first, {file}, with status {status:#06x}: {why}",
+            sent.failed.len(),
+            files.len()
+        );
+    }
+    Ok(sent.stored)
 }
 
 /// Writes `trial`'s SDTM package into `dir` and records it (`results.export`, the files and
@@ -100,6 +164,34 @@ pub(super) async fn export(
 /// `corelab results TRIAL [--format F] [--out PATH]`.
 pub async fn run(g: &Global, a: &ResultsArgs) -> Result<u8> {
     let store = open(g).await?;
+    if a.send.is_some() && a.format != ResultsFormat::Dicom {
+        bail!("--send sends DICOM objects: use it with --format dicom");
+    }
+    if a.format == ResultsFormat::Dicom {
+        let Some(dir) = &a.out else {
+            bail!("--format dicom writes a folder of objects: name it with --out DIR");
+        };
+        let actor = super::actor(g);
+        let paths = export_dicom(&store, &actor, &a.trial, dir).await?;
+        let stored = match &a.send {
+            Some(to) => Some(send(&store, &actor, &a.trial, to, &a.calling, &paths).await?),
+            None => None,
+        };
+        let doc = json!({"trial": a.trial, "format": "dicom", "files": paths, "sent": stored});
+        emit(g.json, &doc, |_| {
+            let mut t = format!(
+                "{} DICOM objects of trial {} in {}",
+                paths.len(),
+                a.trial,
+                dir.display()
+            );
+            if let (Some(n), Some(to)) = (stored, &a.send) {
+                t.push_str(&format!("; {n} stored by {to}"));
+            }
+            t
+        })?;
+        return Ok(0);
+    }
     let Some(format) = format_of(a.format) else {
         let Some(dir) = &a.out else {
             bail!("--format sdtm writes a folder of datasets: name it with --out DIR");

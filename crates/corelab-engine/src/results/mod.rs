@@ -3,6 +3,7 @@
 //! visit date, lock version, provenance entity, QC status, reader and accepted flag. Read from
 //! the store; nothing is changed. [`sdtm`] makes its CDISC SDTM datasets.
 
+pub mod dicom;
 pub mod sdtm;
 
 use crate::evaluate::{EngineError, current_report};
