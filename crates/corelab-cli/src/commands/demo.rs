@@ -345,6 +345,15 @@ pub async fn run(g: &Global, out: Option<&Path>, serve: Option<Serving<'_>>) -> 
     let mut pet = super::demo_onco::pet().with_context(|| "demo: PET")?;
     pet["percist"] = super::demo_onco::percist().with_context(|| "demo: PERCIST")?;
     let cardiac = super::demo_onco::cardiac().with_context(|| "demo: cardiac")?;
+    eprintln!("demo: exports (endpoint datasets, SDTM, DICOM SEG and SR)");
+    let trial_ids: Vec<String> = sections
+        .iter()
+        .filter_map(|s| s.doc["trial"].as_str().map(str::to_owned))
+        .collect();
+    let exports =
+        super::demo_exports::run(&store, &who, &dir, &trial_ids, &oncology, &neuro_oncology)
+            .await
+            .with_context(|| "demo: exports")?;
     let mut derived: Vec<String> = sections.iter().flat_map(|s| s.derived.clone()).collect();
     derived.sort();
     let outputs = derived.join("\n");
@@ -359,6 +368,7 @@ pub async fn run(g: &Global, out: Option<&Path>, serve: Option<Serving<'_>>) -> 
         "neuro_oncology": neuro_oncology,
         "pet": pet,
         "cardiac": cardiac,
+        "exports": exports,
         "audit_ok": report.ok,
         "audit_events": report.events,
         "outputs_sha256": Sha256Digest::of(outputs.as_bytes()).to_hex(),
@@ -374,6 +384,10 @@ pub async fn run(g: &Global, out: Option<&Path>, serve: Option<Serving<'_>>) -> 
         t.push_str(&super::demo_onco::text_pet_cardiac(
             &d["pet"],
             &d["cardiac"],
+        ));
+        t.push_str(&format!(
+            "\n\nexports (endpoint datasets, SDTM with XPT and define.xml, DICOM SEG and SR): {}",
+            d["exports"]["folder"].as_str().unwrap_or_default()
         ));
         t.push_str(&format!(
             "\naudit trail: {} ({} events, {} signed checkpoints)",

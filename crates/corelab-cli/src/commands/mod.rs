@@ -5,6 +5,7 @@ mod audit;
 mod convert;
 mod deid;
 mod demo;
+mod demo_exports;
 mod demo_onco;
 mod demo_rano;
 mod demo_truth;

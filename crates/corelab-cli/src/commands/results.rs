@@ -20,17 +20,38 @@ fn format_of(f: ResultsFormat) -> Option<Format> {
     }
 }
 
+/// What a DICOM export wrote, and the jobs it could not export with the reasons.
+pub(super) struct DicomWritten {
+    /// The files.
+    pub paths: Vec<PathBuf>,
+    /// `{"job", "algorithm", "why"}` of each job left out.
+    pub skipped: Vec<serde_json::Value>,
+}
+
 /// Writes `trial`'s DICOM objects (SEG, SR) under `dir` and records it (`results.export`: each
-/// object's path, SOP Instance UID and SHA-256); the files written.
+/// object's path, SOP Instance UID and SHA-256, and the jobs left out with the reasons).
 pub(super) async fn export_dicom(
     store: &corelab_store::Store,
     actor: &str,
     trial: &str,
     dir: &Path,
-) -> Result<Vec<PathBuf>> {
-    let objects = corelab_engine::results::dicom::objects(store, trial).await?;
+) -> Result<DicomWritten> {
+    let export = corelab_engine::results::dicom::objects(store, trial).await?;
+    let skipped: Vec<serde_json::Value> = export
+        .skipped
+        .iter()
+        .map(|(job, algorithm, why)| json!({"job": job, "algorithm": algorithm, "why": why}))
+        .collect();
+    let objects = export.objects;
     if objects.is_empty() {
-        bail!("trial {trial} has no derived segmentations or measurements to export as DICOM");
+        bail!(
+            "trial {trial} has no derived segmentations or measurements to export as DICOM{}",
+            export
+                .skipped
+                .first()
+                .map(|(job, a, why)| format!(" (job {job}, {a}: {why})"))
+                .unwrap_or_default()
+        );
     }
     let mut paths = Vec::with_capacity(objects.len());
     let mut listed = Vec::with_capacity(objects.len());
@@ -46,10 +67,10 @@ pub(super) async fn export_dicom(
     }
     let mut tx = store.begin(actor).await?;
     let mut ev = NewEvent::new("results.export", "trial", trial);
-    ev.details = json!({"format": "dicom", "objects": listed});
+    ev.details = json!({"format": "dicom", "objects": listed, "skipped": skipped});
     tx.record(ev).await?;
     tx.commit().await?;
-    Ok(paths)
+    Ok(DicomWritten { paths, skipped })
 }
 
 /// Sends `files` to the DICOM node `address` by C-STORE and records it (`results.send`: the
@@ -172,12 +193,20 @@ pub async fn run(g: &Global, a: &ResultsArgs) -> Result<u8> {
             bail!("--format dicom writes a folder of objects: name it with --out DIR");
         };
         let actor = super::actor(g);
-        let paths = export_dicom(&store, &actor, &a.trial, dir).await?;
+        let DicomWritten { paths, skipped } = export_dicom(&store, &actor, &a.trial, dir).await?;
+        for s in &skipped {
+            eprintln!(
+                "not exported: job {} ({}): {}",
+                s["job"],
+                s["algorithm"].as_str().unwrap_or_default(),
+                s["why"].as_str().unwrap_or_default()
+            );
+        }
         let stored = match &a.send {
             Some(to) => Some(send(&store, &actor, &a.trial, to, &a.calling, &paths).await?),
             None => None,
         };
-        let doc = json!({"trial": a.trial, "format": "dicom", "files": paths, "sent": stored});
+        let doc = json!({"trial": a.trial, "format": "dicom", "files": paths, "sent": stored, "skipped": skipped});
         emit(g.json, &doc, |_| {
             let mut t = format!(
                 "{} DICOM objects of trial {} in {}",

@@ -3,7 +3,8 @@
 //! segments, fractions as a fractional one) on the series whose grid it is on, and one SR TID
 //! 1500 measurement report of its measurements on its first input series, its groups pointing at
 //! the job's first segmentation. UIDs are derived from the trial, job and role, so exporting twice
-//! makes the same objects. Read from the store; nothing is changed.
+//! makes the same objects. A job whose source the writers do not take (a multi-frame NM series)
+//! is listed with the reason, not exported. Read from the store; nothing is changed.
 
 use crate::evaluate::EngineError;
 use corelab_algo::{ImageKind, ImageSpec, Registry};
@@ -35,18 +36,6 @@ pub enum DicomExportError {
     /// The store.
     #[error(transparent)]
     Engine(#[from] EngineError),
-    /// A job's inputs or outputs do not make an object (the message names the job and role).
-    #[error("trial {trial}: job {job} ({algorithm}): {why}")]
-    Job {
-        /// The trial.
-        trial: String,
-        /// The job.
-        job: i64,
-        /// Its algorithm, `id@version`.
-        algorithm: String,
-        /// Why.
-        why: String,
-    },
 }
 
 /// `2.25.` and 128 bits of SHA-256 over `parts`: a UID only these parts make (PS3.5 B.2).
@@ -194,7 +183,12 @@ async fn source_of(store: &Store, job: &Job, role: &str) -> Result<Source, Strin
             .map_err(|e| format!("input {role}: {e}"))?;
         parsed.push(Instance::from_bytes(sop.to_owned(), &bytes).map_err(|e| e.to_string())?);
     }
-    Source::from_instances(&parsed).map_err(|e: WriteError| e.to_string())
+    Source::from_instances(&parsed).map_err(|e: WriteError| {
+        format!(
+            "input {role} (series {}): {e}",
+            input["series_instance_uid"].as_str().unwrap_or_default()
+        )
+    })
 }
 
 /// A derived image of a job, read back from its NIfTI blob.
@@ -231,29 +225,34 @@ fn procedure(modality: &str) -> Code {
     }
 }
 
-/// Every DICOM object of `trial`'s succeeded jobs, by job.
-pub async fn objects(store: &Store, trial: &str) -> Result<Vec<DerivedObject>, DicomExportError> {
+/// What a trial's DICOM export made, and what it could not.
+#[derive(Clone, Debug, Default)]
+pub struct DicomExport {
+    /// The objects, by job.
+    pub objects: Vec<DerivedObject>,
+    /// `(job, algorithm@version, why)` of each job whose objects could not be made (a source the
+    /// writers do not take, such as a multi-frame NM series): listed, not hidden.
+    pub skipped: Vec<(i64, String, String)>,
+}
+
+/// Every DICOM object of `trial`'s succeeded jobs, by job; a job whose objects cannot be made
+/// is listed in [`DicomExport::skipped`] with the reason.
+pub async fn objects(store: &Store, trial: &str) -> Result<DicomExport, DicomExportError> {
     let registry = Registry::builtin();
     let measurements = store.measurements(trial).await.map_err(EngineError::from)?;
     let jobs = store.jobs(trial).await.map_err(EngineError::from)?;
-    let mut out = Vec::new();
+    let mut out = DicomExport::default();
     for job in jobs.iter().filter(|j| j.state == "succeeded") {
         let algorithm = format!("{}@{}", job.algorithm_id, job.algorithm_version);
-        let fail = |why: String| DicomExportError::Job {
-            trial: trial.to_owned(),
-            job: job.id,
-            algorithm: algorithm.clone(),
-            why,
-        };
         let (Some(result), Some(spec)) = (&job.result, registry.get(&job.algorithm_id)) else {
             continue;
         };
         let ms: Vec<&StoredMeasurement> =
             measurements.iter().filter(|m| m.job_id == job.id).collect();
-        let made = job_objects(store, trial, job, &algorithm, result, &spec.images(), &ms)
-            .await
-            .map_err(fail)?;
-        out.extend(made);
+        match job_objects(store, trial, job, &algorithm, result, &spec.images(), &ms).await {
+            Ok(made) => out.objects.extend(made),
+            Err(why) => out.skipped.push((job.id, algorithm, why)),
+        }
     }
     Ok(out)
 }
