@@ -430,6 +430,9 @@ pub enum ResultsFormat {
     /// DICOM into the folder --out names: a SEG of every derived segmentation and an SR TID
     /// 1500 of every job's measurements, on their source series.
     Dicom,
+    /// PDF reports into the folder --out names: the trial's QC report (qc.pdf) and one per
+    /// subject (key images with their masks, measurements over time, the table).
+    Pdf,
 }
 
 /// `corelab phantom KIND --out DIR`.

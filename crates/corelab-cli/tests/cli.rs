@@ -470,6 +470,46 @@ fn demo_runs_end_to_end_then_serves_the_web_ui() {
     std::thread::spawn(move || for _ in lines {});
     let d: Value = serde_json::from_str(&text)
         .unwrap_or_else(|e| panic!("the demo's stdout is not one JSON document ({e}): {text:?}"));
+    // Every export, written into the demo's folder (issue 14).
+    let exports = &d["exports"]["written"];
+    let folder = data.join("exports");
+    for trial in ["DEMO-MS-001", "DEMO-DLB-002"] {
+        let t = &exports[trial];
+        assert!(t["endpoints.csv"]["rows"].as_u64().unwrap() > 0, "{t:#}");
+        for f in [
+            "endpoints.csv",
+            "endpoints.json",
+            "endpoints.parquet",
+            "endpoints.dictionary.csv",
+            "sdtm/nv.xpt",
+            "sdtm/define.xml",
+            "reports/qc.pdf",
+        ] {
+            assert!(folder.join(trial).join(f).is_file(), "{trial}/{f}");
+        }
+        assert!(t["dicom"]["objects"].as_u64().unwrap() > 0, "{t:#}");
+        assert!(t["reports"].as_array().unwrap().len() > 1, "{t:#}");
+    }
+    // The DaT SPECT is a multi-frame NM object, which the SEG/SR writers do not take: listed.
+    let left_out = exports["DEMO-DLB-002"]["dicom"]["not_exported"]
+        .as_array()
+        .unwrap();
+    assert!(
+        !left_out.is_empty()
+            && left_out.iter().all(|s| s["algorithm"]
+                .as_str()
+                .unwrap()
+                .starts_with("neuro.dat-sbr@")),
+        "{left_out:#?}"
+    );
+    for study in ["DEMO-ONC", "DEMO-RANO"] {
+        for f in ["tu.xpt", "tr.xpt", "rs.xpt", "define.xml"] {
+            assert!(
+                folder.join(study).join("sdtm").join(f).is_file(),
+                "{study}/{f}"
+            );
+        }
+    }
     let shots = workspace().join("target/ui-screenshots");
     let e2e = Command::new("node")
         .current_dir(&ui)

@@ -422,6 +422,81 @@ fn results_are_every_measurement_with_its_lock_provenance_and_qc_in_three_format
     }
     let actions = audit_actions(&data);
     assert_eq!(count(&actions, "results.send"), 1);
+
+    // PDF reports: the QC report and one per subject, each page rendered by pdftoppm, the
+    // subject's id and measures in its text.
+    let pdf = dir.path().join("reports");
+    let doc = json(&corelab(
+        &data,
+        &[
+            "--json",
+            "results",
+            "MS-RES",
+            "--format",
+            "pdf",
+            "--out",
+            pdf.to_str().unwrap(),
+        ],
+    ));
+    let subjects: std::collections::BTreeSet<&str> = rows
+        .iter()
+        .map(|r| r["subject"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        doc["files"].as_array().unwrap().len(),
+        subjects.len() + 1,
+        "{doc:#}"
+    );
+    for subject in &subjects {
+        let file = pdf.join(format!("{subject}.pdf"));
+        let text = std::process::Command::new("pdftotext")
+            .arg(&file)
+            .arg("-")
+            .output()
+            .expect("pdftotext runs (apt-get install poppler-utils)");
+        let text = String::from_utf8_lossy(&text.stdout);
+        for needle in [
+            *subject,
+            "brain-volume",
+            "mL",
+            "neuro.brain-extraction@1.2.0",
+            "page 1 of",
+        ] {
+            assert!(
+                text.contains(needle),
+                "{needle} not in the report of {subject}: {text}"
+            );
+        }
+        let pages = dir.path().join(format!("page-{subject}"));
+        let out = std::process::Command::new("pdftoppm")
+            .args(["-r", "30", "-png"])
+            .arg(&file)
+            .arg(&pages)
+            .output()
+            .expect("pdftoppm runs (apt-get install poppler-utils)");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let rendered = std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .starts_with(&format!("page-{subject}"))
+            })
+            .count();
+        assert!(rendered >= 2, "{rendered} pages for {subject}");
+    }
+    let qc = std::process::Command::new("pdftotext")
+        .arg(pdf.join("qc.pdf"))
+        .arg("-")
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&qc.stdout).contains("MS-RES"));
     // A node that is not there: a clear error, and the export itself stays written.
     let r = corelab(
         &data,

@@ -345,7 +345,7 @@ pub async fn run(g: &Global, out: Option<&Path>, serve: Option<Serving<'_>>) -> 
     let mut pet = super::demo_onco::pet().with_context(|| "demo: PET")?;
     pet["percist"] = super::demo_onco::percist().with_context(|| "demo: PERCIST")?;
     let cardiac = super::demo_onco::cardiac().with_context(|| "demo: cardiac")?;
-    eprintln!("demo: exports (endpoint datasets, SDTM, DICOM SEG and SR)");
+    eprintln!("demo: exports (endpoint datasets, SDTM, DICOM SEG and SR, PDF reports)");
     let trial_ids: Vec<String> = sections
         .iter()
         .filter_map(|s| s.doc["trial"].as_str().map(str::to_owned))
@@ -386,7 +386,7 @@ pub async fn run(g: &Global, out: Option<&Path>, serve: Option<Serving<'_>>) -> 
             &d["cardiac"],
         ));
         t.push_str(&format!(
-            "\n\nexports (endpoint datasets, SDTM with XPT and define.xml, DICOM SEG and SR): {}",
+            "\n\nexports (endpoint datasets, SDTM with XPT and define.xml, DICOM SEG and SR, PDF reports): {}",
             d["exports"]["folder"].as_str().unwrap_or_default()
         ));
         t.push_str(&format!(

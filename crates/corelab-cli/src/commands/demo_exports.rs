@@ -1,6 +1,6 @@
 //! The demo's exports, written under `exports/` in its folder as `corelab results` writes them:
 //! per trial in the store, the endpoint dataset (CSV, JSON, Parquet, each with its dictionary),
-//! its SDTM package and its DICOM SEG and SR; and the SDTM TU, TR and RS of the oncology
+//! its SDTM package, its DICOM SEG and SR, and its PDF reports (QC, one per subject); and the SDTM TU, TR and RS of the oncology
 //! (RECIST 1.1) and neuro-oncology (RANO) chains, whose lesion records the phantom's truth and
 //! the algorithms made (the evaluator is named `SIMULATED READER`: no person read them).
 
@@ -45,6 +45,9 @@ pub(super) async fn run(
             "dicom".into(),
             json!({"objects": dicom.paths.len(), "not_exported": dicom.skipped}),
         );
+        let reports =
+            super::results::export_pdf(store, who, trial, &folder.join("reports")).await?;
+        section.insert("reports".into(), json!(names(&reports)));
         out.insert(trial.clone(), Value::Object(section));
     }
     for (section, study, criterion) in [

@@ -16,7 +16,7 @@ fn format_of(f: ResultsFormat) -> Option<Format> {
         ResultsFormat::Csv => Some(Format::Csv),
         ResultsFormat::Json => Some(Format::Json),
         ResultsFormat::Parquet => Some(Format::Parquet),
-        ResultsFormat::Sdtm | ResultsFormat::Dicom => None,
+        ResultsFormat::Sdtm | ResultsFormat::Dicom | ResultsFormat::Pdf => None,
     }
 }
 
@@ -71,6 +71,45 @@ pub(super) async fn export_dicom(
     tx.record(ev).await?;
     tx.commit().await?;
     Ok(DicomWritten { paths, skipped })
+}
+
+/// Writes `trial`'s PDF reports into `dir` (`qc.pdf` once QC has run, `SUBJECT.pdf` for each
+/// subject with results) and records it (`results.export`: each file's SHA-256).
+pub(super) async fn export_pdf(
+    store: &corelab_store::Store,
+    actor: &str,
+    trial: &str,
+    dir: &Path,
+) -> Result<Vec<PathBuf>> {
+    use corelab_engine::results::report;
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let mut written: Vec<(PathBuf, Vec<u8>)> = Vec::new();
+    if let Some(qc) = report::qc(store, trial).await? {
+        written.push((dir.join("qc.pdf"), corelab_export::report::qc_pdf(&qc)?));
+    }
+    for s in report::subjects(store, trial).await? {
+        let bytes = corelab_export::report::subject_pdf(&s)
+            .with_context(|| format!("the report of subject {}", s.subject))?;
+        written.push((dir.join(format!("{}.pdf", s.subject)), bytes));
+    }
+    if written.is_empty() {
+        bail!("trial {trial} has no QC evaluation and no results to report yet");
+    }
+    let mut files = serde_json::Map::new();
+    for (path, bytes) in &written {
+        write_atomically(path, bytes)?;
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+        files.insert(
+            name.unwrap_or_default(),
+            json!(Sha256Digest::of(bytes).to_hex()),
+        );
+    }
+    let mut tx = store.begin(actor).await?;
+    let mut ev = NewEvent::new("results.export", "trial", trial);
+    ev.details = json!({"format": "pdf", "files": files});
+    tx.record(ev).await?;
+    tx.commit().await?;
+    Ok(written.into_iter().map(|(p, _)| p).collect())
 }
 
 /// Sends `files` to the DICOM node `address` by C-STORE and records it (`results.send`: the
@@ -218,6 +257,22 @@ pub async fn run(g: &Global, a: &ResultsArgs) -> Result<u8> {
                 t.push_str(&format!("; {n} stored by {to}"));
             }
             t
+        })?;
+        return Ok(0);
+    }
+    if a.format == ResultsFormat::Pdf {
+        let Some(dir) = &a.out else {
+            bail!("--format pdf writes a folder of reports: name it with --out DIR");
+        };
+        let paths = export_pdf(&store, &super::actor(g), &a.trial, dir).await?;
+        let doc = json!({"trial": a.trial, "format": "pdf", "files": paths});
+        emit(g.json, &doc, |_| {
+            format!(
+                "{} PDF reports of trial {} in {}",
+                paths.len(),
+                a.trial,
+                dir.display()
+            )
         })?;
         return Ok(0);
     }

@@ -192,7 +192,7 @@ async fn source_of(store: &Store, job: &Job, role: &str) -> Result<Source, Strin
 }
 
 /// A derived image of a job, read back from its NIfTI blob.
-async fn image_of(
+pub(super) async fn image_of(
     store: &Store,
     result: &Value,
     role: &str,

@@ -4,6 +4,7 @@
 //! the store; nothing is changed. [`sdtm`] makes its CDISC SDTM datasets.
 
 pub mod dicom;
+pub mod report;
 pub mod sdtm;
 
 use crate::evaluate::{EngineError, current_report};
