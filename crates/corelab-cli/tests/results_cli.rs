@@ -132,9 +132,13 @@ fn dciodvfy_errors(path: &Path) -> Vec<String> {
 /// Instance UID]`.
 fn highdicom_read(paths: &[std::path::PathBuf]) -> Value {
     let script = "import json, sys\n\
-        import highdicom as hd\n\
+        import highdicom as hd, pydicom\n\
         out = {}\n\
         for p in sys.argv[1:]:\n\
+        \x20   if p.endswith('-sc.dcm'):\n\
+        \x20       ds = pydicom.dcmread(p)\n\
+        \x20       out[p] = [ds.Modality, int(ds.pixel_array.shape[-1]), ds.SOPInstanceUID]\n\
+        \x20       continue\n\
         \x20   ds = hd.seg.segread(p) if p.endswith('-seg.dcm') else hd.sr.srread(p)\n\
         \x20   if ds.Modality == 'SEG':\n\
         \x20       n = len(ds.SegmentSequence)\n\
@@ -363,8 +367,9 @@ fn results_are_every_measurement_with_its_lock_provenance_and_qc_in_three_format
         .iter()
         .map(|f| std::path::PathBuf::from(f.as_str().unwrap()))
         .collect();
-    // Per job: mask and icv as SEG (no FLAIR input, so no flair-mask), one SR.
-    assert_eq!(files.len(), jobs.len() * 3, "{doc:#}");
+    // Per job: mask and icv as SEG (no FLAIR input, so no flair-mask), one SR; and a key image
+    // per visit (one job each).
+    assert_eq!(files.len(), jobs.len() * 4, "{doc:#}");
     assert_eq!(doc["sent"], files.len(), "{doc:#}");
     for f in &files {
         let errors = dciodvfy_errors(f);
@@ -375,7 +380,10 @@ fn results_are_every_measurement_with_its_lock_provenance_and_qc_in_three_format
     for f in &files {
         let r = &read[f.display().to_string()];
         let name = f.file_name().unwrap().to_str().unwrap();
-        if name.ends_with("-seg.dcm") {
+        if name.ends_with("-sc.dcm") {
+            assert_eq!(r[0], "OT");
+            assert_eq!(r[1], 3, "RGB: {name}");
+        } else if name.ends_with("-seg.dcm") {
             assert_eq!(r[0], "SEG");
             assert_eq!(r[1], 1, "one segment: {name}");
         } else {

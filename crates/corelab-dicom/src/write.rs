@@ -27,6 +27,7 @@ use dicom_object::InMemDicomObject;
 use std::path::{Path, PathBuf};
 
 mod nm;
+pub mod sc;
 pub mod seg;
 pub mod source;
 pub mod sr;

@@ -499,3 +499,52 @@ fn sources_without_a_study_uid_and_bad_measurements_are_refused() {
     m.unit.scheme = "99X".into();
     assert!(sr::measurement_report(&source, &report(m), &meta(5, "R")).is_err());
 }
+
+#[test]
+fn a_key_image_is_a_valid_secondary_capture_of_its_source_slice() {
+    use corelab_dicom::write::sc::{RgbImage, secondary_capture};
+    let (instances, _) = source_series();
+    let source = Source::from_instances(&instances).unwrap();
+    let (width, height) = (DIMS[0], DIMS[1]);
+    let rgb: Vec<u8> = (0..width * height * 3).map(|n| (n % 251) as u8).collect();
+    let image = RgbImage {
+        width,
+        height,
+        rgb: rgb.clone(),
+    };
+    let file = secondary_capture(&source, &image, 4, "key image: a test", &meta(9, "KEY")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("key-image-sc.dcm");
+    std::fs::write(&path, to_bytes(&file).unwrap()).unwrap();
+    dciodvfy(&path);
+    // pydicom reads the pixels back as written, and the slice it names is the source's fifth.
+    let script = "import sys, json, pydicom\n\
+        ds = pydicom.dcmread(sys.argv[1])\n\
+        a = ds.pixel_array\n\
+        print(json.dumps({'shape': list(a.shape), 'sum': int(a.astype('int64').sum()), \
+        'source': ds.SourceImageSequence[0].ReferencedSOPInstanceUID, 'study': ds.StudyInstanceUID}))\n";
+    let out = Command::new("python3")
+        .args(["-c", script, path.to_str().unwrap()])
+        .output()
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "pydicom: {} (pip install pydicom==3.0.2)",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let read: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(read["shape"], json!([height, width, 3]));
+    assert_eq!(read["sum"], rgb.iter().map(|v| *v as u64).sum::<u64>());
+    assert_eq!(read["source"], source.slices[4].sop_instance_uid.as_str());
+    assert_eq!(read["study"], source.study_instance_uid.as_str());
+    // Refusals name what is wrong.
+    let short = RgbImage {
+        width,
+        height,
+        rgb: vec![0; 5],
+    };
+    let e = secondary_capture(&source, &short, 0, "", &meta(9, "KEY")).unwrap_err();
+    assert!(e.to_string().contains("5 bytes"), "{e}");
+    let e = secondary_capture(&source, &image, 99, "", &meta(9, "KEY")).unwrap_err();
+    assert!(e.to_string().contains("slice 99"), "{e}");
+}

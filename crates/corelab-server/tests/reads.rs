@@ -605,6 +605,61 @@ async fn life_cycle(postgres: bool) {
         assert!(r.visit == "baseline" || r.visit == "week12", "{r:#?}");
         assert!(r.provenance_id.starts_with("corelab:read/"), "{r:#?}");
     }
+    // Over HTTP: the same dataset for those who may see results, audited under their name; a
+    // reader may not download it.
+    let get = |user: &'static str, query: &'static str| {
+        lab.req(
+            Some(user),
+            Method::GET,
+            &format!("/api/v1/trials/T3/results{query}"),
+        )
+        .send()
+    };
+    assert_eq!(get("r1", "").await.unwrap().status().as_u16(), 403);
+    assert_eq!(
+        get("auditor", "?format=xls")
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        400
+    );
+    let csv = get("auditor", "").await.unwrap();
+    assert_eq!(csv.status().as_u16(), 200);
+    assert!(
+        csv.headers()[reqwest::header::CONTENT_DISPOSITION]
+            .to_str()
+            .unwrap()
+            .contains("T3-endpoints.csv")
+    );
+    let text = csv.text().await.unwrap();
+    assert_eq!(text.lines().count(), rows.len() + 1, "{text}");
+    assert!(
+        text.lines().skip(1).any(|l| l.contains(",r2,true,")),
+        "{text}"
+    );
+    let parquet = get("auditor", "?format=parquet").await.unwrap();
+    assert_eq!(
+        parquet.headers()[reqwest::header::CONTENT_TYPE],
+        "application/vnd.apache.parquet"
+    );
+    assert!(parquet.bytes().await.unwrap().starts_with(b"PAR1"));
+    let exports = store
+        .search_audit(
+            &corelab_store::AuditFilter {
+                action: Some("results.export".into()),
+                ..Default::default()
+            },
+            10,
+            0,
+        )
+        .await
+        .unwrap();
+    assert_eq!(exports.len(), 2);
+    assert!(
+        exports.iter().all(|e| e.actor == "http:auditor"),
+        "{exports:#?}"
+    );
     // SDTM: TU, TR and RS of both reads, each reader an evaluator, the chosen read accepted.
     let sdtm = corelab_engine::results::sdtm::datasets(&store, "T3")
         .await

@@ -65,11 +65,13 @@ pub(super) async fn export_dicom(
         listed.push(json!({"path": o.path, "modality": o.modality, "sop_instance_uid": o.sop_instance_uid, "sha256": Sha256Digest::of(&o.bytes).to_hex()}));
         paths.push(path);
     }
-    let mut tx = store.begin(actor).await?;
-    let mut ev = NewEvent::new("results.export", "trial", trial);
-    ev.details = json!({"format": "dicom", "objects": listed, "skipped": skipped});
-    tx.record(ev).await?;
-    tx.commit().await?;
+    corelab_engine::results::record_export(
+        store,
+        actor,
+        trial,
+        json!({"format": "dicom", "objects": listed, "skipped": skipped}),
+    )
+    .await?;
     Ok(DicomWritten { paths, skipped })
 }
 
@@ -104,11 +106,13 @@ pub(super) async fn export_pdf(
             json!(Sha256Digest::of(bytes).to_hex()),
         );
     }
-    let mut tx = store.begin(actor).await?;
-    let mut ev = NewEvent::new("results.export", "trial", trial);
-    ev.details = json!({"format": "pdf", "files": files});
-    tx.record(ev).await?;
-    tx.commit().await?;
+    corelab_engine::results::record_export(
+        store,
+        actor,
+        trial,
+        json!({"format": "pdf", "files": files}),
+    )
+    .await?;
     Ok(written.into_iter().map(|(p, _)| p).collect())
 }
 
@@ -168,11 +172,7 @@ pub(super) async fn export_sdtm(
             json!(Sha256Digest::of(&bytes).to_hex()),
         );
     }
-    let mut tx = store.begin(actor).await?;
-    let mut ev = NewEvent::new("results.export", "trial", trial);
-    ev.details = json!({"format": "sdtm", "datasets": datasets.iter().map(|d| &d.name).collect::<Vec<_>>(), "files": files});
-    tx.record(ev).await?;
-    tx.commit().await?;
+    corelab_engine::results::record_export(store, actor, trial, json!({"format": "sdtm", "datasets": datasets.iter().map(|d| &d.name).collect::<Vec<_>>(), "files": files})).await?;
     Ok(paths)
 }
 
@@ -210,11 +210,7 @@ pub(super) async fn export(
         endpoints::dictionary_csv().as_bytes(),
     )?;
     let sha256 = Sha256Digest::of(&bytes).to_hex();
-    let mut tx = store.begin(actor).await?;
-    let mut ev = NewEvent::new("results.export", "trial", trial);
-    ev.details = json!({"format": format!("{format:?}").to_lowercase(), "rows": rows.len(), "sha256": sha256});
-    tx.record(ev).await?;
-    tx.commit().await?;
+    corelab_engine::results::record_export(store, actor, trial, json!({"format": format!("{format:?}").to_lowercase(), "rows": rows.len(), "sha256": sha256})).await?;
     Ok(Written {
         rows: rows.len(),
         sha256,

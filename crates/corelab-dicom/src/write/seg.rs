@@ -268,38 +268,12 @@ pub fn write(
         "corelab SEG dimension organization {}",
         meta.sop_instance_uid
     ));
+    for e in meta.series_elements(uids::SEGMENTATION_STORAGE, "SEG") {
+        obj.put(e);
+    }
     for e in [
         txt(tags::IMAGE_TYPE, VR::CS, "DERIVED\\PRIMARY"),
-        txt(tags::INSTANCE_CREATION_DATE, VR::DA, &meta.content_date),
-        txt(tags::INSTANCE_CREATION_TIME, VR::TM, &meta.content_time),
-        txt(tags::SOP_CLASS_UID, VR::UI, uids::SEGMENTATION_STORAGE),
-        txt(tags::SOP_INSTANCE_UID, VR::UI, &meta.sop_instance_uid),
-        txt(tags::SERIES_DATE, VR::DA, &meta.content_date),
-        txt(tags::CONTENT_DATE, VR::DA, &meta.content_date),
-        txt(tags::SERIES_TIME, VR::TM, &meta.content_time),
-        txt(tags::CONTENT_TIME, VR::TM, &meta.content_time),
-        txt(tags::MODALITY, VR::CS, "SEG"),
-        txt(tags::MANUFACTURER, VR::LO, &meta.manufacturer),
-        txt(tags::SERIES_DESCRIPTION, VR::LO, &meta.series_description),
-        txt(
-            tags::MANUFACTURER_MODEL_NAME,
-            VR::LO,
-            &meta.manufacturer_model_name,
-        ),
         referenced_series(source),
-        txt(
-            tags::DEVICE_SERIAL_NUMBER,
-            VR::LO,
-            &meta.device_serial_number,
-        ),
-        txt(tags::SOFTWARE_VERSIONS, VR::LO, &meta.software_versions),
-        txt(tags::SERIES_INSTANCE_UID, VR::UI, &meta.series_instance_uid),
-        txt(tags::SERIES_NUMBER, VR::IS, &meta.series_number.to_string()),
-        txt(
-            tags::INSTANCE_NUMBER,
-            VR::IS,
-            &meta.instance_number.to_string(),
-        ),
         txt(
             tags::FRAME_OF_REFERENCE_UID,
             VR::UI,

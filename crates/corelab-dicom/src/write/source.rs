@@ -396,6 +396,48 @@ pub struct DerivedMeta {
 }
 
 impl DerivedMeta {
+    /// What every derived object says of itself, whatever its IOD: SOP Common (class, instance,
+    /// creation date and time), General Series (modality, series UID, number, date, time,
+    /// description), General Equipment (manufacturer, model, serial number, software) and the
+    /// instance's number and content date and time.
+    pub(crate) fn series_elements(
+        &self,
+        sop_class: &str,
+        modality: &str,
+    ) -> Vec<DataElement<InMemDicomObject>> {
+        vec![
+            txt(tags::INSTANCE_CREATION_DATE, VR::DA, &self.content_date),
+            txt(tags::INSTANCE_CREATION_TIME, VR::TM, &self.content_time),
+            txt(tags::SOP_CLASS_UID, VR::UI, sop_class),
+            txt(tags::SOP_INSTANCE_UID, VR::UI, &self.sop_instance_uid),
+            txt(tags::SERIES_DATE, VR::DA, &self.content_date),
+            txt(tags::CONTENT_DATE, VR::DA, &self.content_date),
+            txt(tags::SERIES_TIME, VR::TM, &self.content_time),
+            txt(tags::CONTENT_TIME, VR::TM, &self.content_time),
+            txt(tags::MODALITY, VR::CS, modality),
+            txt(tags::MANUFACTURER, VR::LO, &self.manufacturer),
+            txt(tags::SERIES_DESCRIPTION, VR::LO, &self.series_description),
+            txt(
+                tags::MANUFACTURER_MODEL_NAME,
+                VR::LO,
+                &self.manufacturer_model_name,
+            ),
+            txt(
+                tags::DEVICE_SERIAL_NUMBER,
+                VR::LO,
+                &self.device_serial_number,
+            ),
+            txt(tags::SOFTWARE_VERSIONS, VR::LO, &self.software_versions),
+            txt(tags::SERIES_INSTANCE_UID, VR::UI, &self.series_instance_uid),
+            txt(tags::SERIES_NUMBER, VR::IS, &self.series_number.to_string()),
+            txt(
+                tags::INSTANCE_NUMBER,
+                VR::IS,
+                &self.instance_number.to_string(),
+            ),
+        ]
+    }
+
     /// Refuses values that would make an invalid object.
     pub(crate) fn check(&self) -> Result<(), WriteError> {
         check_uid("Series Instance UID", &self.series_instance_uid)?;

@@ -271,42 +271,12 @@ pub fn measurement_report(
         obj.put(e.clone());
     }
     let content = container(None, &report.title, Some("1500"), root.into());
+    for e in meta.series_elements(uids::COMPREHENSIVE3_DSR_STORAGE, "SR") {
+        obj.put(e);
+    }
     for e in [
-        txt(tags::INSTANCE_CREATION_DATE, VR::DA, &meta.content_date),
-        txt(tags::INSTANCE_CREATION_TIME, VR::TM, &meta.content_time),
-        txt(
-            tags::SOP_CLASS_UID,
-            VR::UI,
-            uids::COMPREHENSIVE3_DSR_STORAGE,
-        ),
-        txt(tags::SOP_INSTANCE_UID, VR::UI, &meta.sop_instance_uid),
-        txt(tags::SERIES_DATE, VR::DA, &meta.content_date),
-        txt(tags::CONTENT_DATE, VR::DA, &meta.content_date),
-        txt(tags::SERIES_TIME, VR::TM, &meta.content_time),
-        txt(tags::CONTENT_TIME, VR::TM, &meta.content_time),
-        txt(tags::MODALITY, VR::CS, "SR"),
-        txt(tags::MANUFACTURER, VR::LO, &meta.manufacturer),
-        txt(tags::SERIES_DESCRIPTION, VR::LO, &meta.series_description),
-        txt(
-            tags::MANUFACTURER_MODEL_NAME,
-            VR::LO,
-            &meta.manufacturer_model_name,
-        ),
         // SR Document Series Module: type 2, no performed procedure step is known.
         sq(tags::REFERENCED_PERFORMED_PROCEDURE_STEP_SEQUENCE, vec![]),
-        txt(
-            tags::DEVICE_SERIAL_NUMBER,
-            VR::LO,
-            &meta.device_serial_number,
-        ),
-        txt(tags::SOFTWARE_VERSIONS, VR::LO, &meta.software_versions),
-        txt(tags::SERIES_INSTANCE_UID, VR::UI, &meta.series_instance_uid),
-        txt(tags::SERIES_NUMBER, VR::IS, &meta.series_number.to_string()),
-        txt(
-            tags::INSTANCE_NUMBER,
-            VR::IS,
-            &meta.instance_number.to_string(),
-        ),
         txt(tags::COMPLETION_FLAG, VR::CS, "COMPLETE"),
         txt(tags::VERIFICATION_FLAG, VR::CS, "UNVERIFIED"),
         // SR Document General Module: type 2.

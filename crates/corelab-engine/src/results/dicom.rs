@@ -2,7 +2,8 @@
 //! each derived image that is a segmentation (`ImageKind`: masks, labels and findings as binary
 //! segments, fractions as a fractional one) on the series whose grid it is on, and one SR TID
 //! 1500 measurement report of its measurements on its first input series, its groups pointing at
-//! the job's first segmentation. UIDs are derived from the trial, job and role, so exporting twice
+//! the job's first segmentation; and per subject and visit the key image of the PDF report as a
+//! Secondary Capture, for viewers that show neither SEG nor SR. UIDs are derived from the trial, job and role, so exporting twice
 //! makes the same objects. A job whose source the writers do not take (a multi-frame NM series)
 //! is listed with the reason, not exported. Read from the store; nothing is changed.
 
@@ -10,6 +11,7 @@ use crate::evaluate::EngineError;
 use corelab_algo::{ImageKind, ImageSpec, Registry};
 use corelab_dicom::series::Instance;
 use corelab_dicom::write::WriteError;
+use corelab_dicom::write::sc::{self, RgbImage};
 use corelab_dicom::write::seg::{self, FractionalType, SegKind, Segment, SegmentData, codes};
 use corelab_dicom::write::source::{Code, DerivedMeta, Source, to_bytes};
 use corelab_dicom::write::sr::{self, Group, Report, SegmentRef};
@@ -20,9 +22,10 @@ use serde_json::Value;
 /// One derived object, ready to write or send.
 #[derive(Clone, Debug)]
 pub struct DerivedObject {
-    /// Where it goes under the export folder: `SUBJECT/VISIT/ALGORITHM-ROLE-seg.dcm`.
+    /// Where it goes under the export folder: `SUBJECT/VISIT/ALGORITHM-ROLE-seg.dcm`,
+    /// `…/ALGORITHM-sr.dcm`, `…/key-image-sc.dcm`.
     pub path: String,
-    /// `SEG` or `SR`.
+    /// `SEG`, `SR` or `OT` (a Secondary Capture key image).
     pub modality: &'static str,
     /// Its SOP Instance UID.
     pub sop_instance_uid: String,
@@ -254,7 +257,93 @@ pub async fn objects(store: &Store, trial: &str) -> Result<DicomExport, DicomExp
             Err(why) => out.skipped.push((job.id, algorithm, why)),
         }
     }
+    // A key image per subject and visit, as the PDF report shows it, for viewers without SEG.
+    let mut visits: Vec<(&str, &str)> = jobs
+        .iter()
+        .filter(|j| j.state == "succeeded")
+        .map(|j| (j.subject.as_str(), j.visit.as_str()))
+        .collect();
+    visits.sort_unstable();
+    visits.dedup();
+    for (subject, visit) in visits {
+        let Some((job, spec)) = super::report::pick(&jobs, &registry, subject, visit) else {
+            continue;
+        };
+        match key_capture(store, trial, job, &spec).await {
+            Ok(o) => out.objects.push(o),
+            Err(why) => out.skipped.push((
+                job.id,
+                format!("{}@{}", job.algorithm_id, job.algorithm_version),
+                format!("key image: {why}"),
+            )),
+        }
+    }
     Ok(out)
+}
+
+/// What a derived object of `job`'s `role` (`what`: seg, sr, sc) says of itself; its UIDs are
+/// derived from the trial, job, role and kind.
+fn derived_meta(
+    trial: &str,
+    job: &Job,
+    algorithm: &str,
+    role: &str,
+    what: &str,
+    number: u32,
+) -> DerivedMeta {
+    let (date, time) = content_datetime(job.finished_at.as_deref());
+    let id = job.id.to_string();
+    DerivedMeta {
+        series_instance_uid: derived_uid(&[trial, &id, role, what, "series"]),
+        sop_instance_uid: derived_uid(&[trial, &id, role, what, "instance"]),
+        series_number: number,
+        instance_number: 1,
+        series_description: format!("{algorithm} {role}"),
+        content_label: cs(role),
+        content_description: format!("{role} of {algorithm}, job {id} of trial {trial}"),
+        manufacturer: "corelab".into(),
+        manufacturer_model_name: job.algorithm_id.clone(),
+        device_serial_number: corelab_algo::provenance::build(),
+        software_versions: algorithm.to_owned(),
+        content_date: date,
+        content_time: time,
+    }
+}
+
+/// A visit's key image as a Secondary Capture: the segmentation the PDF report shows, blended
+/// over its source slice.
+async fn key_capture(
+    store: &Store,
+    trial: &str,
+    job: &Job,
+    spec: &ImageSpec,
+) -> Result<DerivedObject, String> {
+    let algorithm = format!("{}@{}", job.algorithm_id, job.algorithm_version);
+    let (key, slice) =
+        super::report::key_image(store, job, spec.role, spec.grid, spec.kind).await?;
+    let source = source_of(store, job, spec.grid).await?;
+    let (width, height, rgb) = corelab_export::report::key_image_rgb(&key)
+        .map_err(|e| e.to_string())?
+        .ok_or("the key image is empty")?;
+    let meta = derived_meta(trial, job, &algorithm, spec.role, "sc", 980);
+    let description = format!(
+        "key image: {} of {algorithm} on slice {slice}, blended over the source",
+        spec.role
+    );
+    let file = sc::secondary_capture(
+        &source,
+        &RgbImage { width, height, rgb },
+        slice,
+        &description,
+        &meta,
+    )
+    .map_err(|e| e.to_string())?;
+    Ok(DerivedObject {
+        path: format!("{}/{}/key-image-sc.dcm", job.subject, job.visit),
+        modality: "OT",
+        sop_instance_uid: meta.sop_instance_uid,
+        bytes: to_bytes(&file).map_err(|e| e.to_string())?,
+    })
 }
 
 /// One job's SEGs and SR.
@@ -267,23 +356,10 @@ async fn job_objects(
     images: &[ImageSpec],
     measurements: &[&StoredMeasurement],
 ) -> Result<Vec<DerivedObject>, String> {
-    let (date, time) = content_datetime(job.finished_at.as_deref());
     let id = job.id.to_string();
     let folder = format!("{}/{}", job.subject, job.visit);
-    let meta = |role: &str, what: &str, number: u32| DerivedMeta {
-        series_instance_uid: derived_uid(&[trial, &id, role, what, "series"]),
-        sop_instance_uid: derived_uid(&[trial, &id, role, what, "instance"]),
-        series_number: number,
-        instance_number: 1,
-        series_description: format!("{algorithm} {role}"),
-        content_label: cs(role),
-        content_description: format!("{role} of {algorithm}, job {id} of trial {trial}"),
-        manufacturer: "corelab".into(),
-        manufacturer_model_name: job.algorithm_id.clone(),
-        device_serial_number: corelab_algo::provenance::build(),
-        software_versions: algorithm.to_owned(),
-        content_date: date.clone(),
-        content_time: time.clone(),
+    let meta = |role: &str, what: &str, number: u32| {
+        derived_meta(trial, job, algorithm, role, what, number)
     };
     let mut out = Vec::new();
     let mut first_segmentation: Option<SegmentRef> = None;

@@ -82,6 +82,22 @@ fn measurement_entity(m: &StoredMeasurement) -> String {
     }
 }
 
+/// Records that `actor` exported `trial`'s results (`results.export`; `details` say what: the
+/// format and each file's SHA-256), in the audit trail.
+pub async fn record_export(
+    store: &Store,
+    actor: &str,
+    trial: &str,
+    details: Value,
+) -> Result<(), EngineError> {
+    let mut tx = store.begin(actor).await?;
+    let mut ev = corelab_store::NewEvent::new("results.export", "trial", trial);
+    ev.details = details;
+    tx.record(ev).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 /// The endpoint rows of `trial`: algorithms' measurements (by subject, visit, algorithm and
 /// measure), then the signed reads' time-point results (by subject, read and time point).
 pub async fn endpoints(store: &Store, trial: &str) -> Result<Vec<EndpointRow>, EngineError> {

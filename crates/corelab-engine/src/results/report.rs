@@ -190,26 +190,7 @@ async fn key_images(
         if images.len() == KEY_IMAGES {
             break;
         }
-        // Findings (lesions) say most about a subject, then classes, then masks.
-        let rank = |k: ImageKind| match k {
-            ImageKind::Findings => Some(0),
-            ImageKind::Labels(_) => Some(1),
-            ImageKind::Mask => Some(2),
-            ImageKind::Image | ImageKind::Fraction => None,
-        };
-        let found = jobs
-            .iter()
-            .filter(|j| j.subject == subject && j.visit == *visit && j.state == "succeeded")
-            .flat_map(|j| {
-                registry
-                    .get(&j.algorithm_id)
-                    .map(|a| a.images())
-                    .unwrap_or_default()
-                    .into_iter()
-                    .filter_map(move |s| Some((rank(s.kind)?, j, s)))
-            })
-            .min_by_key(|(r, j, _)| (*r, j.id))
-            .map(|(_, j, s)| (j, s));
+        let found = pick(jobs, &registry, subject, visit);
         let Some((job, spec)) = found else {
             continue;
         };
@@ -218,8 +199,8 @@ async fn key_images(
             spec.role, job.algorithm_id, job.algorithm_version
         );
         match key_image(store, job, spec.role, spec.grid, spec.kind).await {
-            Ok(mut k) => {
-                k.caption = format!("{caption} (slice {})", k.caption);
+            Ok((mut k, slice)) => {
+                k.caption = format!("{caption} (slice {slice})");
                 images.push(k);
             }
             Err(why) => notes.push(format!("{caption}: no key image ({why})")),
@@ -228,14 +209,43 @@ async fn key_images(
     (images, notes)
 }
 
-/// The key image of one derived mask: its busiest axial slice, the source under it.
-async fn key_image(
+/// The segmentation a visit's key image shows: findings (lesions) say most about a subject,
+/// then classes, then masks; the earliest job breaks ties.
+pub(super) fn pick<'a>(
+    jobs: &'a [Job],
+    registry: &Registry,
+    subject: &str,
+    visit: &str,
+) -> Option<(&'a Job, corelab_algo::ImageSpec)> {
+    let rank = |k: ImageKind| match k {
+        ImageKind::Findings => Some(0),
+        ImageKind::Labels(_) => Some(1),
+        ImageKind::Mask => Some(2),
+        ImageKind::Image | ImageKind::Fraction => None,
+    };
+    jobs.iter()
+        .filter(|j| j.subject == subject && j.visit == visit && j.state == "succeeded")
+        .flat_map(|j| {
+            registry
+                .get(&j.algorithm_id)
+                .map(|a| a.images())
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(move |s| Some((rank(s.kind)?, j, s)))
+        })
+        .min_by_key(|(r, j, _)| (*r, j.id))
+        .map(|(_, j, s)| (j, s))
+}
+
+/// The key image of one derived mask: its busiest axial slice, the source under it; with the
+/// slice's index.
+pub(super) async fn key_image(
     store: &Store,
     job: &Job,
     role: &str,
     grid: &str,
     kind: ImageKind,
-) -> Result<KeyImage, String> {
+) -> Result<(KeyImage, usize), String> {
     let result = job.result.as_ref().ok_or("the job has no result")?;
     let mask = image_of(store, result, role)
         .await?
@@ -260,8 +270,8 @@ async fn key_image(
 }
 
 /// The axial slice (third index) where `mask` has the most nonzero voxels, rows along the second
-/// index; the caption is the slice's number.
-fn slice_of(image: &Volume<f32>, mask: &Volume<f32>, kind: ImageKind) -> KeyImage {
+/// index, and its index.
+fn slice_of(image: &Volume<f32>, mask: &Volume<f32>, kind: ImageKind) -> (KeyImage, usize) {
     let (nx, ny, nz) = mask.data.dim();
     let k = (0..nz)
         .max_by_key(|&k| {
@@ -295,8 +305,8 @@ fn slice_of(image: &Volume<f32>, mask: &Volume<f32>, kind: ImageKind) -> KeyImag
     };
     let (lo, hi) = (at(0.01), at(0.99));
     let spacing = image.geometry.spacing();
-    KeyImage {
-        caption: k.to_string(),
+    let key = KeyImage {
+        caption: String::new(),
         slice: GreySlice {
             width: nx,
             height: ny,
@@ -309,7 +319,8 @@ fn slice_of(image: &Volume<f32>, mask: &Volume<f32>, kind: ImageKind) -> KeyImag
         } else {
             1.0
         },
-    }
+    };
+    (key, k)
 }
 
 #[cfg(test)]
@@ -333,8 +344,8 @@ mod tests {
         mask.data[[2, 1, 3]] = 1.0;
         mask.data[[2, 2, 3]] = 1.0;
         image.data[[2, 2, 3]] = 9.0;
-        let k = slice_of(&image, &mask, ImageKind::Mask);
-        assert_eq!(k.caption, "3");
+        let (k, slice) = slice_of(&image, &mask, ImageKind::Mask);
+        assert_eq!(slice, 3);
         assert_eq!((k.slice.width, k.slice.height), (4, 3));
         // Row j = 2, column i = 2.
         assert_eq!(k.slice.pixels[2 * 4 + 2], 9.0);

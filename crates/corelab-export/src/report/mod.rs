@@ -215,6 +215,12 @@ pub enum ReportError {
     Write(String),
 }
 
+/// A key image as 8-bit RGB, top row first, its overlay blended in as the reports show it:
+/// `(width, height, bytes)`, None for an empty image. Refused as [`subject_pdf`] refuses it.
+pub fn key_image_rgb(image: &KeyImage) -> Result<Option<(usize, usize, Vec<u8>)>, ReportError> {
+    Ok(image::render(image, 0)?.map(|r| (r.width, r.height, r.rgb)))
+}
+
 /// Renders the per-subject report as PDF bytes (A4, portrait).
 ///
 /// Pages: subject details and notes, key images two per row, one plot per measure, then the

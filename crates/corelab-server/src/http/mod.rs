@@ -7,6 +7,7 @@
 pub mod api;
 pub mod auth;
 pub mod dicomweb;
+pub mod exports;
 pub mod openapi;
 pub mod problem;
 pub mod reads;
@@ -60,6 +61,7 @@ pub fn router(state: AppState) -> Router {
         .merge(api::routes())
         .merge(views::routes())
         .merge(reads::routes())
+        .merge(exports::routes())
         .merge(dicomweb::routes())
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state)

@@ -2,7 +2,7 @@
 //! (`utoipa`), served at `/api/v1/openapi.json`. DICOMweb follows PS3.18 and is described there.
 
 use super::dicomweb::{qido, stow, wado};
-use super::{api, auth, reads, views};
+use super::{api, auth, exports, reads, views};
 use axum::Json;
 use utoipa::OpenApi;
 
@@ -16,7 +16,7 @@ use utoipa::OpenApi;
     paths(
         auth::login, auth::logout, api::me, api::trials, api::trial, api::sites, api::subjects,
         api::series, api::qc, api::qc_decisions, api::decide_qc, api::queries, api::raise_query,
-        api::answer_query, api::close_query, api::jobs, api::job, api::run, api::measurements,
+        api::answer_query, api::close_query, api::jobs, api::job, api::run, api::measurements, exports::results, exports::dictionary,
         api::audit_events, api::audit_verify, api::users, api::add_user, api::status,
         api::algorithms, api::quarantine, api::create_trial, api::provenance,
         views::dashboard, views::series_detail, views::series_volume, views::job_image,
@@ -32,7 +32,7 @@ use utoipa::OpenApi;
         (name = "auth", description = "login, logout, the caller"),
         (name = "catalogue", description = "trials, sites, subjects, series"),
         (name = "qc", description = "QC evaluations, decisions and queries"),
-        (name = "results", description = "jobs and measurements"),
+        (name = "results", description = "jobs, measurements and the endpoint dataset"),
         (name = "images", description = "images as NIfTI for the viewer: series volumes, derived images"),
         (name = "reads", description = "central reads: worklists, blinded cases, e-signatures, adjudication, reader statistics"),
         (name = "audit", description = "the hash-chained audit trail"),
