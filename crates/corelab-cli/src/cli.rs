@@ -406,9 +406,10 @@ pub struct ResultsArgs {
     /// for SDTM; without it, CSV and JSON go to standard output.
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// With --format dicom: also send the objects to this DICOM node (`AE@host:port`, a PACS)
-    /// by C-STORE.
-    #[arg(long, value_name = "AE@HOST:PORT")]
+    /// With --format dicom: also send the objects by C-STORE to this DICOM node
+    /// (`AE@host:port`, a PACS), or, given without a node, each subject's objects to its site's
+    /// `pacs` in trial.toml.
+    #[arg(long, value_name = "AE@HOST:PORT", num_args = 0..=1, default_missing_value = "")]
     pub send: Option<String>,
     /// The calling AE title for --send.
     #[arg(long, default_value = "CORELAB")]

@@ -496,10 +496,13 @@ fn demo_runs_end_to_end_then_serves_the_web_ui() {
         .unwrap();
     assert!(
         !left_out.is_empty()
-            && left_out.iter().all(|s| s["algorithm"]
-                .as_str()
-                .unwrap()
-                .starts_with("neuro.dat-sbr@")),
+            && left_out.iter().all(|s| {
+                s["algorithm"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("neuro.dat-sbr@")
+                    && s["why"].as_str().unwrap().contains("multi-frame")
+            }),
         "{left_out:#?}"
     );
     for study in ["DEMO-ONC", "DEMO-RANO"] {

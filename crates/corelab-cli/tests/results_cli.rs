@@ -2,8 +2,9 @@
 //! its endpoint dataset as CSV, JSON and Parquet (read back with pyarrow), every row with its
 //! unit, algorithm@version, lock version, job, provenance entity and QC status, the data
 //! dictionary beside each file; its SDTM NV dataset (XPT read back with pyreadstat); its brain
-//! masks as DICOM SEG and its measurements as SR TID 1500 (dciodvfy, highdicom), sent by C-STORE
-//! to Orthanc; each export in the audit trail.
+//! masks as DICOM SEG, its measurements as SR TID 1500 and its key images as Secondary Capture
+//! (dciodvfy, highdicom), sent by C-STORE to each site's PACS (Orthanc); its PDF reports; each
+//! export in the audit trail.
 
 mod common;
 
@@ -11,11 +12,21 @@ use common::{audit_actions, corelab, count, json, lab_with_trial, make_phantom};
 use serde_json::Value;
 use std::path::Path;
 
-fn trial_text() -> String {
+/// The trial, sites S01 and S02 sending results back to the PACS on `pacs_port` under two
+/// AE titles.
+fn trial_text(pacs_port: u16) -> String {
     common::ms_trial(
         "MS-RES",
         "\n[[algorithms]]\nid = \"neuro.brain-extraction\"\nversion = \"^1.0\"\n\
          inputs = { t1 = \"T1w\" }\n",
+    )
+    .replace(
+        "name = \"University Hospital A\"\n",
+        &format!("name = \"University Hospital A\"\npacs = \"ORTHANC@127.0.0.1:{pacs_port}\"\n"),
+    )
+    .replace(
+        "name = \"Clinique du Parc B\"\n",
+        &format!("name = \"Clinique du Parc B\"\npacs = \"HOSPB@127.0.0.1:{pacs_port}\"\n"),
     )
 }
 
@@ -172,7 +183,8 @@ fn results_are_every_measurement_with_its_lock_provenance_and_qc_in_three_format
         &phantom,
         &["--subjects", "2", "--voxel-mm", "3"],
     );
-    let data = lab_with_trial(dir.path(), &trial_text());
+    let orthanc = Orthanc::start(dir.path());
+    let data = lab_with_trial(dir.path(), &trial_text(orthanc.dicom));
     for (site, subject) in [("S01", "MS-001"), ("S02", "MS-002")] {
         ok(&corelab(
             &data,
@@ -345,7 +357,6 @@ fn results_are_every_measurement_with_its_lock_provenance_and_qc_in_three_format
 
     // DICOM: a SEG of each brain and intracranial mask and an SR of each job's volumes, valid
     // for dciodvfy, read by highdicom, and stored by Orthanc.
-    let orthanc = Orthanc::start(dir.path());
     let dicom = dir.path().join("dicom");
     let doc = json(&corelab(
         &data,
@@ -357,8 +368,8 @@ fn results_are_every_measurement_with_its_lock_provenance_and_qc_in_three_format
             "dicom",
             "--out",
             dicom.to_str().unwrap(),
+            // Each subject's objects to its site's PACS (trial.toml).
             "--send",
-            &format!("ORTHANC@127.0.0.1:{}", orthanc.dicom),
         ],
     ));
     let files: Vec<std::path::PathBuf> = doc["files"]
@@ -429,7 +440,27 @@ fn results_are_every_measurement_with_its_lock_provenance_and_qc_in_three_format
         );
     }
     let actions = audit_actions(&data);
-    assert_eq!(count(&actions, "results.send"), 1);
+    assert_eq!(
+        count(&actions, "results.send"),
+        2,
+        "one association per site's PACS"
+    );
+    // A node named on the command line must be one.
+    let r = corelab(
+        &data,
+        &[
+            "results",
+            "MS-RES",
+            "--format",
+            "dicom",
+            "--out",
+            again.to_str().unwrap(),
+            "--send",
+            "PACS",
+        ],
+    );
+    assert_eq!(r.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&r.stderr).contains("AE@host:port"));
 
     // PDF reports: the QC report and one per subject, each page rendered by pdftoppm, the
     // subject's id and measures in its text.

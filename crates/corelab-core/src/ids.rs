@@ -123,9 +123,92 @@ impl<'de> Deserialize<'de> for AeTitle {
     }
 }
 
+/// A DICOM node to send to: `AE@host:port` (the called AE title, the host name or address, the
+/// TCP port), as `storescu` and corelab's SCU take it. IPv6 addresses go in brackets
+/// (`PACS@[::1]:104`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(into = "String")]
+pub struct DicomNode {
+    /// The called AE title.
+    pub ae: AeTitle,
+    /// Host name or address.
+    pub host: String,
+    /// TCP port (1 to 65535).
+    pub port: u16,
+}
+
+impl DicomNode {
+    /// Parses `AE@host:port`.
+    pub fn new(s: &str) -> Result<Self, IdError> {
+        let bad = || IdError {
+            kind: "DICOM node",
+            value: s.to_owned(),
+            expected: "AE@host:port (an AE title of 1 to 16 characters, a host, a port from 1 to 65535)",
+        };
+        let (ae, rest) = s.rsplit_once('@').ok_or_else(bad)?;
+        let (host, port) = rest.rsplit_once(':').ok_or_else(bad)?;
+        let port: u16 = port.parse().map_err(|_| bad())?;
+        let host_ok = !host.is_empty()
+            && host
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b".-_:[]".contains(&b));
+        if port == 0 || !host_ok {
+            return Err(bad());
+        }
+        Ok(Self {
+            ae: AeTitle::new(ae).map_err(|_| bad())?,
+            host: host.to_owned(),
+            port,
+        })
+    }
+}
+
+impl fmt::Display for DicomNode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}@{}:{}", self.ae, self.host, self.port)
+    }
+}
+
+impl From<DicomNode> for String {
+    fn from(n: DicomNode) -> String {
+        n.to_string()
+    }
+}
+
+impl<'de> Deserialize<'de> for DicomNode {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Self::new(&s).map_err(serde::de::Error::custom)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dicom_nodes_are_ae_at_host_colon_port() {
+        let n = DicomNode::new("PACS@pacs.hospital-a.org:104").unwrap();
+        assert_eq!(
+            (n.ae.as_str(), n.host.as_str(), n.port),
+            ("PACS", "pacs.hospital-a.org", 104)
+        );
+        assert_eq!(n.to_string(), "PACS@pacs.hospital-a.org:104");
+        assert_eq!(DicomNode::new("PACS@[::1]:11112").unwrap().host, "[::1]");
+        for bad in [
+            "PACS",
+            "PACS@host",
+            "@host:104",
+            "PACS@:104",
+            "PACS@host:0",
+            "PACS@host:x",
+            "A\\B@host:1",
+            "P@ho st:1",
+        ] {
+            let e = DicomNode::new(bad).unwrap_err();
+            assert_eq!(e.kind, "DICOM node", "{bad}");
+        }
+    }
 
     #[test]
     fn trial_id_rejects_spaces_slashes_and_empty() {

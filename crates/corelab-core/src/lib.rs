@@ -26,7 +26,7 @@ pub mod trial;
 
 pub use access::{Action, Grant, Principal, Role, Scope};
 pub use digest::{DigestError, Sha256Digest};
-pub use ids::{AeTitle, IdError, SiteId, TrialId};
+pub use ids::{AeTitle, DicomNode, IdError, SiteId, TrialId};
 pub use problem::Problem;
 pub use protocol::{
     EndpointSpec, MatchRule, Orientation, QcSection, QualityThresholds, Range, Requirements,

@@ -3,7 +3,7 @@
 //! (visits, series roles, QC, endpoints; `crate::protocol`). Tables this module does not know are
 //! kept for later parts, so a fuller file still parses here. `docs/trial-toml.md` is the reference.
 
-use crate::ids::{AeTitle, SiteId, TrialId};
+use crate::ids::{AeTitle, DicomNode, SiteId, TrialId};
 use crate::problem::{FieldPath, Findings, Problem, ProblemList};
 use crate::protocol::{EndpointSpec, QcSection, RoleSpec, VisitSpec};
 use crate::subject::SubjectIdRule;
@@ -115,6 +115,10 @@ pub struct SiteSpec {
     /// told apart by it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub called_ae_title: Option<AeTitle>,
+    /// The site's PACS, `AE@host:port`: where `corelab results TRIAL --format dicom --send`
+    /// sends its subjects' derived objects back (SEG, SR, key images).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pacs: Option<DicomNode>,
 }
 
 /// The `[ingest]` table: how objects reach the trial.
@@ -682,6 +686,29 @@ options = ["retain-long-modified-dates"]
         );
         let e = TrialFile::parse(&text).unwrap_err();
         assert!(e.to_string().contains("sites[1].ae_titles[0]"), "{e}");
+    }
+
+    #[test]
+    fn a_sites_pacs_is_a_dicom_node_or_an_error_naming_it() {
+        let with = MINIMAL.replace(
+            "ae_titles = [\"S01PACS\"]",
+            "ae_titles = [\"S01PACS\"]\npacs = \"PACS@pacs.hospital-a.org:104\"",
+        );
+        let t = TrialFile::parse(&with).unwrap();
+        assert_eq!(
+            t.sites[0].pacs.as_ref().map(ToString::to_string).as_deref(),
+            Some("PACS@pacs.hospital-a.org:104")
+        );
+        assert!(TrialFile::parse(MINIMAL).unwrap().sites[0].pacs.is_none());
+        let bad = MINIMAL.replace(
+            "ae_titles = [\"S01PACS\"]",
+            "ae_titles = [\"S01PACS\"]\npacs = \"pacs.hospital-a.org\"",
+        );
+        let e = TrialFile::parse(&bad).unwrap_err().to_string();
+        assert!(
+            e.contains("DICOM node") && e.contains("AE@host:port"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -24,6 +24,8 @@ fn format_of(f: ResultsFormat) -> Option<Format> {
 pub(super) struct DicomWritten {
     /// The files.
     pub paths: Vec<PathBuf>,
+    /// The subject of each file.
+    pub subjects: Vec<String>,
     /// `{"job", "algorithm", "why"}` of each job left out.
     pub skipped: Vec<serde_json::Value>,
 }
@@ -65,6 +67,7 @@ pub(super) async fn export_dicom(
         listed.push(json!({"path": o.path, "modality": o.modality, "sop_instance_uid": o.sop_instance_uid, "sha256": Sha256Digest::of(&o.bytes).to_hex()}));
         paths.push(path);
     }
+    let subjects = objects.iter().map(|o| o.subject.clone()).collect();
     corelab_engine::results::record_export(
         store,
         actor,
@@ -72,7 +75,11 @@ pub(super) async fn export_dicom(
         json!({"format": "dicom", "objects": listed, "skipped": skipped}),
     )
     .await?;
-    Ok(DicomWritten { paths, skipped })
+    Ok(DicomWritten {
+        paths,
+        subjects,
+        skipped,
+    })
 }
 
 /// Writes `trial`'s PDF reports into `dir` (`qc.pdf` once QC has run, `SUBJECT.pdf` for each
@@ -114,6 +121,50 @@ pub(super) async fn export_pdf(
     )
     .await?;
     Ok(written.into_iter().map(|(p, _)| p).collect())
+}
+
+/// Where `--send` sends each file: to `to` (`AE@host:port`), or, when empty, each subject's
+/// files to its site's `pacs` (trial.toml); a site without one is an error naming it.
+async fn destinations(
+    store: &corelab_store::Store,
+    trial: &str,
+    to: &str,
+    paths: &[PathBuf],
+    subjects: &[String],
+) -> Result<Vec<(String, Vec<PathBuf>)>> {
+    if !to.is_empty() {
+        let node = corelab_core::DicomNode::new(to)?;
+        return Ok(vec![(node.to_string(), paths.to_vec())]);
+    }
+    let (_, text) = store.trial_file_text(trial).await?;
+    let file = corelab_core::TrialFile::parse(&text)?;
+    let site_of: std::collections::BTreeMap<String, String> = store
+        .trial_series(trial)
+        .await?
+        .into_iter()
+        .map(|s| (s.subject, s.site))
+        .collect();
+    let mut by_node: std::collections::BTreeMap<String, Vec<PathBuf>> = Default::default();
+    for (path, subject) in paths.iter().zip(subjects) {
+        let site = site_of
+            .get(subject)
+            .with_context(|| format!("subject {subject} has no site in trial {trial}"))?;
+        let node = file
+            .sites
+            .iter()
+            .find(|s| s.id.as_str() == site)
+            .and_then(|s| s.pacs.as_ref())
+            .with_context(|| {
+                format!(
+                    "site {site} of trial {trial} has no pacs: add pacs = \"AE@host:port\" to its [[sites]] entry, or name a node with --send AE@HOST:PORT"
+                )
+            })?;
+        by_node
+            .entry(node.to_string())
+            .or_default()
+            .push(path.clone());
+    }
+    Ok(by_node.into_iter().collect())
 }
 
 /// Sends `files` to the DICOM node `address` by C-STORE and records it (`results.send`: the
@@ -228,7 +279,11 @@ pub async fn run(g: &Global, a: &ResultsArgs) -> Result<u8> {
             bail!("--format dicom writes a folder of objects: name it with --out DIR");
         };
         let actor = super::actor(g);
-        let DicomWritten { paths, skipped } = export_dicom(&store, &actor, &a.trial, dir).await?;
+        let DicomWritten {
+            paths,
+            subjects,
+            skipped,
+        } = export_dicom(&store, &actor, &a.trial, dir).await?;
         for s in &skipped {
             eprintln!(
                 "not exported: job {} ({}): {}",
@@ -237,10 +292,14 @@ pub async fn run(g: &Global, a: &ResultsArgs) -> Result<u8> {
                 s["why"].as_str().unwrap_or_default()
             );
         }
-        let stored = match &a.send {
-            Some(to) => Some(send(&store, &actor, &a.trial, to, &a.calling, &paths).await?),
-            None => None,
-        };
+        let mut stored = None;
+        if let Some(to) = &a.send {
+            let mut n = 0;
+            for (node, files) in destinations(&store, &a.trial, to, &paths, &subjects).await? {
+                n += send(&store, &actor, &a.trial, &node, &a.calling, &files).await?;
+            }
+            stored = Some(n);
+        }
         let doc = json!({"trial": a.trial, "format": "dicom", "files": paths, "sent": stored, "skipped": skipped});
         emit(g.json, &doc, |_| {
             let mut t = format!(
@@ -249,8 +308,8 @@ pub async fn run(g: &Global, a: &ResultsArgs) -> Result<u8> {
                 a.trial,
                 dir.display()
             );
-            if let (Some(n), Some(to)) = (stored, &a.send) {
-                t.push_str(&format!("; {n} stored by {to}"));
+            if let Some(n) = stored {
+                t.push_str(&format!("; {n} stored by the receiving PACS"));
             }
             t
         })?;

@@ -169,6 +169,19 @@ impl Source {
             "Frame of Reference UID",
         )?;
         let modality = required(first_name, first, tags::MODALITY, "Modality")?;
+        // Said before the per-slice attributes a multi-frame object keeps elsewhere (in its
+        // functional groups or NM detector sequence), so the reason is the real one.
+        let frames = text(first, tags::NUMBER_OF_FRAMES)
+            .and_then(|n| n.parse::<u32>().ok())
+            .unwrap_or(1);
+        if frames > 1 {
+            return fail(
+                first_name,
+                format!(
+                    "a {modality} object of {frames} frames: derived objects reference single-frame source images only (multi-frame sources are not supported yet)"
+                ),
+            );
+        }
         let numbers = |name: &str, obj: &InMemDicomObject, tag: Tag, n: usize, what: &str| {
             crate::series::numbers(obj, tag, n, what).or_else(|why| fail(name, why))
         };

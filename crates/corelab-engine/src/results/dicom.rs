@@ -22,6 +22,8 @@ use serde_json::Value;
 /// One derived object, ready to write or send.
 #[derive(Clone, Debug)]
 pub struct DerivedObject {
+    /// The subject it belongs to.
+    pub subject: String,
     /// Where it goes under the export folder: `SUBJECT/VISIT/ALGORITHM-ROLE-seg.dcm`,
     /// `…/ALGORITHM-sr.dcm`, `…/key-image-sc.dcm`.
     pub path: String,
@@ -339,6 +341,7 @@ async fn key_capture(
     )
     .map_err(|e| e.to_string())?;
     Ok(DerivedObject {
+        subject: job.subject.clone(),
         path: format!("{}/{}/key-image-sc.dcm", job.subject, job.visit),
         modality: "OT",
         sop_instance_uid: meta.sop_instance_uid,
@@ -404,6 +407,7 @@ async fn job_objects(
             });
         }
         out.push(DerivedObject {
+            subject: job.subject.clone(),
             path: format!("{folder}/{}-{}-seg.dcm", job.algorithm_id, spec.role),
             modality: "SEG",
             sop_instance_uid: m.sop_instance_uid,
@@ -450,6 +454,7 @@ async fn job_objects(
     let m = meta("measurements", "sr", 990);
     let file = sr::measurement_report(&source, &report, &m).map_err(|e| e.to_string())?;
     out.push(DerivedObject {
+        subject: job.subject.clone(),
         path: format!("{folder}/{}-sr.dcm", job.algorithm_id),
         modality: "SR",
         sop_instance_uid: m.sop_instance_uid,
