@@ -303,9 +303,7 @@ fn slices_of(instance: &Instance, index: usize) -> Result<Vec<Slice<'_>>, Series
     if text(obj, tags::SOP_CLASS_UID).as_deref() == Some(uids::NUCLEAR_MEDICINE_IMAGE_STORAGE) {
         return crate::nm::frames(instance, index);
     }
-    let frames = text(obj, tags::NUMBER_OF_FRAMES)
-        .and_then(|n| n.parse::<u32>().ok())
-        .unwrap_or(1);
+    let frames = frame_count(obj);
     if frames > 1 {
         return fail(
             name,
@@ -734,4 +732,11 @@ fn with_causes(e: &dyn std::error::Error) -> String {
         cause = c.source();
     }
     text
+}
+
+/// An object's Number of Frames (0028,0008); 1 when absent or unreadable (a single-frame image).
+pub(crate) fn frame_count(obj: &InMemDicomObject) -> u32 {
+    text(obj, tags::NUMBER_OF_FRAMES)
+        .and_then(|n| n.parse::<u32>().ok())
+        .unwrap_or(1)
 }

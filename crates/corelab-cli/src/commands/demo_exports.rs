@@ -5,7 +5,7 @@
 //! the algorithms made (the evaluator is named `SIMULATED READER`: no person read them).
 
 use anyhow::{Context, Result};
-use corelab_algo::onco::{Reported, lesions, rano, recist11, response::Response};
+use corelab_algo::onco::{Reported, lesions, response::Response};
 use corelab_export::endpoints::Format;
 use corelab_export::sdtm::{self, Criterion, Evaluator, OncologyRead};
 use corelab_store::Store;
@@ -92,16 +92,9 @@ fn chain_sdtm(
         let mut subject =
             lesions::from_json(&text).with_context(|| format!("{}", path.display()))?;
         subject.study = study.to_owned();
-        let (points, best) = match criterion {
-            Criterion::Recist11 => {
-                let a = recist11::assess(&subject, &recist11::Rules::default())?;
-                (a.reported(), a.best)
-            }
-            Criterion::Rano => {
-                let a = rano::assess(&subject, &rano::Rules::default())?;
-                (a.reported(), a.best)
-            }
-        };
+        let (points, best) = criterion
+            .assess(&subject)
+            .with_context(|| format!("{}", path.display()))?;
         reads.push(Read {
             subject,
             points,
@@ -113,10 +106,7 @@ fn chain_sdtm(
         evalid: "SIMULATED READER".into(),
         accepted: true,
     };
-    let method = match criterion {
-        Criterion::Recist11 => "CT SCAN",
-        Criterion::Rano => "MRI",
-    };
+    let method = criterion.method();
     let inputs: Vec<OncologyRead> = reads
         .iter()
         .map(|r| OncologyRead {

@@ -171,9 +171,7 @@ impl Source {
         let modality = required(first_name, first, tags::MODALITY, "Modality")?;
         // Said before the per-slice attributes a multi-frame object keeps elsewhere (in its
         // functional groups or NM detector sequence), so the reason is the real one.
-        let frames = text(first, tags::NUMBER_OF_FRAMES)
-            .and_then(|n| n.parse::<u32>().ok())
-            .unwrap_or(1);
+        let frames = crate::series::frame_count(first);
         if frames > 1 {
             return fail(
                 first_name,
@@ -202,9 +200,7 @@ impl Source {
 
         let mut slices = Vec::with_capacity(objects.len());
         for (name, obj) in &objects {
-            let frames = text(obj, tags::NUMBER_OF_FRAMES)
-                .and_then(|n| n.parse::<u32>().ok())
-                .unwrap_or(1);
+            let frames = crate::series::frame_count(obj);
             if frames > 1 {
                 return fail(
                     name,
@@ -568,7 +564,7 @@ pub(crate) fn code_sq(tag: Tag, code: &Code) -> DataElement<InMemDicomObject> {
 /// A UID for something the object needs one for but the caller did not give (Dimension
 /// Organization UID): `2.25.` and the decimal of 128 bits of SHA-256 of `seed` (PS3.5 B.2 form),
 /// so the same object always gets the same UID and no clock or random source is read.
-pub(crate) fn derived_uid(seed: &str) -> String {
+pub fn derived_uid(seed: &str) -> String {
     use sha2::Digest;
     let hash = sha2::Sha256::digest(seed.as_bytes());
     let mut bytes = [0u8; 16];

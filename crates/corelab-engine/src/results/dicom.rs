@@ -43,11 +43,10 @@ pub enum DicomExportError {
     Engine(#[from] EngineError),
 }
 
-/// `2.25.` and 128 bits of SHA-256 over `parts`: a UID only these parts make (PS3.5 B.2).
+/// `2.25.` and 128 bits of SHA-256 over `parts` (joined by U+001F): a UID only these parts make
+/// (PS3.5 B.2), as the writers derive theirs.
 fn derived_uid(parts: &[&str]) -> String {
-    let hex = corelab_core::Sha256Digest::of(parts.join("\u{1f}").as_bytes()).to_hex();
-    let n = u128::from_str_radix(&hex[..32], 16).unwrap_or_default();
-    format!("2.25.{n}")
+    corelab_dicom::write::source::derived_uid(&parts.join("\u{1f}"))
 }
 
 /// The algorithm family (CID 7162) of each built-in that segments, as its documentation
@@ -171,13 +170,17 @@ fn content_datetime(at: Option<&str>) -> (String, String) {
     }
 }
 
-/// The series of a job's input role, read from the blob store.
-async fn source_of(store: &Store, job: &Job, role: &str) -> Result<Source, String> {
-    let input = &job.inputs[role];
-    let instances = input["instances"]
+/// The instances of a job's input series `role`, read from the blob store: `(SOP Instance UID,
+/// bytes)`.
+pub(super) async fn input_blobs(
+    store: &Store,
+    job: &Job,
+    role: &str,
+) -> Result<Vec<(String, bytes::Bytes)>, String> {
+    let instances = job.inputs[role]["instances"]
         .as_array()
         .ok_or_else(|| format!("input {role} is not a series"))?;
-    let mut parsed = Vec::with_capacity(instances.len());
+    let mut blobs = Vec::with_capacity(instances.len());
     for i in instances {
         let (Some(sop), Some(sha)) = (i[0].as_str(), i[1].as_str()) else {
             return Err(format!("input {role}: an instance without its blob"));
@@ -186,14 +189,30 @@ async fn source_of(store: &Store, job: &Job, role: &str) -> Result<Source, Strin
             .blob_bytes(sha)
             .await
             .map_err(|e| format!("input {role}: {e}"))?;
-        parsed.push(Instance::from_bytes(sop.to_owned(), &bytes).map_err(|e| e.to_string())?);
+        blobs.push((sop.to_owned(), bytes));
     }
+    Ok(blobs)
+}
+
+/// The source the derived objects reference: a job's input series `role`, made of `blobs`.
+fn source_from(job: &Job, role: &str, blobs: &[(String, bytes::Bytes)]) -> Result<Source, String> {
+    let parsed = blobs
+        .iter()
+        .map(|(sop, bytes)| Instance::from_bytes(sop.clone(), bytes).map_err(|e| e.to_string()))
+        .collect::<Result<Vec<_>, _>>()?;
     Source::from_instances(&parsed).map_err(|e: WriteError| {
         format!(
             "input {role} (series {}): {e}",
-            input["series_instance_uid"].as_str().unwrap_or_default()
+            job.inputs[role]["series_instance_uid"]
+                .as_str()
+                .unwrap_or_default()
         )
     })
+}
+
+/// The series of a job's input role, read from the blob store.
+async fn source_of(store: &Store, job: &Job, role: &str) -> Result<Source, String> {
+    source_from(job, role, &input_blobs(store, job, role).await?)
 }
 
 /// A derived image of a job, read back from its NIfTI blob.
@@ -321,9 +340,11 @@ async fn key_capture(
     spec: &ImageSpec,
 ) -> Result<DerivedObject, String> {
     let algorithm = format!("{}@{}", job.algorithm_id, job.algorithm_version);
+    // The source series is read once, for the slice shown and for the object's references.
+    let blobs = input_blobs(store, job, spec.grid).await?;
     let (key, slice) =
-        super::report::key_image(store, job, spec.role, spec.grid, spec.kind).await?;
-    let source = source_of(store, job, spec.grid).await?;
+        super::report::key_image(store, job, spec.role, spec.grid, spec.kind, &blobs).await?;
+    let source = source_from(job, spec.grid, &blobs)?;
     let (width, height, rgb) = corelab_export::report::key_image_rgb(&key)
         .map_err(|e| e.to_string())?
         .ok_or("the key image is empty")?;

@@ -6,7 +6,7 @@
 //! subject × visit status grid and the problems. Dates come from the data (the newest value
 //! recorded), not the clock, so the same store makes the same reports.
 
-use super::dicom::image_of;
+use super::dicom::{image_of, input_blobs};
 use super::endpoints;
 use crate::evaluate::{EngineError, current_report};
 use crate::images::one_volume;
@@ -198,7 +198,11 @@ async fn key_images(
             "{visit}: {} of {}@{}",
             spec.role, job.algorithm_id, job.algorithm_version
         );
-        match key_image(store, job, spec.role, spec.grid, spec.kind).await {
+        let shown = match input_blobs(store, job, spec.grid).await {
+            Ok(blobs) => key_image(store, job, spec.role, spec.grid, spec.kind, &blobs).await,
+            Err(why) => Err(why),
+        };
+        match shown {
             Ok((mut k, slice)) => {
                 k.caption = format!("{caption} (slice {slice})");
                 images.push(k);
@@ -237,32 +241,22 @@ pub(super) fn pick<'a>(
         .map(|(_, j, s)| (j, s))
 }
 
-/// The key image of one derived mask: its busiest axial slice, the source under it; with the
-/// slice's index.
+/// The key image of one derived mask: its busiest axial slice, the source under it (the input
+/// series `grid`, its instances' `blobs`); with the slice's index.
 pub(super) async fn key_image(
     store: &Store,
     job: &Job,
     role: &str,
     grid: &str,
     kind: ImageKind,
+    blobs: &[(String, bytes::Bytes)],
 ) -> Result<(KeyImage, usize), String> {
     let result = job.result.as_ref().ok_or("the job has no result")?;
     let mask = image_of(store, result, role)
         .await?
         .ok_or_else(|| format!("the job stored no {role} image"))?;
-    let mut instances = Vec::new();
-    for i in job.inputs[grid]["instances"]
-        .as_array()
-        .into_iter()
-        .flatten()
-    {
-        let (Some(sop), Some(sha)) = (i[0].as_str(), i[1].as_str()) else {
-            return Err(format!("input {grid}: an instance without its blob"));
-        };
-        let bytes = store.blob_bytes(sha).await.map_err(|e| e.to_string())?;
-        instances.push((sop.to_owned(), bytes));
-    }
-    let image = one_volume(instances).map_err(|e| format!("input {grid}: {e:?}"))?;
+    let image = one_volume(blobs.iter().map(|(sop, bytes)| (sop.clone(), bytes)))
+        .map_err(|e| format!("input {grid}: {e:?}"))?;
     if image.data.dim() != mask.data.dim() {
         return Err(format!("{role} is not on the grid of {grid}"));
     }

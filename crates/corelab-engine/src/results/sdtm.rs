@@ -7,7 +7,7 @@ use super::endpoints;
 use crate::evaluate::EngineError;
 use crate::reads::{self, ReadError, assess};
 use corelab_algo::onco::lesions::Subject;
-use corelab_algo::onco::{Reported, rano, recist11, response::Response};
+use corelab_algo::onco::{Reported, response::Response};
 use corelab_core::TrialFile;
 use corelab_core::reads::Criteria;
 use corelab_export::dataset::{Dataset, ExportError};
@@ -122,9 +122,9 @@ async fn oncology_reads(
         Err(ReadError::Engine(e)) => return Err(e.into()),
         Err(ReadError::NoDesign(_) | ReadError::Refused(_)) => return Ok(None),
     };
-    let (criterion, method) = match case.design.criteria {
-        Criteria::Recist11 => (Criterion::Recist11, "CT SCAN"),
-        Criteria::Rano => (Criterion::Rano, "MRI"),
+    let criterion = match case.design.criteria {
+        Criteria::Recist11 => Criterion::Recist11,
+        Criteria::Rano => Criterion::Rano,
         Criteria::LesionCount | Criteria::FreeForm => return Ok(None),
     };
     let mut tasks = store
@@ -159,18 +159,9 @@ async fn oncology_reads(
         for (v, tp) in subject.visits.iter_mut().zip(&tps) {
             v.label = tp.visit.clone();
         }
-        let (reported, best) = match criterion {
-            Criterion::Recist11 => {
-                let a = recist11::assess(&subject, &recist11::Rules::default())
-                    .map_err(|e| fail(e.to_string()))?;
-                (a.reported(), a.best)
-            }
-            Criterion::Rano => {
-                let a = rano::assess(&subject, &rano::Rules::default())
-                    .map_err(|e| fail(e.to_string()))?;
-                (a.reported(), a.best)
-            }
-        };
+        let (reported, best) = criterion
+            .assess(&subject)
+            .map_err(|e| fail(e.to_string()))?;
         let n = case
             .design
             .readers
@@ -189,5 +180,5 @@ async fn oncology_reads(
             best,
         });
     }
-    Ok(Some((criterion, method, out)))
+    Ok(Some((criterion, criterion.method(), out)))
 }

@@ -49,6 +49,33 @@ impl Criterion {
             Self::Rano => "RANO",
         }
     }
+
+    /// TUMETHOD of the criterion's imaging: CT for RECIST 1.1, MRI for RANO.
+    pub fn method(self) -> &'static str {
+        match self {
+            Self::Recist11 => "CT SCAN",
+            Self::Rano => "MRI",
+        }
+    }
+
+    /// `subject` assessed by the criterion's engine (`onco.recist11`, `onco.rano`) with its
+    /// default rules: each visit's time point as reported, and the best overall response.
+    pub fn assess(
+        self,
+        subject: &Subject,
+    ) -> Result<(Vec<Reported>, Response), corelab_algo::onco::lesions::RuleError> {
+        use corelab_algo::onco::{rano, recist11};
+        Ok(match self {
+            Self::Recist11 => {
+                let a = recist11::assess(subject, &recist11::Rules::default())?;
+                (a.reported(), a.best)
+            }
+            Self::Rano => {
+                let a = rano::assess(subject, &rano::Rules::default())?;
+                (a.reported(), a.best)
+            }
+        })
+    }
 }
 
 /// One read of one subject: the lesions as the evaluator saw them, and its assessment.
