@@ -49,11 +49,48 @@ impl Document {
     }
 }
 
-/// The inputs of a run, loaded: role → volume, and role → document.
+/// A model file input (an ONNX network): its bytes, their SHA-256 and where they came from.
+#[derive(Clone, PartialEq)]
+pub struct ModelFile {
+    /// The file's bytes.
+    pub bytes: std::sync::Arc<[u8]>,
+    /// SHA-256 of the bytes (hex).
+    pub sha256: String,
+    /// Where it came from (a path), for messages and provenance.
+    pub source: String,
+}
+
+impl ModelFile {
+    /// A model file read from `source`.
+    pub fn new(source: &str, bytes: Vec<u8>) -> Self {
+        use sha2::Digest;
+        let sha256 = hex::encode(sha2::Sha256::digest(&bytes));
+        Self {
+            bytes: bytes.into(),
+            sha256,
+            source: source.to_owned(),
+        }
+    }
+}
+
+impl std::fmt::Debug for ModelFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "ModelFile({}, {} bytes, sha256 {})",
+            self.source,
+            self.bytes.len(),
+            self.sha256
+        )
+    }
+}
+
+/// The inputs of a run, loaded: role → volume, role → document, and role → model file.
 #[derive(Clone, Debug, Default)]
 pub struct Inputs {
     volumes: BTreeMap<String, Volume<f32>>,
     documents: BTreeMap<String, Document>,
+    models: BTreeMap<String, ModelFile>,
 }
 
 impl Inputs {
@@ -65,11 +102,13 @@ impl Inputs {
     /// volume it replaced.
     pub fn insert(&mut self, role: String, volume: Volume<f32>) -> Option<Volume<f32>> {
         self.documents.remove(&role);
+        self.models.remove(&role);
         self.volumes.insert(role, volume)
     }
     /// Sets the document of a role (replacing a volume or a document given before).
     pub fn insert_document(&mut self, role: String, document: Document) -> Option<Document> {
         self.volumes.remove(&role);
+        self.models.remove(&role);
         self.documents.insert(role, document)
     }
     /// The volume of a role.
@@ -80,17 +119,38 @@ impl Inputs {
     pub fn get_mut(&mut self, role: &str) -> Option<&mut Volume<f32>> {
         self.volumes.get_mut(role)
     }
+    /// Sets the model file of a role (replacing anything given before).
+    pub fn insert_model(&mut self, role: String, model: ModelFile) -> Option<ModelFile> {
+        self.volumes.remove(&role);
+        self.documents.remove(&role);
+        self.models.insert(role, model)
+    }
+    /// The model file of a role.
+    pub fn model(&self, role: &str) -> Option<&ModelFile> {
+        self.models.get(role)
+    }
+    /// The model files by role.
+    pub fn models(&self) -> &BTreeMap<String, ModelFile> {
+        &self.models
+    }
     /// The document of a role.
     pub fn document(&self, role: &str) -> Option<&Document> {
         self.documents.get(role)
     }
     /// Whether a role has a volume or a document.
     pub fn contains_key(&self, role: &str) -> bool {
-        self.volumes.contains_key(role) || self.documents.contains_key(role)
+        self.volumes.contains_key(role)
+            || self.documents.contains_key(role)
+            || self.models.contains_key(role)
     }
     /// Every role given (volumes and documents), in order.
     pub fn keys(&self) -> impl Iterator<Item = &String> {
-        let mut all: Vec<&String> = self.volumes.keys().chain(self.documents.keys()).collect();
+        let mut all: Vec<&String> = self
+            .volumes
+            .keys()
+            .chain(self.documents.keys())
+            .chain(self.models.keys())
+            .collect();
         all.sort();
         all.into_iter()
     }
@@ -104,11 +164,11 @@ impl Inputs {
     }
     /// Whether nothing is given.
     pub fn is_empty(&self) -> bool {
-        self.volumes.is_empty() && self.documents.is_empty()
+        self.volumes.is_empty() && self.documents.is_empty() && self.models.is_empty()
     }
     /// How many roles are given (volumes and documents).
     pub fn len(&self) -> usize {
-        self.volumes.len() + self.documents.len()
+        self.volumes.len() + self.documents.len() + self.models.len()
     }
     /// The volumes with their roles, in role order (as the map's `iter`).
     pub fn iter(&self) -> std::collections::btree_map::Iter<'_, String, Volume<f32>> {
@@ -121,6 +181,7 @@ impl Inputs {
     /// Removes a role's volume or document, returning the volume if it was one.
     pub fn remove(&mut self, role: &str) -> Option<Volume<f32>> {
         self.documents.remove(role);
+        self.models.remove(role);
         self.volumes.remove(role)
     }
 }
@@ -147,6 +208,7 @@ impl From<BTreeMap<String, Volume<f32>>> for Inputs {
         Self {
             volumes,
             documents: BTreeMap::new(),
+            models: BTreeMap::new(),
         }
     }
 }

@@ -13,6 +13,7 @@
 
 pub mod cardiac;
 pub mod csv;
+pub mod dl;
 pub mod image;
 pub mod lock;
 pub mod neuro;
@@ -43,6 +44,9 @@ pub enum InputKind {
     /// A document of records (CSV or JSON), e.g. lesion measurements: loaded as text, parsed by
     /// the algorithm, which names the row or field it cannot use.
     Table,
+    /// A model file (an ONNX network), loaded as bytes: in a trial a locked file input, its
+    /// SHA-256 in the lock.
+    Model,
 }
 
 /// An input an algorithm takes.
@@ -141,7 +145,7 @@ impl Table {
 }
 
 mod inputs;
-pub use inputs::{Document, DocumentFormat, Inputs};
+pub use inputs::{Document, DocumentFormat, Inputs, ModelFile};
 
 /// A text document an algorithm declares it writes (a dataset in a standard's layout, such as
 /// SDTM RS): `algo run` writes it as the file `name` beside the images; a trial job stores it as a
@@ -258,8 +262,26 @@ pub fn run(
     let roles = algorithm.inputs();
     for role in inputs.keys() {
         if let Some(r) = roles.iter().find(|r| r.role == role) {
+            if (inputs.model(role).is_some()) != (r.kind == InputKind::Model) {
+                return Err(AlgoError::Input {
+                    role: role.clone(),
+                    why: if r.kind == InputKind::Model {
+                        format!(
+                            "{} takes a model file (ONNX) here ({})",
+                            algorithm.id(),
+                            r.description
+                        )
+                    } else {
+                        format!(
+                            "{} takes no model file here ({})",
+                            algorithm.id(),
+                            r.description
+                        )
+                    },
+                });
+            }
             let is_document = inputs.document(role).is_some();
-            if is_document != (r.kind == InputKind::Table) {
+            if r.kind != InputKind::Model && is_document != (r.kind == InputKind::Table) {
                 return Err(AlgoError::Input {
                     role: role.clone(),
                     why: if is_document {

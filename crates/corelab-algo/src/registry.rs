@@ -31,6 +31,8 @@ impl Registry {
             Box::new(crate::cardiac::lge::Lge),
             Box::new(crate::radiomics::Ibsi),
             Box::new(crate::predict::PredictModel),
+            Box::new(crate::dl::segment::Segment),
+            Box::new(crate::dl::segment::FlairLesions),
         ];
         Self {
             by_id: all.into_iter().map(|a| (a.id(), a)).collect(),

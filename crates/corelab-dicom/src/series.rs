@@ -617,11 +617,17 @@ fn stack_volume<'a>(
             }
         }
     }
+    let scanner = [tags::MANUFACTURER, tags::MANUFACTURER_MODEL_NAME]
+        .into_iter()
+        .filter_map(|tag| text(&slices[0].instance.object, tag))
+        .collect::<Vec<_>>()
+        .join(" ");
     let source = Source {
         series_uid,
         instance_sha256,
         notes,
         modality,
+        scanner: (!scanner.is_empty()).then_some(scanner),
         pet: pet_headers,
     };
     Volume::new(data, geometry)

@@ -27,7 +27,12 @@ pub async fn lock_files(
             let path = base.join(written);
             let bytes = std::fs::read(&path)
                 .map_err(|e| format!("{at}: cannot read {}: {e}", path.display()))?;
-            volume_of(&bytes).map_err(|e| format!("{at}: {}: {e}", path.display()))?;
+            if is_model(&spec.id, role) {
+                corelab_algo::dl::check_model(&bytes)
+                    .map_err(|e| format!("{at}: {}: {e}", path.display()))?;
+            } else {
+                volume_of(&bytes).map_err(|e| format!("{at}: {}: {e}", path.display()))?;
+            }
             let blob = store
                 .blobs
                 .put(bytes::Bytes::from(bytes))
@@ -64,6 +69,35 @@ pub async fn load(store: &Store, role: &str, file: &LockedFile) -> Result<Volume
     // The provenance names it by its locked path (jobs::execute reads this note).
     volume.source.notes = vec![format!("file:{}", file.path)];
     Ok(volume)
+}
+
+/// Whether `role` of algorithm `id` takes a model file (an ONNX network) rather than an image.
+pub fn is_model(id: &str, role: &str) -> bool {
+    corelab_algo::Registry::builtin().get(id).is_some_and(|a| {
+        a.inputs()
+            .iter()
+            .any(|r| r.role == role && r.kind == corelab_algo::InputKind::Model)
+    })
+}
+
+/// A locked model file, from the blob store by its hash.
+pub async fn load_model(
+    store: &Store,
+    role: &str,
+    file: &LockedFile,
+) -> Result<corelab_algo::ModelFile, JobError> {
+    let digest: Sha256Digest = file.sha256.parse().map_err(|_| {
+        JobError::Final(format!(
+            "file input {role}: the lock's hash {:?} is not a SHA-256",
+            file.sha256
+        ))
+    })?;
+    let bytes = store
+        .blobs
+        .get(&digest)
+        .await
+        .map_err(|e| JobError::Transient(format!("file input {role} ({}): {e}", file.path)))?;
+    Ok(corelab_algo::ModelFile::new(&file.path, bytes.to_vec()))
 }
 
 /// A NIfTI file's volume from its bytes (the reader takes paths, so through a temporary file).
@@ -124,6 +158,46 @@ files = { template = "t.nii.gz", target = "t.nii.gz" }
         let e = lock_files(&store, &file, dir.path()).await.unwrap_err();
         assert!(
             e.contains("algorithms[0].files.target") && e.contains("not a NIfTI"),
+            "{e}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_model_file_is_checked_locked_by_hash_and_read_back_as_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::init(&dir.path().join("lab"), &Overrides::default(), "test")
+            .await
+            .unwrap();
+        let shared = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../../shared/data/models/unet3d_tiny.onnx"
+        );
+        let bytes = std::fs::read(shared).unwrap();
+        std::fs::write(dir.path().join("net.onnx"), &bytes).unwrap();
+        let trial = r#"
+[trial]
+id = "T"
+sponsor = "S"
+protocol = "P"
+phase = "II"
+
+[[algorithms]]
+id = "dl.segment"
+version = "^1.0"
+files = { model = "net.onnx" }
+"#;
+        let file = TrialFile::parse(trial).unwrap();
+        let hashes = lock_files(&store, &file, dir.path()).await.unwrap();
+        let locked = &hashes["net.onnx"];
+        assert_eq!(locked.sha256, Sha256Digest::of(&bytes).to_hex());
+        assert!(is_model("dl.segment", "model") && !is_model("dl.segment", "image"));
+        let model = load_model(&store, "model", locked).await.unwrap();
+        assert_eq!((&*model.bytes, &model.sha256), (&bytes[..], &locked.sha256));
+        // Not a network: refused when the trial is locked, by field and file.
+        std::fs::write(dir.path().join("net.onnx"), b"not a network").unwrap();
+        let e = lock_files(&store, &file, dir.path()).await.unwrap_err();
+        assert!(
+            e.contains("algorithms[0].files.model") && e.contains("not an ONNX network"),
             "{e}"
         );
     }

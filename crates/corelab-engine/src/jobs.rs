@@ -215,6 +215,27 @@ pub fn execute(
     run_id: &str,
     agent: &str,
 ) -> Result<Executed, JobError> {
+    execute_with(
+        lock,
+        algorithm_id,
+        params,
+        inputs,
+        Vec::new(),
+        run_id,
+        agent,
+    )
+}
+
+/// [`execute`] with model files (a locked ONNX network) among the inputs, by role.
+pub fn execute_with(
+    lock: &Lock,
+    algorithm_id: &str,
+    params: &Value,
+    inputs: Vec<(String, Volume<f32>, String)>,
+    models: Vec<(String, corelab_algo::ModelFile)>,
+    run_id: &str,
+    agent: &str,
+) -> Result<Executed, JobError> {
     if let Some(locked) = lock
         .algorithms
         .iter()
@@ -255,6 +276,14 @@ pub fn execute(
         });
         volumes.insert(role, volume);
     }
+    for (role, model) in models {
+        used.push(FileEntity {
+            role: role.clone(),
+            sha256: model.sha256.clone(),
+            path: format!("file:{}", model.source),
+        });
+        volumes.insert_model(role, model);
+    }
     let resolved = corelab_algo::params::resolve(&algorithm.parameters(), &given)
         .map_err(|e| JobError::Final(e.to_string()))?;
     corelab_algo::lock::check(lock, algorithm, &resolved)
@@ -263,6 +292,23 @@ pub fn execute(
     let (params, outputs) = corelab_algo::run(algorithm, &volumes, &given)
         .map_err(|e| JobError::Final(format!("{}@{}: {e}", algorithm.id(), algorithm.version())))?;
     let ended = chrono::Utc::now();
+    // A network's input monitoring: each warning in the worker's log as well as in the stored
+    // document (the job's `input-monitor.json`).
+    for d in outputs
+        .documents
+        .iter()
+        .filter(|d| d.name == corelab_algo::dl::segment::MONITOR)
+    {
+        let report: Value = serde_json::from_str(&d.text).unwrap_or_default();
+        for w in report["drift"]["warnings"].as_array().into_iter().flatten() {
+            tracing::warn!(
+                run = run_id,
+                algorithm = algorithm.id(),
+                "input outside the model's training distribution: {}",
+                w.as_str().unwrap_or_default()
+            );
+        }
+    }
     let mut images = Vec::new();
     let mut generated = Vec::new();
     for (role, volume) in &outputs.images {

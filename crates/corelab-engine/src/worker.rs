@@ -7,7 +7,7 @@
 //! the job's attempts run out.
 
 use crate::images::{NotOneVolume, one_volume};
-use crate::jobs::{JobError, execute};
+use crate::jobs::JobError;
 use corelab_algo::lock::Lock;
 use corelab_store::{Job, JobDone, NewMeasurement, Store, StoreError};
 use serde_json::json;
@@ -134,8 +134,16 @@ async fn attempt(store: &Arc<Store>, job: &Job, o: &WorkerOptions) -> Result<Job
         series_uids.push(uid);
     }
     let mut files = Vec::new();
+    let mut models = Vec::new();
     if let Some(locked) = lock.algorithms.iter().find(|l| l.id == job.algorithm_id) {
         for (role, file) in &locked.files {
+            if crate::files::is_model(&job.algorithm_id, role) {
+                models.push((
+                    role.clone(),
+                    crate::files::load_model(store, role, file).await?,
+                ));
+                continue;
+            }
             let volume = crate::files::load(store, role, file).await?;
             files.push((role.clone(), volume, file.sha256.clone()));
         }
@@ -166,7 +174,7 @@ async fn attempt(store: &Arc<Store>, job: &Job, o: &WorkerOptions) -> Result<Job
             loaded.push((role, volume, hash));
         }
         loaded.extend(files);
-        execute(&lock_c, &id, &params, loaded, &run_id, &agent)
+        crate::jobs::execute_with(&lock_c, &id, &params, loaded, models, &run_id, &agent)
     });
     let executed = match tokio::time::timeout(o.timeout, work).await {
         Err(_) => {

@@ -16,6 +16,10 @@ pub struct Source {
     /// (0008,0060) Modality of the DICOM series it was formed from, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub modality: Option<String>,
+    /// The scanner of the DICOM series, `Manufacturer ManufacturerModelName`, if the header says:
+    /// what a model's input monitoring compares with the scanners it was trained on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scanner: Option<String>,
     /// PET: the SUV header values (`suv::PetHeader`) of each source instance, in the order of
     /// `instance_sha256`, so that an algorithm can compute SUVs (`suv::factors`) or refuse with
     /// the reason; empty for other modalities and for files (NIfTI) that carry no PET header.

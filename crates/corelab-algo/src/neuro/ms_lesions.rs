@@ -686,4 +686,4 @@ impl Algorithm for MsLesions {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -8,7 +8,7 @@ use crate::cli::{AlgoCommand, Global};
 use crate::output::emit;
 use anyhow::{Context, Result, anyhow, bail};
 use corelab_algo::provenance::{self, FileEntity, Run};
-use corelab_algo::{Document, InputKind, Inputs, Registry, params};
+use corelab_algo::{Document, InputKind, Inputs, ModelFile, Registry, params};
 use corelab_core::Sha256Digest;
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -92,11 +92,25 @@ fn run_one(
             bail!("--input {role} is given twice");
         }
         let path = PathBuf::from(path);
-        let is_table = algorithm
+        let kind = algorithm
             .inputs()
             .iter()
-            .any(|r| r.role == role && r.kind == InputKind::Table);
-        if is_table {
+            .find(|r| r.role == role)
+            .map(|r| r.kind);
+        if kind == Some(InputKind::Model) {
+            // A model file (ONNX): its bytes, hashed as the file.
+            let bytes = std::fs::read(&path)
+                .with_context(|| format!("input {role}: cannot read {}", path.display()))?;
+            let model = ModelFile::new(&path.display().to_string(), bytes);
+            used.push(FileEntity {
+                role: role.clone(),
+                sha256: model.sha256.clone(),
+                path: path.display().to_string(),
+            });
+            inputs.insert_model(role, model);
+            continue;
+        }
+        if kind == Some(InputKind::Table) {
             // A document role (lesion tables): the file's text, hashed as the file.
             let bytes = std::fs::read(&path)
                 .with_context(|| format!("input {role}: cannot read {}", path.display()))?;
@@ -128,6 +142,21 @@ fn run_one(
     let (params, outputs) = corelab_algo::run(algorithm, &inputs, &given)
         .map_err(|e| anyhow!("{}@{}: {e}", algorithm.id(), algorithm.version()))?;
     let ended = chrono::Utc::now();
+    // A network's input monitoring: its warnings on stderr as well as in the document.
+    for d in outputs
+        .documents
+        .iter()
+        .filter(|d| d.name == corelab_algo::dl::segment::MONITOR)
+    {
+        let report: serde_json::Value = serde_json::from_str(&d.text).unwrap_or_default();
+        for w in report["drift"]["warnings"].as_array().into_iter().flatten() {
+            eprintln!(
+                "warning: {}: input outside the model's training distribution: {}",
+                algorithm.id(),
+                w.as_str().unwrap_or_default()
+            );
+        }
+    }
 
     // Everything into a temporary folder beside OUT, renamed into place at the end.
     let parent = out

@@ -107,6 +107,11 @@ version = "^1.0"
 inputs = { flair = "FLAIR", t1 = "T1w" }
 
 [[algorithms]]
+id = "dl.flair-lesions"
+version = "^1.0"
+inputs = { flair = "FLAIR" }
+
+[[algorithms]]
 id = "neuro.lesion-change"
 version = "^1.0"
 inputs = { baseline = "FLAIR@baseline", followup = "FLAIR" }

@@ -16,6 +16,8 @@ pub const ENDPOINTS: &[(&str, &str)] = &[
     ("neuro.tissue-seg", "brain-parenchymal-fraction"),
     ("neuro.ms-lesions", "lesion-count"),
     ("neuro.ms-lesions", "lesion-volume"),
+    ("dl.flair-lesions", "lesion-count"),
+    ("dl.flair-lesions", "lesion-volume"),
     ("neuro.lesion-change", "new-lesions"),
     ("neuro.lesion-change", "enlarging-lesions"),
     ("neuro.pbvc", "pbvc"),
@@ -87,8 +89,12 @@ impl<'a> Truth<'a> {
             ("neuro.tissue-seg", "brain-parenchymal-fraction") => {
                 brain["brain_parenchymal_fraction"].as_f64()
             }
-            ("neuro.ms-lesions", "lesion-count") => brain["lesion_count"].as_f64(),
-            ("neuro.ms-lesions", "lesion-volume") => ml(brain["lesion_volume_mm3"].as_f64()),
+            ("neuro.ms-lesions" | "dl.flair-lesions", "lesion-count") => {
+                brain["lesion_count"].as_f64()
+            }
+            ("neuro.ms-lesions" | "dl.flair-lesions", "lesion-volume") => {
+                ml(brain["lesion_volume_mm3"].as_f64())
+            }
             ("neuro.lesion-change", "new-lesions") => brain["new_lesions"].as_f64(),
             ("neuro.lesion-change", "enlarging-lesions") => brain["enlarging_lesions"].as_f64(),
             ("neuro.pbvc", "pbvc") => brain["percent_brain_volume_change"].as_f64(),
