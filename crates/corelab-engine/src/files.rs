@@ -53,17 +53,7 @@ pub async fn lock_files(
 
 /// A locked file's volume, from the blob store by its hash.
 pub async fn load(store: &Store, role: &str, file: &LockedFile) -> Result<Volume<f32>, JobError> {
-    let digest: Sha256Digest = file.sha256.parse().map_err(|_| {
-        JobError::Final(format!(
-            "file input {role}: the lock's hash {:?} is not a SHA-256",
-            file.sha256
-        ))
-    })?;
-    let bytes = store
-        .blobs
-        .get(&digest)
-        .await
-        .map_err(|e| JobError::Transient(format!("file input {role} ({}): {e}", file.path)))?;
+    let bytes = locked_bytes(store, role, file).await?;
     let mut volume = volume_of(&bytes)
         .map_err(|e| JobError::Final(format!("file input {role} ({}): {e}", file.path)))?;
     // The provenance names it by its locked path (jobs::execute reads this note).
@@ -86,18 +76,27 @@ pub async fn load_model(
     role: &str,
     file: &LockedFile,
 ) -> Result<corelab_algo::ModelFile, JobError> {
+    let bytes = locked_bytes(store, role, file).await?;
+    Ok(corelab_algo::ModelFile::new(&file.path, bytes.to_vec()))
+}
+
+/// A locked file's bytes, from the blob store by its hash (which the store verifies).
+async fn locked_bytes(
+    store: &Store,
+    role: &str,
+    file: &LockedFile,
+) -> Result<bytes::Bytes, JobError> {
     let digest: Sha256Digest = file.sha256.parse().map_err(|_| {
         JobError::Final(format!(
             "file input {role}: the lock's hash {:?} is not a SHA-256",
             file.sha256
         ))
     })?;
-    let bytes = store
+    store
         .blobs
         .get(&digest)
         .await
-        .map_err(|e| JobError::Transient(format!("file input {role} ({}): {e}", file.path)))?;
-    Ok(corelab_algo::ModelFile::new(&file.path, bytes.to_vec()))
+        .map_err(|e| JobError::Transient(format!("file input {role} ({}): {e}", file.path)))
 }
 
 /// A NIfTI file's volume from its bytes (the reader takes paths, so through a temporary file).

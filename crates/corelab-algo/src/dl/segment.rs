@@ -430,14 +430,7 @@ impl Algorithm for FlairLesions {
     fn tables(&self) -> Vec<TableSpec> {
         vec![TableSpec {
             name: "lesions",
-            columns: &[
-                ("id", "1"),
-                ("centroid-x", "mm"),
-                ("centroid-y", "mm"),
-                ("centroid-z", "mm"),
-                ("volume", "mm3"),
-                ("voxels", "1"),
-            ],
+            columns: crate::neuro::ms_lesions::LESION_COLUMNS,
             description: "one row per lesion: its id in the mask, centroid (LPS), probability-weighted volume, voxels",
         }]
     }
@@ -500,16 +493,10 @@ impl Algorithm for FlairLesions {
             images: vec![("mask".into(), mask)],
             tables: vec![Table {
                 name: "lesions".into(),
-                columns: [
-                    "id",
-                    "centroid-x",
-                    "centroid-y",
-                    "centroid-z",
-                    "volume",
-                    "voxels",
-                ]
-                .map(String::from)
-                .to_vec(),
+                columns: crate::neuro::ms_lesions::LESION_COLUMNS
+                    .iter()
+                    .map(|(name, _)| name.to_string())
+                    .collect(),
                 rows,
             }],
             documents: vec![monitor_document(&s, &sha)],

@@ -70,6 +70,16 @@ fn noise_sd(data: &Array3<f32>, mask: &Array3<bool>) -> f64 {
     *m / (std::f64::consts::SQRT_2 * 0.6745)
 }
 
+/// The columns of a lesion table (`neuro.ms-lesions`, `dl.flair-lesions`): one row per lesion.
+pub const LESION_COLUMNS: &[(&str, &str)] = &[
+    ("id", "1"),
+    ("centroid-x", "mm"),
+    ("centroid-y", "mm"),
+    ("centroid-z", "mm"),
+    ("volume", "mm3"),
+    ("voxels", "1"),
+];
+
 /// One lesion found.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Lesion {
@@ -653,14 +663,7 @@ impl Algorithm for MsLesions {
     fn tables(&self) -> Vec<TableSpec> {
         vec![TableSpec {
             name: "lesions",
-            columns: &[
-                ("id", "1"),
-                ("centroid-x", "mm"),
-                ("centroid-y", "mm"),
-                ("centroid-z", "mm"),
-                ("volume", "mm3"),
-                ("voxels", "1"),
-            ],
+            columns: LESION_COLUMNS,
             description: "one row per lesion: its id in the mask, centroid (LPS), partial-volume volume, voxels",
         }]
     }
