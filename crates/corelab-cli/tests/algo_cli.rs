@@ -170,7 +170,7 @@ fn bad_input_is_refused_naming_what_and_nothing_is_written() {
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (
             vec!["algo", "run", "image.nope", "--input", &m, "--out", o],
-            "no algorithm \"image.nope\" (the catalogue: cardiac.lge, cardiac.lv-function, image.bias-n4, image.mask-volume",
+            "no algorithm \"image.nope\" (the catalogue: cardiac.lge, cardiac.lv-function, dl.flair-lesions, dl.segment, image.bias-n4, image.mask-volume",
         ),
         (
             vec!["algo", "run", "image.mask-volume", "--out", o],
