@@ -623,6 +623,10 @@ pub struct ServeArgs {
     /// Seconds between two plannings of the locked trials (with --workers).
     #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=86400))]
     pub plan_every: u64,
+    /// Seconds the workers' claims hold without a heartbeat (renewed every third of it): how
+    /// soon, after this process dies, a worker elsewhere or this one restarted takes its jobs over.
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub lease_secs: u64,
 }
 
 /// `corelab import …`.

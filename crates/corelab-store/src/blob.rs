@@ -109,6 +109,14 @@ impl BlobStore {
         &self.url
     }
 
+    /// The folder of a local (`file://`) store; `None` for S3.
+    pub fn local_dir(&self) -> Option<std::path::PathBuf> {
+        url::Url::parse(&self.url)
+            .ok()
+            .filter(|u| u.scheme() == "file")
+            .and_then(|u| u.to_file_path().ok())
+    }
+
     fn location(&self, digest: &Sha256Digest) -> ObjPath {
         let hex = digest.to_hex();
         self.child(&format!("sha256/{}/{}/{}", &hex[0..2], &hex[2..4], hex))

@@ -31,6 +31,7 @@ pub mod qc;
 pub mod reads;
 mod store;
 pub mod subjects;
+pub mod sweep;
 pub mod time;
 pub mod users;
 

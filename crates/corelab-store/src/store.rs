@@ -39,6 +39,9 @@ pub struct Store {
     key: AuditKey,
     /// Where catalogued series are filed (see `ingest::Places`).
     pub(crate) places: crate::ingest::Places,
+    /// A shared lock on a local blob folder, held while the store is open: the sweep of what a
+    /// crash left there (`sweep.rs`) runs only where it can have the folder alone.
+    pub(crate) lock: Option<std::fs::File>,
 }
 
 impl Store {
@@ -119,12 +122,14 @@ impl Store {
         }
         let key = AuditKey::generate(&dir.join(KEY_FILE))?;
         key.write_new()?;
+        let lock = crate::sweep::lock_shared(&blobs)?;
         let store = Store {
             installation,
             db,
             blobs,
             key,
             places: Default::default(),
+            lock,
         };
         let mut tx = store.begin(actor).await?;
         for (k, v) in [
@@ -185,12 +190,14 @@ impl Store {
             &over.s3_settings,
         )?;
         blobs.check().await?;
+        let lock = crate::sweep::lock_shared(&blobs)?;
         Ok(Store {
             installation,
             db,
             blobs,
             key,
             places: Default::default(),
+            lock,
         })
     }
 

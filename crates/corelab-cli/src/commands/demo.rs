@@ -435,6 +435,7 @@ pub async fn run(g: &Global, out: Option<&Path>, serve: Option<Serving<'_>>) -> 
             memory_mib: 4096,
             workers: 2,
             plan_every: 10,
+            lease_secs: 60,
         };
         eprintln!("demo: serving {} (Ctrl-C to stop)", dir.display());
         super::serve::run(&g, &args).await?;

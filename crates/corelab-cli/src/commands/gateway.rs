@@ -71,6 +71,7 @@ pub async fn run(g: &Global, a: &GatewayArgs) -> Result<u8> {
         memory_mib: 4096,
         workers: 0,
         plan_every: 10,
+        lease_secs: 60,
     };
     super::serve::run_with(g, &serve, Some(forward)).await
 }

@@ -28,6 +28,18 @@ pub async fn run_with(
         bail!("serve needs --http ADDR, --dicom ADDR, --workers N, or several of them");
     }
     let store = Arc::new(open(g).await?);
+    // Before anything is written: what a crash left in the blob folder (blobs of transactions
+    // that never committed, staging files of cut writes) goes, when this process has it alone.
+    match store.sweep_blobs(&format!("{}+sweep", actor(g))).await {
+        Ok(s) if !s.blobs.is_empty() || s.staging > 0 => tracing::info!(
+            blobs = s.blobs.len(),
+            staging = s.staging,
+            bytes = s.bytes,
+            "swept what a crash left in the blob folder"
+        ),
+        Ok(s) => tracing::debug!(skipped = ?s.skipped, "blob folder sweep"),
+        Err(e) => tracing::warn!(error = %e, "the blob folder was not swept"),
+    }
     let mut tasks = tokio::task::JoinSet::new();
     if let Some(addr) = a.http.as_deref() {
         let mut state =
@@ -104,7 +116,8 @@ pub async fn run_with(
         let (planner_store, every) = (store.clone(), Duration::from_secs(a.plan_every));
         tasks.spawn(async move { plan_forever(planner_store, who, every).await });
         for n in 0..a.workers {
-            let o = WorkerOptions::new(&format!("serve-{}-{n}", std::process::id()), None);
+            let mut o = WorkerOptions::new(&format!("serve-{}-{n}", std::process::id()), None);
+            o.lease = Duration::from_secs(a.lease_secs);
             tasks.spawn(work_forever(store.clone(), o));
         }
         println!("workers: {}, planning every {} s", a.workers, a.plan_every);
