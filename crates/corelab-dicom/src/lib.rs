@@ -14,6 +14,7 @@
 
 pub mod acquisition;
 pub mod deid;
+pub mod dimse;
 mod enhanced;
 pub mod metadata;
 mod nm;
@@ -23,7 +24,7 @@ pub mod read;
 pub mod rtstruct;
 pub mod seg;
 pub mod series;
-mod skim;
+pub mod skim;
 pub mod synthetic;
 pub mod values;
 pub mod write;

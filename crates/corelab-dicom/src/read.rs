@@ -1,9 +1,10 @@
 //! Reading DICOM objects from bytes or files, with a reason that names what is wrong when they
 //! cannot be read: Part 10 with or without the preamble, a meta group without its group length, a
 //! bare data set without a meta group (ACR-NEMA style), and data sets holding sequences encoded as
-//! UN that dicom-rs cannot parse. Before dicom-rs sees a little-endian data set, [`crate::skim`]
-//! checks that every declared length fits in the bytes, so a corrupt length is refused at once
-//! instead of after a multi-gigabyte allocation.
+//! UN that dicom-rs cannot parse. Before dicom-rs sees a data set (little or big endian, bare,
+//! or deflated once inflated), [`crate::skim`] checks that every declared length fits in the
+//! bytes and that sequences do not nest past 64, so a corrupt length is refused at once instead
+//! of after a multi-gigabyte allocation, and a depth bomb before it overflows the parser's stack.
 
 use crate::skim;
 use dicom_dictionary_std::tags;
@@ -34,7 +35,7 @@ pub fn read_bytes(bytes: &[u8]) -> Result<Parsed, String> {
         .into_iter()
         .find(|&at| bytes.get(at..at + 4) == Some(b"DICM"));
     let Some(at) = magic_at else {
-        return read_bare_dataset(bytes)
+        return read_bare_dataset(bytes)?
             .map(|(dataset, transfer_syntax)| Parsed {
                 dataset,
                 transfer_syntax,
@@ -60,6 +61,13 @@ pub fn read_bytes(bytes: &[u8]) -> Result<Parsed, String> {
         ts_uid.as_str(),
         "1.2.840.10008.1.2.2" | "1.2.840.113619.5.2" | "1.2.840.10008.1.2.1.99"
     );
+    if deflated {
+        // The walk needs the data set itself: inflated here, checked, dropped; the parser
+        // inflates it again.
+        skim::check(&inflate(body, ts)?, true).map_err(|e| e.0)?;
+    } else if !little {
+        skim::check_big_endian(body, explicit).map_err(|e| e.0)?;
+    }
     if little {
         let un_sequence = skim::check(body, explicit).map_err(|e| e.0)?;
         if un_sequence {
@@ -84,10 +92,16 @@ pub fn read_bytes(bytes: &[u8]) -> Result<Parsed, String> {
         }
     }
     // The Part 10 reader, from memory; then the data set alone, for meta groups it refuses (no
-    // group length).
-    let parsed = OpenFileOptions::new()
-        .read_preamble(ReadPreamble::Never)
-        .from_reader(&bytes[at..]);
+    // group length). dicom-rs allocates a meta element's declared length before reading it, so
+    // it is not given a meta group whose lengths run past the bytes.
+    let parsed = if meta.whole {
+        OpenFileOptions::new()
+            .read_preamble(ReadPreamble::Never)
+            .from_reader(&bytes[at..])
+            .map_err(|e| error_chain(&e))
+    } else {
+        Err("a file meta element's length runs past the end of the file".to_owned())
+    };
     let parser = match parsed {
         Ok(file) => {
             let transfer_syntax = file.meta().transfer_syntax().to_owned();
@@ -97,7 +111,7 @@ pub fn read_bytes(bytes: &[u8]) -> Result<Parsed, String> {
                 notes: Vec::new(),
             });
         }
-        Err(e) => error_chain(&e),
+        Err(why) => why,
     };
     InMemDicomObject::read_dataset_with_ts(std::io::Cursor::new(body), ts)
         .map(|dataset| Parsed {
@@ -170,11 +184,14 @@ fn describe_parse_error(file_len: usize, why: &str, parser: &str) -> String {
 struct MetaScan {
     len: usize,
     transfer_syntax: Option<String>,
+    /// Every meta element's value lies within the bytes.
+    whole: bool,
 }
 
 fn scan_meta(bytes: &[u8]) -> MetaScan {
     let mut pos = 0;
     let mut transfer_syntax = None;
+    let mut whole = true;
     while let Some(head) = bytes.get(pos..pos + 8) {
         let group = u16::from_le_bytes([head[0], head[1]]);
         let element = u16::from_le_bytes([head[2], head[3]]);
@@ -182,19 +199,25 @@ fn scan_meta(bytes: &[u8]) -> MetaScan {
             break;
         }
         let vr = [head[4], head[5]];
-        let (value_at, len) =
-            if matches!(&vr, b"OB" | b"OW" | b"SQ" | b"UN" | b"UT" | b"UC" | b"UR") {
-                let Some(l) = bytes.get(pos + 8..pos + 12) else {
-                    break;
-                };
-                (
-                    pos + 12,
-                    u32::from_le_bytes([l[0], l[1], l[2], l[3]]) as usize,
-                )
-            } else {
-                (pos + 8, u16::from_le_bytes([head[6], head[7]]) as usize)
+        // Lengths read as dicom-rs's meta reader reads them (any VR not known to have a 16-bit
+        // length has a 32-bit one), so that `whole` vouches for what it will allocate.
+        let (value_at, len) = if skim::is_short_vr(&vr) {
+            (pos + 8, u16::from_le_bytes([head[6], head[7]]) as usize)
+        } else {
+            let Some(l) = bytes.get(pos + 8..pos + 12) else {
+                whole = false;
+                break;
             };
-        let Some(value) = bytes.get(value_at..value_at + len) else {
+            (
+                pos + 12,
+                u32::from_le_bytes([l[0], l[1], l[2], l[3]]) as usize,
+            )
+        };
+        let Some(value) = value_at
+            .checked_add(len)
+            .and_then(|end| bytes.get(value_at..end))
+        else {
+            whole = false;
             break;
         };
         if element == 0x0010 {
@@ -210,7 +233,22 @@ fn scan_meta(bytes: &[u8]) -> MetaScan {
     MetaScan {
         len: pos,
         transfer_syntax,
+        whole,
     }
+}
+
+/// A deflated data set, inflated.
+fn inflate(body: &[u8], ts: &dicom_encoding::TransferSyntax) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let dicom_encoding::transfer_syntax::Codec::Dataset(Some(adapter)) = ts.codec() else {
+        return Ok(body.to_vec());
+    };
+    let mut out = Vec::new();
+    adapter
+        .adapt_reader(Box::new(body))
+        .read_to_end(&mut out)
+        .map_err(|e| format!("the deflated data set cannot be inflated: {e}"))?;
+    Ok(out)
 }
 
 fn transfer_syntax(uid: &str) -> Option<&'static dicom_encoding::TransferSyntax> {
@@ -227,26 +265,38 @@ fn starts_with_vr(body: &[u8]) -> bool {
 /// Reads a file that holds a bare data set (no preamble, no file meta group), in the transfer
 /// syntax its first bytes show: explicit VR when bytes 4–5 are a VR's two letters, big endian
 /// when the first group number reads so. Only data sets that start with group 0008, as such files
-/// do, and that carry SOP Class and SOP Instance UIDs are accepted.
-fn read_bare_dataset(bytes: &[u8]) -> Option<(InMemDicomObject, String)> {
-    let head = bytes.get(..8)?;
+/// do, and that carry SOP Class and SOP Instance UIDs are accepted. `Ok(None)`: not such a
+/// data set; `Err`: one whose lengths or nesting [`skim`] refuses, with its reason.
+fn read_bare_dataset(bytes: &[u8]) -> Result<Option<(InMemDicomObject, String)>, String> {
+    let Some(head) = bytes.get(..8) else {
+        return Ok(None);
+    };
     let little = head[0] == 0x08 && head[1] == 0x00;
     let big = head[0] == 0x00 && head[1] == 0x08;
     if !little && !big {
-        return None;
+        return Ok(None);
     }
     let explicit = head[4].is_ascii_uppercase() && head[5].is_ascii_uppercase();
     let uid = match (explicit, big) {
         (false, false) => "1.2.840.10008.1.2",
         (true, false) => "1.2.840.10008.1.2.1",
         (true, true) => "1.2.840.10008.1.2.2",
-        (false, true) => return None, // implicit VR big endian does not exist
+        (false, true) => return Ok(None), // implicit VR big endian does not exist
     };
-    let obj =
-        InMemDicomObject::read_dataset_with_ts(std::io::Cursor::new(bytes), transfer_syntax(uid)?)
-            .ok()?;
+    let checked = if big {
+        skim::check_big_endian(bytes, true)
+    } else {
+        skim::check(bytes, explicit).map(|_| ())
+    };
+    checked.map_err(|e| format!("a data set without a file meta group: {}", e.0))?;
+    let Some(ts) = transfer_syntax(uid) else {
+        return Ok(None);
+    };
+    let Ok(obj) = InMemDicomObject::read_dataset_with_ts(std::io::Cursor::new(bytes), ts) else {
+        return Ok(None);
+    };
     let has = |tag| obj.get(tag).is_some();
-    (has(tags::SOP_CLASS_UID) && has(tags::SOP_INSTANCE_UID)).then(|| (obj, uid.to_owned()))
+    Ok((has(tags::SOP_CLASS_UID) && has(tags::SOP_INSTANCE_UID)).then(|| (obj, uid.to_owned())))
 }
 
 /// An error and its sources on one line.

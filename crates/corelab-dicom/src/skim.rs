@@ -1,9 +1,11 @@
-//! A walk over the element headers of a little-endian data set, before dicom-rs parses it:
+//! A walk over the element headers of a data set, before dicom-rs parses it:
 //!
-//! - [`check`]: every declared length fits in the bytes that are there. dicom-rs allocates an
-//!   element's declared length before reading it, so a corrupt or hostile length (4 GB in a 1 kB
-//!   file) costs seconds and gigabytes before the parse fails; the walk refuses it first and names
-//!   the element.
+//! - [`check`]: every declared length fits in the bytes that are there, and sequences nest at
+//!   most 64 deep. dicom-rs allocates an element's declared length before reading it, so a
+//!   corrupt or hostile length (4 GB in a 1 kB file) costs seconds and gigabytes before the parse
+//!   fails, and it builds nested sequences by recursion, so thousands of levels overflow the
+//!   stack; the walk refuses both first and names the element. [`check_big_endian`] does the
+//!   same for big endian data sets.
 //! - [`strip`]: cuts out top-level sequences encoded as UN with undefined length (PS3.5 §6.2.2: a
 //!   sequence whose VR the writer did not know, its items implicit VR little endian), which
 //!   dicom-rs 0.10 cannot parse. De-identification removes any sequence it cannot read as one (a
@@ -17,16 +19,38 @@ const ITEM: (u16, u16) = (0xFFFE, 0xE000);
 const ITEM_END: (u16, u16) = (0xFFFE, 0xE00D);
 const SEQUENCE_END: (u16, u16) = (0xFFFE, 0xE0DD);
 
-fn u16_at(b: &[u8], p: usize) -> Option<u16> {
-    Some(u16::from_le_bytes(b.get(p..p + 2)?.try_into().ok()?))
+/// How a data set is encoded.
+#[derive(Clone, Copy)]
+struct Enc {
+    explicit: bool,
+    big: bool,
 }
 
-fn u32_at(b: &[u8], p: usize) -> Option<u32> {
-    Some(u32::from_le_bytes(b.get(p..p + 4)?.try_into().ok()?))
+const LE: Enc = Enc {
+    explicit: true,
+    big: false,
+};
+
+fn u16_at(e: Enc, b: &[u8], p: usize) -> Option<u16> {
+    let v = b.get(p..p + 2)?.try_into().ok()?;
+    Some(if e.big {
+        u16::from_be_bytes(v)
+    } else {
+        u16::from_le_bytes(v)
+    })
 }
 
-fn tag_at(b: &[u8], p: usize) -> Option<(u16, u16)> {
-    Some((u16_at(b, p)?, u16_at(b, p + 2)?))
+fn u32_at(e: Enc, b: &[u8], p: usize) -> Option<u32> {
+    let v = b.get(p..p + 4)?.try_into().ok()?;
+    Some(if e.big {
+        u32::from_be_bytes(v)
+    } else {
+        u32::from_le_bytes(v)
+    })
+}
+
+fn tag_at(e: Enc, b: &[u8], p: usize) -> Option<(u16, u16)> {
+    Some((u16_at(e, b, p)?, u16_at(e, b, p + 2)?))
 }
 
 /// A problem found by [`check`], in words that name the element.
@@ -41,15 +65,37 @@ fn tag_name(t: (u16, u16)) -> String {
 /// sequences (explicit SQ, or implicit elements the dictionary calls SQ) and items. Returns
 /// whether a top-level sequence encoded as UN with undefined length was seen (see [`strip`]).
 pub fn check(body: &[u8], explicit: bool) -> Result<bool, SkimError> {
+    walk(
+        body,
+        Enc {
+            explicit,
+            big: false,
+        },
+    )
+}
+
+/// [`check`] for a data set in big endian (explicit VR, or GE's private implicit VR).
+pub fn check_big_endian(body: &[u8], explicit: bool) -> Result<(), SkimError> {
+    walk(
+        body,
+        Enc {
+            explicit,
+            big: true,
+        },
+    )
+    .map(|_| ())
+}
+
+fn walk(body: &[u8], e: Enc) -> Result<bool, SkimError> {
     let mut p = 0;
     let mut un_sequence = false;
     while p < body.len() {
-        if let Some((Some(vr), UNDEFINED, _)) = header(body, p, explicit)
+        if let Some((Some(vr), UNDEFINED, _)) = header(e, body, p)
             && &vr == b"UN"
         {
             un_sequence = true;
         }
-        p = check_element(body, p, explicit, body.len(), 0)?;
+        p = check_element(body, p, e, body.len(), 0)?;
     }
     Ok(un_sequence)
 }
@@ -64,23 +110,49 @@ fn is_sequence_tag(t: (u16, u16)) -> bool {
     )
 }
 
+/// The size of one value of the element's VR when it is a fixed-size binary one (PS3.5 Table
+/// 6.2-1), else 1; in implicit VR the VR is the dictionary's (UL for group lengths). dicom-rs 0.10
+/// reads `length / size` values but moves its position by the whole length, so a remainder
+/// leaves it reading the next element from the wrong bytes, and the length it then reads is
+/// allocated unchecked (a 350-byte DIMSE command set asked for 100 MB, a larger one for GBs).
+fn value_size(vr: Option<[u8; 2]>, tag: (u16, u16)) -> usize {
+    use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry, VirtualVr};
+    let vr = match vr {
+        Some(vr) => vr,
+        None if tag.1 == 0x0000 => *b"UL",
+        None => match dicom_dictionary_std::StandardDataDictionary
+            .by_tag(dicom_core::Tag(tag.0, tag.1))
+            .map(|e| e.vr())
+        {
+            Some(VirtualVr::Exact(vr)) => vr.to_bytes(),
+            _ => return 1,
+        },
+    };
+    match &vr {
+        b"US" | b"SS" | b"OW" => 2,
+        b"UL" | b"SL" | b"FL" | b"OF" | b"OL" | b"AT" => 4,
+        b"FD" | b"OD" | b"SV" | b"UV" | b"OV" => 8,
+        _ => 1,
+    }
+}
+
 /// The end of the element at `p`, which must lie within `limit`.
 fn check_element(
     b: &[u8],
     p: usize,
-    explicit: bool,
+    e: Enc,
     limit: usize,
     depth: usize,
 ) -> Result<usize, SkimError> {
     if depth > 64 {
         return Err(SkimError("sequences nested more than 64 deep".into()));
     }
-    let tag = tag_at(b, p).filter(|_| p + 8 <= limit).ok_or_else(|| {
+    let tag = tag_at(e, b, p).filter(|_| p + 8 <= limit).ok_or_else(|| {
         SkimError(format!(
             "truncated: the file ends inside an element header at byte {p} of the data set"
         ))
     })?;
-    let (vr, len, head) = header(b, p, explicit).ok_or_else(|| {
+    let (vr, len, head) = header(e, b, p).ok_or_else(|| {
         SkimError(format!(
             "element {} at byte {p} of the data set has no valid VR (the data set is not the explicit VR encoding its transfer syntax says)",
             tag_name(tag)
@@ -88,8 +160,11 @@ fn check_element(
     })?;
     let start = p + head;
     if len == UNDEFINED {
-        let inner_explicit = explicit && vr != Some(*b"UN");
-        return check_items(b, start, inner_explicit, limit, depth + 1, tag);
+        let inner = Enc {
+            explicit: e.explicit && vr != Some(*b"UN"),
+            ..e
+        };
+        return check_items(b, start, inner, limit, depth + 1, tag);
     }
     let end = start + len as usize;
     if end > limit {
@@ -107,6 +182,13 @@ fn check_element(
             )
         }));
     }
+    let size = value_size(vr, tag);
+    if !(len as usize).is_multiple_of(size) {
+        return Err(SkimError(format!(
+            "element {} declares {len} bytes, not a whole number of its {size}-byte values",
+            tag_name(tag)
+        )));
+    }
     let sequence = match vr {
         Some(v) => &v == b"SQ",
         None => is_sequence_tag(tag),
@@ -114,7 +196,7 @@ fn check_element(
     if sequence && len > 0 {
         let mut q = start;
         while q < end {
-            q = check_item(b, q, explicit, end, depth + 1, tag)?;
+            q = check_item(b, q, e, end, depth + 1, tag)?;
         }
     }
     Ok(end)
@@ -125,7 +207,7 @@ fn check_element(
 fn check_items(
     b: &[u8],
     mut p: usize,
-    explicit: bool,
+    e: Enc,
     limit: usize,
     depth: usize,
     of: (u16, u16),
@@ -137,10 +219,10 @@ fn check_items(
                 tag_name(of)
             )));
         }
-        if tag_at(b, p) == Some(SEQUENCE_END) {
+        if tag_at(e, b, p) == Some(SEQUENCE_END) {
             return Ok(p + 8);
         }
-        p = check_item(b, p, explicit, limit, depth, of)?;
+        p = check_item(b, p, e, limit, depth, of)?;
     }
 }
 
@@ -148,7 +230,7 @@ fn check_items(
 fn check_item(
     b: &[u8],
     p: usize,
-    explicit: bool,
+    e: Enc,
     limit: usize,
     depth: usize,
     of: (u16, u16),
@@ -157,23 +239,23 @@ fn check_item(
     if p + 8 > limit {
         return Err(bad("truncated inside an item header"));
     }
-    if tag_at(b, p) != Some(ITEM) {
+    if tag_at(e, b, p) != Some(ITEM) {
         return Err(bad(&format!(
             "expected an item (FFFE,E000) at byte {p}, found {}",
-            tag_at(b, p).map(tag_name).unwrap_or_default()
+            tag_at(e, b, p).map(tag_name).unwrap_or_default()
         )));
     }
-    let len = u32_at(b, p + 4).unwrap_or(0);
+    let len = u32_at(e, b, p + 4).unwrap_or(0);
     let mut q = p + 8;
     if len == UNDEFINED {
         loop {
             if q + 8 > limit {
                 return Err(bad("the data set ends inside an item before its delimiter"));
             }
-            if tag_at(b, q) == Some(ITEM_END) {
+            if tag_at(e, b, q) == Some(ITEM_END) {
                 return Ok(q + 8);
             }
-            q = check_element(b, q, explicit, limit, depth)?;
+            q = check_element(b, q, e, limit, depth)?;
         }
     }
     let end = q + len as usize;
@@ -186,47 +268,70 @@ fn check_item(
     // Encapsulated pixel data fragments are items too; their content is not elements.
     if of != (0x7FE0, 0x0010) {
         while q < end {
-            q = check_element(b, q, explicit, end, depth)?;
+            q = check_element(b, q, e, end, depth)?;
         }
     }
     Ok(end)
 }
 
 /// An element's header: (VR if explicit, value length, header length).
-fn header(b: &[u8], p: usize, explicit: bool) -> Option<(Option<[u8; 2]>, u32, usize)> {
-    if !explicit {
-        return Some((None, u32_at(b, p + 4)?, 8));
+fn header(e: Enc, b: &[u8], p: usize) -> Option<(Option<[u8; 2]>, u32, usize)> {
+    if !e.explicit {
+        return Some((None, u32_at(e, b, p + 4)?, 8));
     }
     let vr: [u8; 2] = b.get(p + 4..p + 6)?.try_into().ok()?;
     if !vr.iter().all(u8::is_ascii_uppercase) {
         return None;
     }
-    let long = matches!(
-        &vr,
-        b"OB"
-            | b"OD"
-            | b"OF"
-            | b"OL"
-            | b"OV"
-            | b"OW"
-            | b"SQ"
-            | b"SV"
-            | b"UC"
-            | b"UN"
-            | b"UR"
-            | b"UT"
-            | b"UV"
-    );
-    if long {
-        Some((Some(vr), u32_at(b, p + 8)?, 12))
+    // The VRs with a 16-bit length (PS3.5 7.1.2); any other, unknown ones included, has a 32-bit
+    // length, as dicom-rs reads it (an unknown VR is UN to it): were the walk to read a 16-bit
+    // length where the parser reads 32 bits, it would pass a length the parser then allocates.
+    let short = is_short_vr(&vr);
+    if !short {
+        Some((Some(vr), u32_at(e, b, p + 8)?, 12))
     } else {
-        Some((Some(vr), u32::from(u16_at(b, p + 6)?), 8))
+        Some((Some(vr), u32::from(u16_at(e, b, p + 6)?), 8))
     }
+}
+
+/// Whether an explicit VR element of this VR has a 16-bit length (PS3.5 7.1.2).
+pub fn is_short_vr(vr: &[u8; 2]) -> bool {
+    matches!(
+        vr,
+        b"AE"
+            | b"AS"
+            | b"AT"
+            | b"CS"
+            | b"DA"
+            | b"DS"
+            | b"DT"
+            | b"FL"
+            | b"FD"
+            | b"IS"
+            | b"LO"
+            | b"LT"
+            | b"PN"
+            | b"SH"
+            | b"SL"
+            | b"SS"
+            | b"ST"
+            | b"TM"
+            | b"UI"
+            | b"UL"
+            | b"US"
+    )
 }
 
 /// The end of the element starting at `p`.
 fn skip_element(b: &[u8], p: usize, explicit: bool, depth: usize) -> Option<usize> {
-    let (vr, len, head) = header(b, p, explicit)?;
+    let (vr, len, head) = header(
+        Enc {
+            explicit,
+            big: false,
+        },
+        b,
+        p,
+    )?;
     if len != UNDEFINED {
         let end = p.checked_add(head)?.checked_add(len as usize)?;
         return (end <= b.len()).then_some(end);
@@ -241,8 +346,8 @@ fn skip_items(b: &[u8], mut p: usize, explicit: bool, depth: usize) -> Option<us
         return None; // nesting deeper than any real object: treat as malformed
     }
     loop {
-        let tag = tag_at(b, p)?;
-        let len = u32_at(b, p + 4)?;
+        let tag = tag_at(LE, b, p)?;
+        let len = u32_at(LE, b, p + 4)?;
         if tag == SEQUENCE_END {
             return Some(p + 8);
         }
@@ -258,7 +363,7 @@ fn skip_items(b: &[u8], mut p: usize, explicit: bool, depth: usize) -> Option<us
         }
         p += 8;
         loop {
-            if tag_at(b, p)? == ITEM_END {
+            if tag_at(LE, b, p)? == ITEM_END {
                 p += 8;
                 break;
             }
@@ -274,8 +379,8 @@ pub fn strip(body: &[u8]) -> Option<(Vec<u8>, Vec<String>)> {
     let mut removed = Vec::new();
     let mut p = 0;
     while p < body.len() {
-        let (group, element) = tag_at(body, p)?;
-        let (vr, len, _) = header(body, p, true)?;
+        let (group, element) = tag_at(LE, body, p)?;
+        let (vr, len, _) = header(LE, body, p)?;
         let end = skip_element(body, p, true, 0)?;
         if vr == Some(*b"UN") && len == UNDEFINED {
             removed.push(format!("({group:04X},{element:04X})"));
@@ -343,6 +448,62 @@ mod tests {
                 .contains("no valid VR")
         );
         assert_eq!(check(&implicit, false), Ok(false));
+    }
+
+    #[test]
+    fn refuses_sequences_nested_past_64_in_either_byte_order() {
+        for big in [false, true] {
+            let (u16b, u32b) = if big {
+                (
+                    u16::to_be_bytes as fn(u16) -> [u8; 2],
+                    u32::to_be_bytes as fn(u32) -> [u8; 4],
+                )
+            } else {
+                (
+                    u16::to_le_bytes as fn(u16) -> [u8; 2],
+                    u32::to_le_bytes as fn(u32) -> [u8; 4],
+                )
+            };
+            let nested = |depth: usize| {
+                let mut b = Vec::new();
+                for _ in 0..depth {
+                    b.extend(u16b(0x0040));
+                    b.extend(u16b(0x0275));
+                    b.extend(*b"SQ\0\0");
+                    b.extend(u32b(UNDEFINED));
+                    b.extend(u16b(0xFFFE));
+                    b.extend(u16b(0xE000));
+                    b.extend(u32b(UNDEFINED));
+                }
+                for _ in 0..depth {
+                    for e in [0xE00D, 0xE0DD] {
+                        b.extend(u16b(0xFFFE));
+                        b.extend(u16b(e));
+                        b.extend(u32b(0));
+                    }
+                }
+                b
+            };
+            let run = |b: &[u8]| {
+                if big {
+                    check_big_endian(b, true).map(|_| false)
+                } else {
+                    check(b, true)
+                }
+            };
+            assert_eq!(run(&nested(3)), Ok(false));
+            let e = run(&nested(10_000)).unwrap_err().0;
+            assert!(e.contains("nested more than 64"), "{e}");
+            // A length that does not fit, big endian too.
+            let mut b = Vec::new();
+            b.extend(u16b(0x0042));
+            b.extend(u16b(0x0011));
+            b.extend(*b"OB\0\0");
+            b.extend(u32b(0xFFFF_FFF0));
+            b.extend([0u8; 16]);
+            let e = run(&b).unwrap_err().0;
+            assert!(e.contains("(0042,0011)") && e.contains("4294967280"), "{e}");
+        }
     }
 
     #[test]

@@ -93,6 +93,7 @@ pub fn read(path: &Path) -> Result<Volume<f32>, NiftiIoError> {
         let bytes = crate::nifti2::file_bytes(path).map_err(|why| err(path, why))?;
         return crate::nifti2::read(&bytes).map_err(|why| err(path, format!("NIfTI-2: {why}")));
     }
+    fits(path)?;
     let object = ReaderOptions::new()
         .read_file(path)
         .map_err(|e| err(path, e))?;
@@ -108,6 +109,37 @@ pub fn read(path: &Path) -> Result<Volume<f32>, NiftiIoError> {
         .map_err(|e| err(path, e))?;
     let geometry = Geometry::from_ras(dims, &ras);
     Volume::new(data, geometry).map_err(|e| err(path, e))
+}
+
+/// Refuses a NIfTI-1 file whose header declares more voxel bytes than the file can hold: the
+/// `nifti` crate reserves the declared size before reading (a 388-byte file declaring 21 GB).
+/// A gzip-compressed file holds at most 1032 times its size (deflate's largest ratio).
+fn fits(path: &Path) -> Result<(), NiftiIoError> {
+    let header = NiftiHeader::from_file(path).map_err(|e| err(path, e))?;
+    let file_len = std::fs::metadata(path).map_err(|e| err(path, e))?.len();
+    let gz = path.to_string_lossy().ends_with(".gz");
+    let dims = header.dim().map_err(|e| err(path, e))?;
+    let bits = u64::try_from(header.bitpix).unwrap_or(0);
+    let declared = dims
+        .iter()
+        .try_fold(1u64, |n, d| n.checked_mul(u64::from(*d)))
+        .and_then(|n| n.checked_mul(bits))
+        .map(|b| b / 8);
+    let room = if gz {
+        file_len.saturating_mul(1032)
+    } else {
+        file_len
+    };
+    match declared {
+        Some(bytes) if bytes <= room => Ok(()),
+        _ => Err(err(
+            path,
+            format!(
+                "the header declares {dims:?} voxels of {} bits, more than the file's {file_len} bytes can hold",
+                header.bitpix
+            ),
+        )),
+    }
 }
 
 fn dims_of(h: &NiftiHeader) -> Result<[usize; 3], String> {
@@ -129,6 +161,19 @@ fn affine_of(h: &NiftiHeader) -> Result<nalgebra::Matrix4<f64>, String> {
         return Ok(h.sform_affine::<f64>());
     }
     if h.qform_code > 0 {
+        // The quaternion's (b, c, d) must leave room for a = sqrt(1 - b² - c² - d²): the crate
+        // panics below its tolerance of -3 f32 epsilons (found by the fuzz target `nifti`).
+        let (b, c, d) = (
+            f64::from(h.quatern_b),
+            f64::from(h.quatern_c),
+            f64::from(h.quatern_d),
+        );
+        let a2 = 1.0 - (b * b + c * c + d * d);
+        if !(a2.is_finite() && a2 >= -f64::from(f32::EPSILON)) {
+            return Err(format!(
+                "qform quaternion (b, c, d) = ({b}, {c}, {d}) is not a rotation: b² + c² + d² must not exceed 1"
+            ));
+        }
         if h.pixdim[1..4].iter().any(|p| !(p.is_finite() && *p > 0.0)) {
             return Err(format!(
                 "qform with spacing {:?}: spacings must be positive",

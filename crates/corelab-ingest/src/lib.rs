@@ -5,6 +5,7 @@
 pub mod checks;
 pub mod files;
 pub mod pipeline;
+pub mod routes;
 pub mod trial;
 
 pub use pipeline::{IngestError, Ingestor, Outcome, Source};

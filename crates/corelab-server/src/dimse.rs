@@ -11,9 +11,12 @@
 //! whole, and answered 0xA700. Idle and total time limits end stalled associations with A-ABORT.
 
 use crate::spool::Spool;
+use corelab_dicom::dimse::{
+    command_text, command_u16, encode_command, part10_head, read_command, response,
+};
+use corelab_ingest::routes::{Destination, Refusal, Refused, Routes};
 use corelab_ingest::{Ingestor, Outcome, Source};
-use corelab_store::{NewEvent, Store};
-use dicom_core::{DataElement, PrimitiveValue, VR};
+use corelab_store::NewEvent;
 use dicom_dictionary_std::tags;
 use dicom_object::InMemDicomObject;
 use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
@@ -21,7 +24,6 @@ use dicom_ul::association::Association as _;
 use dicom_ul::association::server::AccessControl;
 use dicom_ul::pdu::{AssociationRJServiceUserReason, PDataValue, PDataValueType, UserIdentity};
 use dicom_ul::{Pdu, ServerAssociationOptions};
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
@@ -72,158 +74,6 @@ impl Default for DimseConfig {
     }
 }
 
-/// One way in: a calling AE title of a site, and the called AE title it must use.
-#[derive(Clone, Debug)]
-struct Route {
-    calling: String,
-    /// The site's own called AE title; `None`: the node's.
-    called: Option<String>,
-    trial: String,
-    site: String,
-    /// The trial routes objects by their Clinical Trial attributes.
-    by_attributes: bool,
-}
-
-/// Where an association's objects go.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Destination {
-    /// One site of one trial.
-    Site {
-        /// The trial.
-        trial: String,
-        /// The site.
-        site: String,
-    },
-    /// Several (trial, site) pairs, all in trials that allow it: each object goes where its
-    /// Clinical Trial Protocol ID and Site ID say.
-    ByClinicalTrial(Vec<(String, String)>),
-}
-
-/// Why an association is refused, for the A-ASSOCIATE-RJ and the audit trail.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Refusal {
-    /// The reason sent to the caller.
-    pub reason: AssociationRJServiceUserReason,
-    /// What is audited.
-    pub why: String,
-}
-
-/// The sites each calling AE title sends for, read from the trials' files.
-#[derive(Clone, Debug, Default)]
-pub struct Routes {
-    /// Per trial: the digest of the trial file the routes were read from, and the routes.
-    trials: BTreeMap<String, (String, Vec<Route>)>,
-}
-
-impl Routes {
-    /// The routes of every trial in the catalogue (a trial whose file cannot be read is left
-    /// out, with a warning).
-    pub async fn load(store: &Store) -> corelab_store::Result<Self> {
-        Self::default().reload(store).await
-    }
-
-    /// The routes now: a trial whose file is unchanged (same digest) keeps the routes read
-    /// before; only new trials' files are read and parsed.
-    pub async fn reload(&self, store: &Store) -> corelab_store::Result<Self> {
-        let mut trials = BTreeMap::new();
-        for t in store.trials().await? {
-            if let Some(known) = self
-                .trials
-                .get(&t.id)
-                .filter(|(d, _)| *d == t.config_sha256)
-            {
-                trials.insert(t.id.clone(), known.clone());
-                continue;
-            }
-            let file = match corelab_ingest::trial::file_of(store, &t).await {
-                Ok(f) => f,
-                Err(corelab_ingest::trial::RulesError::Store(e)) => return Err(e),
-                Err(e) => {
-                    tracing::warn!(trial = %t.id, error = %e, "trial not routed");
-                    continue;
-                }
-            };
-            let mut routes = Vec::new();
-            for s in &file.sites {
-                for ae in &s.ae_titles {
-                    routes.push(Route {
-                        calling: ae.as_str().to_owned(),
-                        called: s.called_ae_title.as_ref().map(|a| a.as_str().to_owned()),
-                        trial: t.id.clone(),
-                        site: s.id.as_str().to_owned(),
-                        by_attributes: file.ingest.clinical_trial_routing,
-                    });
-                }
-            }
-            trials.insert(t.id.clone(), (t.config_sha256.clone(), routes));
-        }
-        Ok(Self { trials })
-    }
-
-    /// Where an association from `calling` to `called` goes, this node being `node`.
-    pub fn resolve(&self, node: &str, calling: &str, called: &str) -> Result<Destination, Refusal> {
-        let (node, calling, called) = (node.trim(), calling.trim(), called.trim());
-        let refuse = |reason, why: String| Err(Refusal { reason, why });
-        let from: Vec<&Route> = self
-            .trials
-            .values()
-            .flat_map(|(_, routes)| routes)
-            .filter(|r| r.calling == calling)
-            .collect();
-        if from.is_empty() {
-            return refuse(
-                AssociationRJServiceUserReason::CallingAETitleNotRecognized,
-                format!("calling AE title {calling:?} is not registered for any site"),
-            );
-        }
-        let to: Vec<&Route> = from
-            .iter()
-            .copied()
-            .filter(|r| r.called.as_deref().unwrap_or(node) == called)
-            .collect();
-        let named = |rs: &[&Route]| {
-            rs.iter()
-                .map(|r| {
-                    format!(
-                        "{}/{} via {}",
-                        r.trial,
-                        r.site,
-                        r.called.as_deref().unwrap_or(node)
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
-        match to.as_slice() {
-            [] => refuse(
-                AssociationRJServiceUserReason::CalledAETitleNotRecognized,
-                format!(
-                    "called AE title {called:?} is not one that {calling:?} sends to (its sites: {})",
-                    named(&from)
-                ),
-            ),
-            [one] => Ok(Destination::Site {
-                trial: one.trial.clone(),
-                site: one.site.clone(),
-            }),
-            several if several.iter().all(|r| r.by_attributes) => Ok(Destination::ByClinicalTrial(
-                several
-                    .iter()
-                    .map(|r| (r.trial.clone(), r.site.clone()))
-                    .collect(),
-            )),
-            several => refuse(
-                AssociationRJServiceUserReason::CallingAETitleNotRecognized,
-                format!(
-                    "calling AE title {calling:?} to {called:?} names several sites ({}) and not all \
-                     their trials route by Clinical Trial attributes",
-                    named(several)
-                ),
-            ),
-        }
-    }
-}
-
 /// The access check dicom-ul runs during association negotiation: a calling AE title registered
 /// for a site, calling this node by the AE title that site uses. Rejections are reported for the
 /// audit trail.
@@ -243,7 +93,7 @@ impl AccessControl for SiteAccess {
         let resolved = match self.routes.read() {
             Ok(r) => r.resolve(this_ae_title, calling_ae_title, called_ae_title),
             Err(_) => Err(Refusal {
-                reason: AssociationRJServiceUserReason::NoReasonGiven,
+                reason: Refused::Unavailable,
                 why: "the routing table is unavailable".into(),
             }),
         };
@@ -255,7 +105,15 @@ impl AccessControl for SiteAccess {
                     called_ae_title.trim().to_owned(),
                     refusal.why,
                 ));
-                Err(refusal.reason)
+                Err(match refusal.reason {
+                    Refused::CallingAeTitle => {
+                        AssociationRJServiceUserReason::CallingAETitleNotRecognized
+                    }
+                    Refused::CalledAeTitle => {
+                        AssociationRJServiceUserReason::CalledAETitleNotRecognized
+                    }
+                    Refused::Unavailable => AssociationRJServiceUserReason::NoReasonGiven,
+                })
             }
         }
     }
@@ -626,91 +484,12 @@ impl Session<'_> {
     }
 }
 
-fn implicit_le() -> dicom_encoding::TransferSyntax {
-    dicom_transfer_syntax_registry::entries::IMPLICIT_VR_LITTLE_ENDIAN.erased()
-}
-
-fn read_command(bytes: &[u8]) -> Result<InMemDicomObject, String> {
-    InMemDicomObject::read_dataset_with_ts(bytes, &implicit_le())
-        .map_err(|e| format!("unreadable DIMSE command: {e}"))
-}
-
-fn command_u16(command: &InMemDicomObject, tag: dicom_core::Tag) -> Result<u16, String> {
-    command
-        .element(tag)
-        .map_err(|_| format!("DIMSE command without {tag}"))?
-        .to_int::<u16>()
-        .map_err(|_| format!("DIMSE command {tag} is not a number"))
-}
-
-fn command_text(command: &InMemDicomObject, tag: dicom_core::Tag) -> String {
-    command
-        .element(tag)
-        .ok()
-        .and_then(|e| {
-            e.to_str()
-                .ok()
-                .map(|s| s.trim_end_matches(['\0', ' ']).to_owned())
-        })
-        .unwrap_or_default()
-}
-
-/// A DIMSE response command set (PS3.7 9.3 and 9.1.5).
-fn response(
-    field: u16,
-    message_id: u16,
-    sop_class: &str,
-    sop_instance: Option<&str>,
-    status: u16,
-    comment: Option<&str>,
-) -> InMemDicomObject {
-    let mut elements = vec![
-        DataElement::new(
-            tags::AFFECTED_SOP_CLASS_UID,
-            VR::UI,
-            PrimitiveValue::from(sop_class),
-        ),
-        DataElement::new(tags::COMMAND_FIELD, VR::US, PrimitiveValue::from(field)),
-        DataElement::new(
-            tags::MESSAGE_ID_BEING_RESPONDED_TO,
-            VR::US,
-            PrimitiveValue::from(message_id),
-        ),
-        DataElement::new(
-            tags::COMMAND_DATA_SET_TYPE,
-            VR::US,
-            PrimitiveValue::from(0x0101u16),
-        ),
-        DataElement::new(tags::STATUS, VR::US, PrimitiveValue::from(status)),
-    ];
-    if let Some(uid) = sop_instance {
-        elements.push(DataElement::new(
-            tags::AFFECTED_SOP_INSTANCE_UID,
-            VR::UI,
-            PrimitiveValue::from(uid),
-        ));
-    }
-    if let Some(c) = comment {
-        // Error Comment is LO: at most 64 characters.
-        let c: String = c.chars().take(64).collect();
-        elements.push(DataElement::new(
-            tags::ERROR_COMMENT,
-            VR::LO,
-            PrimitiveValue::from(c),
-        ));
-    }
-    InMemDicomObject::command_from_element_iter(elements)
-}
-
 async fn send_command(
     association: &mut Association,
     context: u8,
     command: InMemDicomObject,
 ) -> Result<(), String> {
-    let mut data = Vec::new();
-    command
-        .write_dataset_with_ts(&mut data, &implicit_le())
-        .map_err(|e| format!("cannot encode a DIMSE response: {e}"))?;
+    let data = encode_command(&command)?;
     association
         .send(&Pdu::PData {
             data: vec![PDataValue {
@@ -722,21 +501,6 @@ async fn send_command(
         })
         .await
         .map_err(|e| format!("cannot send a DIMSE response: {e}"))
-}
-
-/// The start of a received object as Part 10 bytes: preamble, `DICM`, the file meta group; the
-/// data set follows as received.
-fn part10_head(sop_class: &str, sop_instance: &str, ts: &str) -> Option<Vec<u8>> {
-    let meta = dicom_object::meta::FileMetaTableBuilder::new()
-        .media_storage_sop_class_uid(sop_class)
-        .media_storage_sop_instance_uid(sop_instance)
-        .transfer_syntax(ts)
-        .build()
-        .ok()?;
-    let mut out = vec![0u8; 128];
-    out.extend_from_slice(b"DICM"); // FileMetaTable::write writes the group, not the magic
-    meta.write(&mut out).ok()?;
-    Some(out)
 }
 
 /// Where the SCP listens, resolved.

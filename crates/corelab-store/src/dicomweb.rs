@@ -6,6 +6,8 @@
 //! Rows are limited to one trial, and to a list of its sites when the caller says so (a site
 //! user's scope); the HTTP layer decides that scope, this module applies it in SQL.
 
+pub mod query;
+
 use crate::error::{Result, StoreError};
 use crate::store::Store;
 use corelab_core::Sha256Digest;

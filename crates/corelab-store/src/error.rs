@@ -132,10 +132,21 @@ pub enum StoreError {
 }
 
 impl StoreError {
-    /// Wraps a driver error with what was being done.
+    /// Wraps a driver error with what was being done. Text the database cannot hold (PostgreSQL
+    /// refuses a NUL character: SQLSTATE 22021, 22P05) is a value offered wrongly, not a failure
+    /// of the database: [`StoreError::Invalid`].
     pub fn db(context: impl Into<String>) -> impl FnOnce(sqlx::Error) -> StoreError {
         let context = context.into();
-        move |source| StoreError::Db { context, source }
+        move |source| {
+            if let sqlx::Error::Database(d) = &source
+                && matches!(d.code().as_deref(), Some("22021" | "22P05"))
+            {
+                return StoreError::Invalid(format!(
+                    "{context}: a value holds a character the database cannot store (such as NUL): {d}"
+                ));
+            }
+            StoreError::Db { context, source }
+        }
     }
 }
 

@@ -88,9 +88,24 @@ pub fn black_out(obj: &mut InMemDicomObject, rule: &BlackoutRule) -> Result<Stri
         }
         Value::Sequence(_) => return Err("Pixel Data is a sequence".into()),
     };
+    let bytes_per = bits / 8;
+    let short = || format!("Pixel Data is shorter than {frames} frame(s) of {rows}x{cols}x{spp}");
+    // The header's sizes are checked against the pixel data before anything is listed: forged
+    // ones (Rows or Number of Frames in the billions) would overflow the sizes below or make
+    // the list of samples exhaust memory.
+    let frame = rows
+        .checked_mul(cols)
+        .and_then(|n| n.checked_mul(spp))
+        .ok_or_else(short)?;
+    let needed = frame
+        .checked_mul(frames)
+        .and_then(|n| n.checked_mul(bytes_per))
+        .ok_or_else(short)?;
+    if needed > value.calculate_byte_len() {
+        return Err(short());
+    }
     // Sample indices (in units of one sample) to clear, over every frame and plane.
     let mut targets = Vec::new();
-    let frame = rows * cols * spp;
     for f in 0..frames {
         for r in &rule.rectangles {
             let (x0, y0) = (r[0] as usize, r[1] as usize);
@@ -110,8 +125,6 @@ pub fn black_out(obj: &mut InMemDicomObject, rule: &BlackoutRule) -> Result<Stri
         }
     }
     let cleared = targets.len();
-    let bytes_per = bits / 8;
-    let short = || format!("Pixel Data is shorter than {frames} frame(s) of {rows}x{cols}x{spp}");
     let new = match value {
         PrimitiveValue::U8(mut v) => {
             // Bytes in the data set's byte order (little endian as read into memory).

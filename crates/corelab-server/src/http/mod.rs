@@ -56,7 +56,8 @@ impl AppState {
 /// The whole HTTP application.
 pub fn router(state: AppState) -> Router {
     let limit = state.max_upload_bytes;
-    let ui = ui::routes(state.ui_dir.as_deref());
+    let ui =
+        ui::routes(state.ui_dir.as_deref()).layer(axum::middleware::from_fn(problem::no_route));
     Router::new()
         .merge(api::routes())
         .merge(views::routes())
@@ -64,6 +65,7 @@ pub fn router(state: AppState) -> Router {
         .merge(exports::routes())
         .merge(dicomweb::routes())
         .layer(DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::map_response(problem::problem_bodies))
         .with_state(state)
         .merge(ui)
 }

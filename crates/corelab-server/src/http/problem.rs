@@ -80,3 +80,49 @@ impl IntoResponse for ApiError {
 
 /// Result with [`ApiError`].
 pub type ApiResult<T> = Result<T, ApiError>;
+
+/// The framework's own refusals (a path segment or query string that does not parse, a body
+/// that does not deserialise or is too large, a method not allowed: plain text or nothing) as
+/// problem details, so that every error of the API and DICOMweb is one. Answers that are
+/// already typed (problems, STOW-RS's DICOM JSON) pass unchanged.
+pub async fn problem_bodies(r: Response) -> Response {
+    let status = r.status();
+    let typed = r
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| !ct.starts_with("text/plain"));
+    if !(status.is_client_error() || status.is_server_error()) || typed {
+        return r;
+    }
+    let (parts, body) = r.into_parts();
+    let text = axum::body::to_bytes(body, 64 << 10)
+        .await
+        .unwrap_or_default();
+    let text = String::from_utf8_lossy(&text).trim().to_owned();
+    let detail = if text.is_empty() {
+        status.canonical_reason().unwrap_or("refused").to_owned()
+    } else {
+        text
+    };
+    let mut out = ApiError::new(status, detail).into_response();
+    for (k, v) in &parts.headers {
+        if k != header::CONTENT_TYPE && k != header::CONTENT_LENGTH {
+            out.headers_mut().append(k.clone(), v.clone());
+        }
+    }
+    out
+}
+
+/// Under `/api/` and `/dicomweb/`, a path no route matches is a 404 problem, not one of the web
+/// UI's pages.
+pub async fn no_route(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let path = req.uri().path();
+    let api = ["/api", "/dicomweb"]
+        .iter()
+        .any(|p| path == *p || path.starts_with(&format!("{p}/")));
+    if api {
+        return ApiError::not_found(format!("no route {} {path}", req.method())).into_response();
+    }
+    next.run(req).await
+}

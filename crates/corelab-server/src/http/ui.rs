@@ -31,7 +31,9 @@ pub fn locate(explicit: Option<&Path>) -> Option<PathBuf> {
 /// The routes serving `dir` (or the how-to-build page when there is none).
 pub fn routes<S: Clone + Send + Sync + 'static>(dir: Option<&Path>) -> Router<S> {
     let router = match dir {
-        Some(d) => Router::new().fallback_service(ServeDir::new(d)),
+        Some(d) => Router::new()
+            .fallback_service(ServeDir::new(d))
+            .layer(axum::middleware::from_fn(no_nul)),
         None => Router::new().fallback(not_built),
     };
     router
@@ -49,7 +51,24 @@ pub fn routes<S: Clone + Send + Sync + 'static>(dir: Option<&Path>) -> Router<S>
         ))
 }
 
-async fn not_built() -> impl IntoResponse {
+/// A path holding a NUL (`%00`) names no file: not found, before the file system refuses it
+/// with an error (which the file service would answer with a 500).
+async fn no_nul(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    if req.uri().path().to_ascii_lowercase().contains("%00") {
+        return (StatusCode::NOT_FOUND, "not found").into_response();
+    }
+    next.run(req).await
+}
+
+/// The how-to-build page at `/`; any other path is not found (a 503 would tell a prober the
+/// server is failing).
+async fn not_built(uri: axum::http::Uri) -> axum::response::Response {
+    if !matches!(uri.path(), "/" | "/index.html") {
+        return (StatusCode::NOT_FOUND, "not found").into_response();
+    }
     (
         StatusCode::SERVICE_UNAVAILABLE,
         Html(
@@ -59,4 +78,5 @@ async fn not_built() -> impl IntoResponse {
              <code>--ui DIR</code>. The API is at <code>/api/v1</code>.</p>",
         ),
     )
+        .into_response()
 }

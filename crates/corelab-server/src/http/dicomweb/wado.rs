@@ -285,6 +285,12 @@ pub async fn bulk(
     Path((trial, study, series, instance, tag)): Path<(String, String, String, String, String)>,
 ) -> ApiResult<Response> {
     let bytes = one_instance(&state, &p, &trial, &study, &series, &instance).await?;
+    if p.blinded(Action::ReadImages, &trial) && !bulk_for_blinded(&tag) {
+        return Err(ApiError::forbidden(format!(
+            "bulk data {tag}: blinded readers receive pixel data and binary bulk data, not \
+             attributes, which may carry dates or name the site"
+        )));
+    }
     let part = tokio::task::spawn_blocking(move || -> ApiResult<(String, Bytes)> {
         if tag.eq_ignore_ascii_case("7FE00010") {
             let (frames, ts) = frames_of(&bytes)?;
@@ -318,6 +324,31 @@ pub async fn bulk(
     .await
     .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
     Ok(multipart(vec![part], "application/octet-stream"))
+}
+
+/// Whether a blinded caller may have element `tag` as bulk data: pixel data, or an element the
+/// standard gives a binary VR that is not one of the site's (any other, a private one included,
+/// may be a date or a name).
+fn bulk_for_blinded(tag: &str) -> bool {
+    use dicom_core::VR;
+    use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry, VirtualVr};
+    let Some(t) = u32::from_str_radix(tag, 16).ok().filter(|_| tag.len() == 8) else {
+        return false;
+    };
+    if super::blind::SITE_TAGS.contains(&tag.to_ascii_uppercase().as_str()) {
+        return false;
+    }
+    let t = dicom_core::Tag((t >> 16) as u16, (t & 0xFFFF) as u16);
+    matches!(
+        dicom_dictionary_std::StandardDataDictionary
+            .by_tag(t)
+            .map(|e| e.vr()),
+        Some(
+            VirtualVr::Px
+                | VirtualVr::Ox
+                | VirtualVr::Exact(VR::OB | VR::OW | VR::OF | VR::OD | VR::OL | VR::OV)
+        )
+    )
 }
 
 /// `GET /dicomweb/{trial}/studies/{study}`.

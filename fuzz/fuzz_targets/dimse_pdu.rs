@@ -1,0 +1,10 @@
+#![no_main]
+//! `dimse_pdu`: see `corelab_fuzz::dimse_pdu` for what it attacks and the property it asserts.
+
+// One allocation out of proportion to the input aborts, naming its size and stack.
+#[global_allocator]
+static ALLOC: corelab_fuzz::alloc::Capped = corelab_fuzz::alloc::Capped;
+
+libfuzzer_sys::fuzz_target!(init: corelab_fuzz::alloc::abort_when_over(), |data: &[u8]| {
+    let _ = corelab_fuzz::dimse_pdu(data);
+});
