@@ -68,30 +68,42 @@ impl Service {
         }
     }
 
+    /// GET `url` with `accept`: the status and body of a 2xx answer, or why not (`what` names
+    /// the operation in the message).
+    async fn fetch(
+        &self,
+        url: &str,
+        accept: &str,
+        what: &str,
+    ) -> Result<(reqwest::StatusCode, bytes::Bytes), String> {
+        let r = self
+            .get(url)
+            .header("accept", accept)
+            .send()
+            .await
+            .map_err(|e| format!("{what} GET {url}: {e}"))?;
+        let status = r.status();
+        let body = r
+            .bytes()
+            .await
+            .map_err(|e| format!("{what} GET {url}: reading the answer: {e}"))?;
+        if !status.is_success() {
+            return Err(format!(
+                "{what} GET {url}: {status}: {}",
+                String::from_utf8_lossy(&body[..body.len().min(200)])
+            ));
+        }
+        Ok((status, body))
+    }
+
     /// One QIDO search: its answer, or why it failed; the latency and bytes go to `stats`.
     async fn qido(&self, path: &str, stats: &mut OpStats) -> Option<Value> {
         let url = format!("{}{path}", self.root);
         let t0 = Instant::now();
         let result = async {
-            let r = self
-                .get(&url)
-                .header("accept", "application/dicom+json")
-                .send()
-                .await
-                .map_err(|e| format!("QIDO GET {url}: {e}"))?;
-            let status = r.status();
-            let body = r
-                .bytes()
-                .await
-                .map_err(|e| format!("QIDO GET {url}: reading the answer: {e}"))?;
+            let (status, body) = self.fetch(&url, "application/dicom+json", "QIDO").await?;
             if status == reqwest::StatusCode::NO_CONTENT {
                 return Ok((Value::Array(Vec::new()), body.len()));
-            }
-            if !status.is_success() {
-                return Err(format!(
-                    "QIDO GET {url}: {status}: {}",
-                    String::from_utf8_lossy(&body[..body.len().min(200)])
-                ));
             }
             let v: Value = serde_json::from_slice(&body)
                 .map_err(|e| format!("QIDO GET {url}: the answer is not JSON: {e}"))?;
@@ -192,23 +204,13 @@ pub async fn wado_client(
         );
         let t0 = Instant::now();
         let result = async {
-            let r = svc
-                .get(&url)
-                .header("accept", "multipart/related; type=\"application/dicom\"")
-                .send()
-                .await
-                .map_err(|e| format!("WADO GET {url}: {e}"))?;
-            let status = r.status();
-            let body = r
-                .bytes()
-                .await
-                .map_err(|e| format!("WADO GET {url}: reading the answer: {e}"))?;
-            if !status.is_success() {
-                return Err(format!(
-                    "WADO GET {url}: {status}: {}",
-                    String::from_utf8_lossy(&body[..body.len().min(200)])
-                ));
-            }
+            let (_, body) = svc
+                .fetch(
+                    &url,
+                    "multipart/related; type=\"application/dicom\"",
+                    "WADO",
+                )
+                .await?;
             // A Part 10 object holds its preamble and "DICM"; a part without them is not one.
             if !body.windows(4).any(|w| w == b"DICM") {
                 return Err(format!(
